@@ -1,0 +1,197 @@
+"""Port types: what flows along the edges of a pipeline.
+
+A port has a *type* (``Table``, ``Model``, ``Metrics``, ``Figure``) and, for tables, a *delivery*:
+the Python annotation of the component's parameter decides whether the table arrives as a pandas
+DataFrame, a pyarrow Table, or a :class:`LazyTable` that DuckDB queries in place.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+PORT_TYPES = ("Table", "Model", "Metrics", "Figure")
+
+
+class Table:
+    """Annotation marker for a table port delivered as a pandas DataFrame.
+
+    ``data: Table`` and ``data: pd.DataFrame`` mean the same thing; use ``pa.Table`` for Arrow and
+    :class:`LazyTable` for out-of-core access through DuckDB.
+    """
+
+
+class Metrics(dict):  # type: ignore[type-arg]
+    """Scalar results (name -> number or string) plus optional Vega-Lite figures and small tables.
+
+    Behaves as a dict of the scalars; ``figures`` holds named Vega-Lite specs and ``tables`` small
+    row lists (confusion matrices, per-class reports).
+    """
+
+    def __init__(
+        self,
+        values: dict[str, Any] | None = None,
+        *,
+        figures: dict[str, dict[str, Any]] | None = None,
+        tables: dict[str, list[dict[str, Any]]] | None = None,
+    ) -> None:
+        super().__init__(values or {})
+        self.figures: dict[str, dict[str, Any]] = dict(figures or {})
+        self.tables: dict[str, list[dict[str, Any]]] = dict(tables or {})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"metrics": dict(self), "figures": self.figures, "tables": self.tables}
+
+    @classmethod
+    def from_json(cls, payload: dict[str, Any]) -> Metrics:
+        return cls(payload.get("metrics", {}), figures=payload.get("figures"), tables=payload.get("tables"))
+
+    def __repr__(self) -> str:
+        extra = f", figures={sorted(self.figures)}" if self.figures else ""
+        return f"Metrics({dict.__repr__(self)}{extra})"
+
+
+class Figure(dict):  # type: ignore[type-arg]
+    """A Vega-Lite specification (a plain JSON dict)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self)
+
+
+@dataclass(frozen=True)
+class LazyTable:
+    """A table stored as Parquet, queried in place with DuckDB instead of loaded into memory.
+
+    ``relation()`` gives a DuckDB relation over the file; ``sql(query)`` runs SQL where the table is
+    called ``data``; ``to_pandas()`` / ``to_arrow()`` load it when that is what you need.
+    """
+
+    path: str
+
+    def relation(self, connection: Any = None) -> Any:
+        import duckdb
+
+        con = connection if connection is not None else duckdb.connect()
+        return con.read_parquet(self.path)
+
+    def sql(self, query: str, connection: Any = None) -> Any:
+        import duckdb
+
+        con = connection if connection is not None else duckdb.connect()
+        con.register("data", con.read_parquet(self.path))
+        return con.sql(query)
+
+    @property
+    def schema(self) -> pa.Schema:
+        import pyarrow.parquet as pq
+
+        return pq.read_schema(self.path)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema.names)
+
+    @property
+    def num_rows(self) -> int:
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(self.path).metadata.num_rows)
+
+    def to_arrow(self) -> pa.Table:
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.path)
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.to_arrow().to_pandas()
+
+
+def resolve_annotation(annotation: Any) -> tuple[str, str] | None:
+    """Map a Python annotation to ``(port_type, delivery)``; None if it is not a port."""
+    from tidal.models import ModelPackage
+
+    if annotation is Table or annotation is pd.DataFrame:
+        return ("Table", "pandas")
+    if annotation is pa.Table:
+        return ("Table", "arrow")
+    if annotation is LazyTable:
+        return ("Table", "lazy")
+    if annotation is ModelPackage:
+        return ("Model", "model")
+    if annotation is Metrics:
+        return ("Metrics", "metrics")
+    if annotation is Figure:
+        return ("Figure", "figure")
+    return None
+
+
+def port_type_of_value(value: Any) -> str | None:
+    """The port type a runtime value belongs to."""
+    from tidal.models import ModelPackage
+
+    if isinstance(value, (pd.DataFrame, pa.Table, LazyTable)):
+        return "Table"
+    if isinstance(value, ModelPackage):
+        return "Model"
+    if isinstance(value, Metrics):
+        return "Metrics"
+    if isinstance(value, Figure):
+        return "Figure"
+    return None
+
+
+def deliver_table(value: Any, delivery: str) -> Any:
+    """Convert any table value into the form a component asked for."""
+    if delivery == "pandas":
+        if isinstance(value, pd.DataFrame):
+            return value
+        if isinstance(value, pa.Table):
+            return value.to_pandas()
+        if isinstance(value, LazyTable):
+            return value.to_pandas()
+    elif delivery == "arrow":
+        if isinstance(value, pa.Table):
+            return value
+        if isinstance(value, pd.DataFrame):
+            return pa.Table.from_pandas(value, preserve_index=False)
+        if isinstance(value, LazyTable):
+            return value.to_arrow()
+    elif delivery == "lazy":
+        if isinstance(value, LazyTable):
+            return value
+        if isinstance(value, (pd.DataFrame, pa.Table)):
+            return _spill_to_parquet(value)
+    raise TypeError(f"cannot deliver {type(value).__name__} as a {delivery} table")
+
+
+def _spill_to_parquet(value: pd.DataFrame | pa.Table) -> LazyTable:
+    import tempfile
+
+    import pyarrow.parquet as pq
+
+    table = value if isinstance(value, pa.Table) else pa.Table.from_pandas(value, preserve_index=False)
+    handle = tempfile.NamedTemporaryFile(prefix="tidal-", suffix=".parquet", delete=False)
+    handle.close()
+    pq.write_table(table, handle.name)
+    return LazyTable(handle.name)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Make numpy scalars and similar plain for JSON."""
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (pd.Timestamp,)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

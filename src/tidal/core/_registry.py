@@ -1,0 +1,107 @@
+"""The component registry: built-in components plus plug-ins from the ``tidal.components`` entry points."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import logging
+import pkgutil
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
+
+from tidal.core._errors import NotFound, TidalError
+
+if TYPE_CHECKING:
+    from tidal.core._component import ComponentSpec
+
+ENTRY_POINT_GROUP = "tidal.components"
+log = logging.getLogger(__name__)
+
+
+class Registry:
+    """Maps component ids to their specs. Built-ins and plug-ins load on first use."""
+
+    def __init__(self) -> None:
+        self._components: dict[str, ComponentSpec] = {}
+        self._loaded = False
+        self._loading = False
+        self.plugin_errors: dict[str, str] = {}
+        self.origins: dict[str, str] = {}
+
+    def add(self, spec: ComponentSpec) -> None:
+        existing = self._components.get(spec.id)
+        if existing is not None and _origin(existing) != _origin(spec):
+            raise TidalError(
+                f"component id '{spec.id}' is registered twice: by {_origin(existing)} and by {_origin(spec)}; "
+                "ids must be unique, so rename one of them"
+            )
+        self._components[spec.id] = spec
+
+    def load(self) -> None:
+        if self._loaded or self._loading:
+            return
+        self._loading = True
+        try:
+            import tidal.components as builtin
+
+            for module in pkgutil.iter_modules(builtin.__path__):
+                if not module.name.startswith("_"):
+                    importlib.import_module(f"{builtin.__name__}.{module.name}")
+            for spec_id in self._components:
+                self.origins.setdefault(spec_id, "tidal")
+            for entry in entry_points(group=ENTRY_POINT_GROUP):
+                before = set(self._components)
+                try:
+                    loaded = entry.load()
+                    if callable(loaded) and not hasattr(loaded, "__path__"):
+                        loaded()
+                except Exception as error:  # a broken plug-in must not take the platform down
+                    self.plugin_errors[entry.name] = f"{type(error).__name__}: {error}"
+                    log.warning("plug-in %s failed to load: %s", entry.name, error)
+                    continue
+                for spec_id in set(self._components) - before:
+                    self.origins[spec_id] = entry.dist.name if entry.dist else entry.name
+            self._loaded = True
+        finally:
+            self._loading = False
+
+    def get(self, component_id: str) -> ComponentSpec:
+        self.load()
+        try:
+            return self._components[component_id]
+        except KeyError:
+            close = difflib.get_close_matches(component_id, list(self._components), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else "; see `tidal components list`"
+            raise NotFound(f"unknown component '{component_id}'{hint}") from None
+
+    def find(self, component_id: str) -> ComponentSpec | None:
+        self.load()
+        return self._components.get(component_id)
+
+    def suggestions(self, component_id: str) -> list[str]:
+        self.load()
+        return difflib.get_close_matches(component_id, list(self._components), n=3)
+
+    def all(self) -> list[ComponentSpec]:
+        self.load()
+        return sorted(self._components.values(), key=lambda spec: spec.id)
+
+    def __contains__(self, component_id: str) -> bool:
+        self.load()
+        return component_id in self._components
+
+    def __len__(self) -> int:
+        self.load()
+        return len(self._components)
+
+
+def _origin(spec: ComponentSpec) -> str:
+    return f"{spec.func.__module__}.{spec.func.__qualname__}"
+
+
+registry = Registry()
+
+
+def get_component(component_id: str) -> ComponentSpec:
+    """The registered component with this id."""
+    return registry.get(component_id)

@@ -1,0 +1,190 @@
+"""Model flavors: how each kind of model is saved in a safe format and loaded back.
+
+A flavor knows how to recognise its models, write a payload into a package folder, read it back,
+and give the universal ``predict`` / ``predict_proba``. Pickle is one flavor among others and is
+only loaded when the caller explicitly trusts the source.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from tidal.core._errors import UnsafeModelError
+
+#: module prefixes whose types a skops payload may contain without explicit trust
+SAFE_SKOPS_PREFIXES = ("sklearn.", "numpy.", "scipy.", "tidal.", "builtins.", "collections.", "lightgbm.", "xgboost.")
+
+
+class Flavor(Protocol):
+    name: str
+    libraries: tuple[str, ...]
+
+    def accepts(self, model: Any) -> bool: ...
+
+    def save(self, model: Any, folder: Path) -> str: ...
+
+    def load(self, folder: Path, payload: str, trust: bool) -> Any: ...
+
+
+def library_versions(names: tuple[str, ...]) -> dict[str, str]:
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+class SklearnFlavor:
+    """scikit-learn estimators and pipelines, stored with skops (no pickle)."""
+
+    name = "sklearn"
+    libraries = ("scikit-learn", "numpy", "skops")
+
+    def accepts(self, model: Any) -> bool:
+        module = type(model).__module__
+        return module.startswith("sklearn.") or (hasattr(model, "fit") and hasattr(model, "get_params"))
+
+    def save(self, model: Any, folder: Path) -> str:
+        import skops.io
+
+        skops.io.dump(model, folder / "model.skops")
+        return "model.skops"
+
+    def load(self, folder: Path, payload: str, trust: bool) -> Any:
+        import skops.io
+
+        path = folder / payload
+        untrusted = skops.io.get_untrusted_types(file=path)
+        unknown = [name for name in untrusted if not name.startswith(SAFE_SKOPS_PREFIXES)]
+        if unknown and not trust:
+            raise UnsafeModelError(
+                f"model at {folder} contains types that are not known to be safe: {', '.join(unknown)}; "
+                "load it with trust=True (CLI: --trust) only if you trust its source"
+            )
+        return skops.io.load(path, trusted=untrusted)
+
+
+class LightGBMFlavor:
+    """LightGBM boosters (or its scikit-learn wrappers), stored in LightGBM's own text format."""
+
+    name = "lightgbm"
+    libraries = ("lightgbm", "numpy")
+
+    def accepts(self, model: Any) -> bool:
+        return type(model).__module__.startswith("lightgbm")
+
+    def save(self, model: Any, folder: Path) -> str:
+        booster = getattr(model, "booster_", model)
+        booster.save_model(str(folder / "model.lgb.txt"))
+        return "model.lgb.txt"
+
+    def load(self, folder: Path, payload: str, trust: bool) -> Any:
+        import lightgbm
+
+        return lightgbm.Booster(model_file=str(folder / payload))
+
+
+class XGBoostFlavor:
+    """XGBoost boosters (or its scikit-learn wrappers), stored in XGBoost's JSON format."""
+
+    name = "xgboost"
+    libraries = ("xgboost", "numpy")
+
+    def accepts(self, model: Any) -> bool:
+        return type(model).__module__.startswith("xgboost")
+
+    def save(self, model: Any, folder: Path) -> str:
+        booster = model.get_booster() if hasattr(model, "get_booster") else model
+        booster.save_model(str(folder / "model.xgb.json"))
+        return "model.xgb.json"
+
+    def load(self, folder: Path, payload: str, trust: bool) -> Any:
+        import xgboost
+
+        booster = xgboost.Booster()
+        booster.load_model(str(folder / payload))
+        return booster
+
+
+class PickleFlavor:
+    """Anything else, as a pickle. Loading runs arbitrary code, so it needs ``trust=True``."""
+
+    name = "pickle"
+    libraries = ("cloudpickle",)
+
+    def accepts(self, model: Any) -> bool:
+        return True
+
+    def save(self, model: Any, folder: Path) -> str:
+        import pickle
+
+        with open(folder / "model.pkl", "wb") as handle:
+            pickle.dump(model, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        return "model.pkl"
+
+    def load(self, folder: Path, payload: str, trust: bool) -> Any:
+        if not trust:
+            raise UnsafeModelError(
+                f"model at {folder} is a pickle, and loading a pickle can run any code; "
+                "load it with trust=True (CLI: --trust) only if you trust its source"
+            )
+        import pickle
+
+        with open(folder / payload, "rb") as handle:
+            return pickle.load(handle)  # noqa: S301 - explicit trust given
+
+
+FLAVORS: dict[str, Flavor] = {}
+
+
+def register_flavor(flavor: Flavor) -> None:
+    FLAVORS[flavor.name] = flavor
+
+
+for _flavor in (LightGBMFlavor(), XGBoostFlavor(), SklearnFlavor(), PickleFlavor()):
+    register_flavor(_flavor)
+
+
+def flavor_for(model: Any, preferred: str | None = None) -> Flavor:
+    if preferred is not None:
+        return FLAVORS[preferred]
+    for flavor in FLAVORS.values():
+        if flavor.name != "pickle" and flavor.accepts(model):
+            return flavor
+    return FLAVORS["pickle"]
+
+
+# -- universal prediction ------------------------------------------------------------------------
+
+
+def raw_predict(flavor: str, model: Any, features: Any, task: str) -> np.ndarray:
+    if flavor == "lightgbm":
+        output = np.asarray(model.predict(features))
+        return output
+    if flavor == "xgboost":
+        import xgboost
+
+        return np.asarray(model.predict(xgboost.DMatrix(features)))
+    return np.asarray(model.predict(features))
+
+
+def raw_predict_proba(flavor: str, model: Any, features: Any, n_classes: int) -> np.ndarray:
+    if flavor == "lightgbm":
+        output = np.asarray(model.predict(features))
+    elif flavor == "xgboost":
+        import xgboost
+
+        output = np.asarray(model.predict(xgboost.DMatrix(features)))
+    else:
+        if not hasattr(model, "predict_proba"):
+            raise TypeError("this model gives no class probabilities")
+        return np.asarray(model.predict_proba(features))
+    if output.ndim == 1:
+        output = np.column_stack([1.0 - output, output])
+    return output

@@ -1,0 +1,412 @@
+"""The run engine: schedules a pipeline's nodes on an executor, with caching, retries and resume."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tidal.core._errors import TidalError
+from tidal.core._registry import registry
+from tidal.pipeline._graph import Pipeline
+from tidal.pipeline._validate import check
+from tidal.runtime._cache import FileFingerprints, cache_key
+from tidal.runtime._executor import Executor, make_executor
+from tidal.runtime._result import RunResult
+from tidal.runtime._worker import InputArtifact, NodeTask, TaskResult
+from tidal.store._metadata import ArtifactRecord, NodeRunRecord, RunRecord, now
+from tidal.store._workspace import Workspace
+
+FINISHED = ("succeeded", "cached")
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """What a watcher (CLI progress, Studio event stream) is told; immutable."""
+
+    run_id: str
+    status: str
+    node_id: str | None = None
+    cached: bool = False
+    attempt: int = 0
+    duration_s: float | None = None
+    error: str | None = None
+
+
+EventHandler = Callable[[RunEvent], None]
+
+
+def new_run_id() -> str:
+    stamp = now().strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """``NODE.PARAM=VALUE`` with VALUE read as YAML (numbers, booleans, lists)."""
+    target, separator, raw = text.partition("=")
+    node, dot, param = target.partition(".")
+    if not separator or not dot or not node or not param:
+        raise TidalError(f"--set {text!r}: write it as NODE.PARAM=VALUE, e.g. --set train.C=0.5")
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError:
+        value = raw
+    return node, param, value
+
+
+@dataclass
+class _NodeState:
+    status: str = "pending"
+    outputs: dict[str, ArtifactRecord] = field(default_factory=dict)
+    attempts: int = 0
+    cache_key: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    started_at: Any = None
+
+
+class _Run:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        workspace: Workspace,
+        run: RunRecord,
+        executor: Executor,
+        *,
+        use_cache: bool,
+        force: set[str],
+        trust: bool,
+        on_event: EventHandler | None,
+        reused: dict[str, tuple[NodeRunRecord, list[ArtifactRecord]]],
+    ) -> None:
+        self.pipeline = pipeline
+        self.workspace = workspace
+        self.store = workspace.metadata
+        self.artifacts = workspace.artifacts
+        self.run = run
+        self.executor = executor
+        self.use_cache = use_cache
+        self.force = force
+        self.trust = trust
+        self.on_event = on_event
+        self.reused = reused
+        self.fingerprints = FileFingerprints()
+        self.states = {node_id: _NodeState() for node_id in pipeline.nodes}
+        self.order = pipeline.topological_order()
+        self.running: set[str] = set()
+
+    # -- events and records ------------------------------------------------------------------
+    def emit(self, status: str, node_id: str | None = None, **details: Any) -> None:
+        if self.on_event is not None:
+            self.on_event(RunEvent(self.run.id, status, node_id, **details))
+
+    def record(self, node_id: str, status: str, outputs: list[ArtifactRecord] | None = None, **values: Any) -> None:
+        node = self.pipeline.nodes[node_id]
+        spec = registry.get(node.component)
+        state = self.states[node_id]
+        record = NodeRunRecord(
+            run_id=self.run.id,
+            node_id=node_id,
+            component=node.component,
+            component_version=spec.version,
+            status=status,
+            cache_key=state.cache_key,
+            attempts=state.attempts,
+            started_at=state.started_at,
+            **values,
+        )
+        self.store.save_node_run(record, outputs)
+
+    # -- scheduling ----------------------------------------------------------------------------
+    def ready(self) -> list[str]:
+        found = []
+        for node_id in self.order:
+            state = self.states[node_id]
+            if state.status != "pending":
+                continue
+            parents = self.pipeline.upstream(node_id)
+            if all(self.states[parent].status in FINISHED for parent in parents):
+                found.append(node_id)
+        return found
+
+    def skip_descendants(self, node_id: str) -> None:
+        for child in self.pipeline.descendants(node_id):
+            if self.states[child].status == "pending":
+                self.states[child].status = "skipped"
+                self.record(child, "skipped", error=f"not run: upstream node '{node_id}' failed")
+                self.emit("skipped", child)
+
+    def inputs_of(self, node_id: str) -> dict[str, ArtifactRecord]:
+        node = self.pipeline.nodes[node_id]
+        found = {}
+        for port, ref in node.inputs.items():
+            source = self.states[ref.node].outputs
+            if ref.port is None:
+                found[port] = next(iter(source.values()))
+            else:
+                found[port] = source[ref.port]
+        return found
+
+    def start(self, node_id: str) -> None:
+        node = self.pipeline.nodes[node_id]
+        spec = registry.get(node.component)
+        state = self.states[node_id]
+        state.params = spec.validate_params(node.params, node_id)
+        inputs = self.inputs_of(node_id)
+        state.cache_key = cache_key(
+            spec,
+            state.params,
+            {port: record.content_hash for port, record in sorted(inputs.items())},
+            self.workspace.root,
+            self.fingerprints,
+        )
+        if node_id in self.reused:
+            previous, outputs = self.reused[node_id]
+            self.finish_from(node_id, previous.status, outputs, previous, same_run=True)
+            return
+        cacheable = self.use_cache and node.cache and spec.cacheable and node_id not in self.force
+        if cacheable:
+            for outputs in self.store.cached_outputs(state.cache_key):
+                if all(self.artifacts.exists(item.uri) for item in outputs):
+                    source = self.store.node_run(outputs[0].run_id, outputs[0].node_id)
+                    self.finish_from(node_id, "cached", outputs, source, same_run=False)
+                    return
+        self.submit(node_id, inputs)
+
+    def finish_from(
+        self, node_id: str, status: str, outputs: list[ArtifactRecord], source: NodeRunRecord, same_run: bool
+    ) -> None:
+        state = self.states[node_id]
+        state.status = status
+        state.outputs = {item.port: item for item in outputs}
+        copies = [
+            ArtifactRecord(
+                run_id=self.run.id,
+                node_id=node_id,
+                port=item.port,
+                type=item.type,
+                uri=item.uri,
+                content_hash=item.content_hash,
+                size_bytes=item.size_bytes,
+                cache_key=state.cache_key,
+                meta=item.meta,
+            )
+            for item in outputs
+        ]
+        if not same_run:
+            state.started_at = now()
+            self.record(
+                node_id,
+                "cached",
+                copies,
+                cached=True,
+                source_run_id=source.source_run_id or source.run_id,
+                finished_at=state.started_at,
+                duration_s=0.0,
+                log_uri=source.log_uri,
+                input_rows=source.input_rows,
+                input_bytes=source.input_bytes,
+            )
+        self.emit(status, node_id, cached=status == "cached", duration_s=source.duration_s)
+
+    def submit(self, node_id: str, inputs: dict[str, ArtifactRecord]) -> None:
+        node = self.pipeline.nodes[node_id]
+        state = self.states[node_id]
+        state.attempts += 1
+        state.status = "running"
+        state.started_at = now()
+        task = NodeTask(
+            run_id=self.run.id,
+            node_id=node_id,
+            component=node.component,
+            params=state.params,
+            inputs={
+                port: InputArtifact(record.uri, record.type, record.size_bytes, (record.meta or {}).get("rows"))
+                for port, record in inputs.items()
+            },
+            artifacts_uri=self.workspace.artifacts_uri,
+            storage_options=self.workspace.storage_options,
+            workdir=str(self.workspace.root),
+            attempt=state.attempts,
+            timeout=node.timeout,
+            trust=self.trust,
+            cache_key=state.cache_key,
+        )
+        self.record(node_id, "running")
+        self.running.add(node_id)
+        self.emit("running", node_id, attempt=state.attempts)
+        self.executor.submit(task)
+
+    def collect(self, result: TaskResult) -> None:
+        node_id = result.node_id
+        node = self.pipeline.nodes[node_id]
+        state = self.states[node_id]
+        self.running.discard(node_id)
+        measures = {
+            "finished_at": now(),
+            "duration_s": result.duration_s,
+            "peak_memory_bytes": result.peak_memory_bytes,
+            "input_rows": result.input_rows,
+            "input_bytes": result.input_bytes,
+            "log_uri": result.log_uri,
+        }
+        if result.ok:
+            outputs = [
+                ArtifactRecord(
+                    run_id=self.run.id,
+                    node_id=node_id,
+                    port=item.port,
+                    type=item.type,
+                    uri=item.uri,
+                    content_hash=item.content_hash,
+                    size_bytes=item.size_bytes,
+                    cache_key=state.cache_key,
+                    meta=item.meta,
+                )
+                for item in result.outputs
+            ]
+            self.record(node_id, "succeeded", outputs, **measures)
+            state.status = "succeeded"
+            state.outputs = {item.port: item for item in outputs}
+            self.emit("succeeded", node_id, duration_s=result.duration_s, attempt=state.attempts)
+            return
+        retryable = result.error_kind != "user"
+        if retryable and state.attempts <= node.retries:
+            self.record(node_id, "retrying", error=result.error, **measures)
+            self.emit("retrying", node_id, attempt=state.attempts, error=result.error)
+            self.submit(node_id, self.inputs_of(node_id))
+            return
+        state.status = "failed"
+        self.record(node_id, "failed", error=result.error, **measures)
+        self.emit("failed", node_id, error=result.error, attempt=state.attempts, duration_s=result.duration_s)
+        self.skip_descendants(node_id)
+
+    def loop(self) -> None:
+        while True:
+            for node_id in self.ready():
+                if len(self.running) >= self.executor.capacity:
+                    break
+                self.start(node_id)
+            if not self.running:
+                if not self.ready():
+                    return
+                continue
+            for result in self.executor.wait(timeout=0.5):
+                self.collect(result)
+
+    def cancel(self) -> None:
+        stopped = set(self.executor.cancel()) | self.running
+        for node_id in stopped:
+            self.states[node_id].status = "cancelled"
+            self.record(node_id, "cancelled", error="cancelled by the user", finished_at=now())
+            self.emit("cancelled", node_id)
+        self.running.clear()
+
+
+def _resolve_workspace(workspace: Workspace | str | Path | None) -> Workspace:
+    if isinstance(workspace, Workspace):
+        return workspace
+    return Workspace.open(workspace)
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def run_pipeline(
+    pipeline: Pipeline | str | Path,
+    *,
+    workspace: Workspace | str | Path | None = None,
+    workers: int | None = None,
+    executor: str | Executor = "local",
+    cache: bool = True,
+    overrides: list[str] | None = None,
+    until: str | None = None,
+    from_node: str | None = None,
+    trust: bool = False,
+    on_event: EventHandler | None = None,
+    _resume: RunRecord | None = None,
+) -> RunResult:
+    """Run a pipeline; returns a :class:`RunResult` (check ``.status``; failures do not raise).
+
+    ``until`` runs only a node and what it needs; ``from_node`` recomputes a node and everything
+    downstream of it even when cached. Invalid pipelines raise :class:`ValidationFailed`.
+    """
+    if not isinstance(pipeline, Pipeline):
+        pipeline = Pipeline.load(pipeline)
+    ws = _resolve_workspace(workspace)
+    for text in overrides or []:
+        node, param, value = parse_override(text)
+        pipeline.set_param(node, param, value)
+    for target in (until, from_node):
+        if target is not None and target not in pipeline.nodes:
+            raise TidalError(f"there is no node '{target}' (nodes: {', '.join(pipeline.nodes)})")
+    check(pipeline)
+    if until is not None:
+        pipeline = pipeline.subset(pipeline.ancestors(until) | {until})
+    force = set()
+    if from_node is not None:
+        force = pipeline.descendants(from_node) | {from_node}
+
+    workers = default_workers() if workers is None else workers
+    options = {"workers": workers, "cache": cache, "until": until, "from_node": from_node, "pid": os.getpid()}
+    reused: dict[str, tuple[NodeRunRecord, list[ArtifactRecord]]] = {}
+    store = ws.metadata
+    if _resume is not None:
+        run = _resume
+        for record in store.node_runs(run.id):
+            if record.status in FINISHED and record.node_id in pipeline.nodes:
+                outputs = store.artifacts(run.id, record.node_id)
+                if outputs and all(ws.artifacts.exists(item.uri) for item in outputs):
+                    reused[record.node_id] = (record, outputs)
+        store.update_run(run.id, status="running", error=None, finished_at=None, options={**(run.options or {}), "pid": os.getpid()})
+    else:
+        run = RunRecord(
+            id=new_run_id(),
+            pipeline_name=pipeline.name,
+            pipeline_yaml=pipeline.to_yaml(),
+            pipeline_path=str(pipeline.source) if pipeline.source else None,
+            status="running",
+            created_at=now(),
+            started_at=now(),
+            options=options,
+        )
+        store.create_run(run)
+    chosen = executor if not isinstance(executor, str) else make_executor(executor, workers)
+    state = _Run(pipeline, ws, run, chosen, use_cache=cache, force=force, trust=trust, on_event=on_event, reused=reused)
+    state.emit("running")
+    status, error = "succeeded", None
+    try:
+        state.loop()
+        failed = [node_id for node_id, item in state.states.items() if item.status == "failed"]
+        if failed:
+            status, error = "failed", f"failed node(s): {', '.join(failed)}"
+    except KeyboardInterrupt:
+        state.cancel()
+        status, error = "cancelled", "cancelled by the user"
+    except BaseException as crash:
+        state.cancel()
+        store.update_run(run.id, status="failed", error=f"engine error: {crash}", finished_at=now())
+        raise
+    finally:
+        chosen.shutdown()
+    store.update_run(run.id, status=status, error=error, finished_at=now())
+    state.emit(status, error=error)
+    return RunResult.load(ws, run.id)
+
+
+def resume_run(run_id: str, *, workspace: Workspace | str | Path | None = None, **options: Any) -> RunResult:
+    """Finish an interrupted, failed or cancelled run without recomputing its finished nodes."""
+    ws = _resolve_workspace(workspace)
+    run = ws.metadata.get_run(run_id)
+    if run.status == "succeeded":
+        raise TidalError(f"run {run.id} already succeeded; there is nothing to resume")
+    pipeline = Pipeline.from_yaml(run.pipeline_yaml, run.pipeline_path)
+    saved = run.options or {}
+    options.setdefault("workers", saved.get("workers"))
+    options.setdefault("cache", saved.get("cache", True))
+    return run_pipeline(pipeline, workspace=ws, _resume=run, **options)

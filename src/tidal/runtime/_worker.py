@@ -1,0 +1,199 @@
+"""What runs inside a worker: load inputs, call the component, store outputs, measure."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tidal.core._errors import TidalError
+from tidal.core._registry import registry
+from tidal.runtime._values import read_value, write_value
+from tidal.store._artifacts import ArtifactStore
+
+
+@dataclass(frozen=True)
+class InputArtifact:
+    uri: str
+    type: str
+    size_bytes: int
+    rows: int | None = None
+
+
+@dataclass(frozen=True)
+class NodeTask:
+    """Everything a worker needs to run one node; plain data, so any executor can ship it."""
+
+    run_id: str
+    node_id: str
+    component: str
+    params: dict[str, Any]
+    inputs: dict[str, InputArtifact]
+    artifacts_uri: str
+    storage_options: dict[str, Any]
+    workdir: str
+    attempt: int = 1
+    timeout: float | None = None
+    trust: bool = False
+    cache_key: str | None = None
+
+
+@dataclass
+class OutputInfo:
+    port: str
+    type: str
+    uri: str
+    content_hash: str
+    size_bytes: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TaskResult:
+    node_id: str
+    ok: bool
+    attempt: int = 1
+    outputs: list[OutputInfo] = field(default_factory=list)
+    error: str | None = None
+    #: "user" (bad data or parameters), "error" (component raised), "crash", "timeout", "cancelled"
+    error_kind: str | None = None
+    traceback: str | None = None
+    duration_s: float = 0.0
+    peak_memory_bytes: int | None = None
+    input_rows: int | None = None
+    input_bytes: int | None = None
+    log_uri: str | None = None
+
+
+_stores: dict[str, ArtifactStore] = {}
+
+
+def _store(task: NodeTask) -> ArtifactStore:
+    key = f"{task.artifacts_uri}|{sorted(task.storage_options.items())}"
+    if key not in _stores:
+        _stores[key] = ArtifactStore(task.artifacts_uri, task.storage_options)
+    return _stores[key]
+
+
+def _reset_peak_memory() -> None:
+    with contextlib.suppress(OSError):
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+
+
+def _peak_memory() -> int | None:
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+    except (ImportError, OSError):
+        return None
+
+
+@contextlib.contextmanager
+def _capture_output(path: Path, isolated: bool) -> Iterator[None]:
+    """Send stdout, stderr and logging to ``path``. Worker processes redirect the file descriptors too."""
+    handle = open(path, "w", buffering=1, encoding="utf-8", errors="replace")
+    handler = logging.StreamHandler(handle)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    saved_streams = (sys.stdout, sys.stderr)
+    saved_fds: list[int] = []
+    if isolated:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved_fds = [os.dup(1), os.dup(2)]
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
+    sys.stdout = sys.stderr = handle
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved_streams
+        root.removeHandler(handler)
+        handle.flush()
+        if isolated:
+            os.dup2(saved_fds[0], 1)
+            os.dup2(saved_fds[1], 2)
+            for descriptor in saved_fds:
+                os.close(descriptor)
+        handle.close()
+
+
+def execute_task(task: NodeTask, isolated: bool = True) -> TaskResult:
+    """Run one node. Never raises for component errors: they come back in the result."""
+    store = _store(task)
+    staging = store.staging_dir()
+    log_path = staging / f"{uuid.uuid4().hex}.log"
+    result = TaskResult(task.node_id, ok=False, attempt=task.attempt)
+    started = time.perf_counter()
+    previous_dir = os.getcwd()
+    try:
+        with _capture_output(log_path, isolated):
+            try:
+                os.chdir(task.workdir)
+                spec = registry.get(task.component)
+                inputs = {}
+                for port, artifact in task.inputs.items():
+                    inputs[port] = read_value(store.local_path(artifact.uri), artifact.type, task.trust)
+                result.input_bytes = sum(item.size_bytes for item in task.inputs.values())
+                result.input_rows = sum(item.rows or 0 for item in task.inputs.values())
+                _reset_peak_memory()
+                outputs = spec.execute(inputs, task.params, node=task.node_id)
+                for port_spec in spec.outputs:
+                    value = outputs[port_spec.name]
+                    if port_spec.type == "Model":
+                        value.lineage = {"run_id": task.run_id, "node_id": task.node_id, "component": task.component}
+                    path, suffix, meta = write_value(value, port_spec.type, staging)
+                    uri, digest, size = store.put_content_addressed(path, suffix)
+                    result.outputs.append(OutputInfo(port_spec.name, port_spec.type, uri, digest, size, meta))
+                result.ok = True
+            except TidalError as error:
+                result.error, result.error_kind = str(error), "user"
+                print(f"error: {error}", file=sys.stderr)
+            except Exception as error:
+                result.error, result.error_kind = f"{type(error).__name__}: {error}", "error"
+                result.traceback = traceback.format_exc()
+                print(result.traceback, file=sys.stderr)
+            finally:
+                os.chdir(previous_dir)
+        result.peak_memory_bytes = _peak_memory()
+        result.log_uri = store.put_file(log_path, f"logs/{task.run_id}/{task.node_id}.{task.attempt}.log")
+    except Exception as error:  # the store itself failed: report, do not die
+        result.ok = False
+        result.error, result.error_kind = f"could not store results: {type(error).__name__}: {error}", "error"
+        result.traceback = traceback.format_exc()
+    result.duration_s = time.perf_counter() - started
+    return result
+
+
+def worker_main(connection: Any) -> None:
+    """Loop of a worker process: receive tasks, send results, until the pipe closes."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the engine decides what Ctrl-C does
+    registry.load()
+    while True:
+        try:
+            task = connection.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        connection.send(execute_task(task))
