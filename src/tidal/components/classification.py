@@ -17,7 +17,7 @@ from tidal.models import ModelPackage
 @component(
     "classification.logistic_regression",
     title="Logistic Regression",
-    tags={"task": "binary|multiclass", "handles_missing": False, "numeric_only": True, "supports_weights": True},
+    tags={"sample": "classification", "task": "binary|multiclass", "handles_missing": False, "numeric_only": True, "supports_weights": True},
 )
 def logistic_regression(
     data: pd.DataFrame,

@@ -24,7 +24,7 @@ def _positive_label(labels: pd.Series, positive: str | None) -> Any:
     raise DataError(f"parameter 'positive': {positive!r} is not a value of column '{labels.name}' (values: {values})")
 
 
-@component("evaluation.binary_classification", title="Binary Classification Evaluation", tags={"evaluation": "binary"})
+@component("evaluation.binary_classification", title="Binary Classification Evaluation", tags={"sample": "scored_binary", "evaluation": "binary"})
 def binary_classification(
     data: pd.DataFrame,
     *,

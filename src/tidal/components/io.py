@@ -12,7 +12,7 @@ import pyarrow.csv as pacsv
 from tidal.core import DataError, InputFile, Metrics, OutputFile, Param, component
 
 
-@component("io.read_csv", title="Read CSV", tags={"source": True})
+@component("io.read_csv", title="Read CSV", tags={"source": True, "sample": "mixed"})
 def read_csv(
     *,
     path: Annotated[InputFile, Param(help="CSV file; relative paths start at the workspace")],

@@ -14,7 +14,7 @@ def probability_column(value: object) -> str:
     return f"prob_{value}"
 
 
-@component("model.predict", title="Predict", tags={"batch_scoring": True})
+@component("model.predict", title="Predict", tags={"sample": "classification", "batch_scoring": True})
 def predict(
     model: ModelPackage,
     data: pd.DataFrame,

@@ -71,6 +71,29 @@ class LazyTable:
     """
 
     path: str
+    #: True when the file is a scratch file this table owns; storing it then moves instead of copying
+    owned: bool = False
+
+    @classmethod
+    def from_relation(cls, relation: Any) -> LazyTable:
+        """Materialize a DuckDB relation (or SQL result) into a scratch Parquet file, streaming."""
+        import tempfile
+
+        handle = tempfile.NamedTemporaryFile(prefix="tidal-", suffix=".parquet", delete=False)
+        handle.close()
+        relation.write_parquet(handle.name, compression="snappy")
+        return cls(handle.name, owned=True)
+
+    @classmethod
+    def from_sql(cls, connection: Any, query: str) -> LazyTable:
+        """Run ``query`` on ``connection`` and stream its result to a scratch Parquet file."""
+        import tempfile
+
+        handle = tempfile.NamedTemporaryFile(prefix="tidal-", suffix=".parquet", delete=False)
+        handle.close()
+        escaped = handle.name.replace("'", "''")
+        connection.execute(f"COPY ({query}) TO '{escaped}' (FORMAT parquet, COMPRESSION snappy)")
+        return cls(handle.name, owned=True)
 
     def relation(self, connection: Any = None) -> Any:
         import duckdb
@@ -177,7 +200,7 @@ def _spill_to_parquet(value: pd.DataFrame | pa.Table) -> LazyTable:
     handle = tempfile.NamedTemporaryFile(prefix="tidal-", suffix=".parquet", delete=False)
     handle.close()
     pq.write_table(table, handle.name)
-    return LazyTable(handle.name)
+    return LazyTable(handle.name, owned=True)
 
 
 def to_jsonable(value: Any) -> Any:

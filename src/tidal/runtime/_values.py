@@ -34,8 +34,11 @@ def write_value(value: Any, port_type: str, staging: Path) -> tuple[Path, str, d
     meta: dict[str, Any]
     if port_type == "Table":
         if isinstance(value, LazyTable):
-            shutil.copyfile(value.path, path)
             schema, rows = value.schema, value.num_rows
+            if value.owned:
+                shutil.move(value.path, path)
+            else:
+                shutil.copyfile(value.path, path)
         else:
             table = _arrow(value)
             pq.write_table(table, path, compression="snappy")
