@@ -68,3 +68,64 @@ def heatmap(rows: list[dict[str, Any]], *, x: str, y: str, value: str, title: st
             "tooltip": [{"field": x}, {"field": y}, {"field": value}],
         },
     }
+
+
+def xy_chart(
+    xs: Any,
+    ys: Any,
+    *,
+    x: str,
+    y: str,
+    title: str,
+    reference: list[tuple[float, float]] | None = None,
+    limit: int = 200,
+) -> dict[str, Any]:
+    """A line over free (not 0-1) axes, with an optional dashed reference line through ``reference`` points."""
+    xs, ys = thin(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), limit)
+    values = [{x: round(float(a), 6), y: round(float(b), 6)} for a, b in zip(xs, ys, strict=True)]
+    encoding = {"x": {"field": x, "type": "quantitative"}, "y": {"field": y, "type": "quantitative"}}
+    layers: list[dict[str, Any]] = [{"mark": {"type": "line", "point": len(values) <= 20}, "encoding": encoding}]
+    if reference:
+        layers.append(
+            {
+                "data": {"values": [{x: float(a), y: float(b)} for a, b in reference]},
+                "mark": {"type": "line", "strokeDash": [4, 4], "color": "#999"},
+                "encoding": encoding,
+            }
+        )
+    return {"$schema": SCHEMA, "title": title, "width": 320, "height": 320, "data": {"values": values}, "layer": layers}
+
+
+def series_chart(rows: list[dict[str, Any]], *, x: str, y: str, series: str, title: str, facet: bool = False) -> dict[str, Any]:
+    """Several lines from long-format rows, one colour per ``series`` (or one small chart each, ``facet=True``)."""
+    encoding: dict[str, Any] = {
+        "x": {"field": x, "type": "quantitative"},
+        "y": {"field": y, "type": "quantitative"},
+        "tooltip": [{"field": series}, {"field": x}, {"field": y}],
+    }
+    if not facet:
+        encoding["color"] = {"field": series, "type": "nominal"}
+        return {"$schema": SCHEMA, "title": title, "width": 320, "height": 320, "data": {"values": rows}, "mark": "line", "encoding": encoding}
+    return {
+        "$schema": SCHEMA,
+        "title": title,
+        "data": {"values": rows},
+        "facet": {"field": series, "type": "nominal"},
+        "columns": 3,
+        "resolve": {"scale": {"x": "independent"}},
+        "spec": {"width": 200, "height": 160, "mark": "line", "encoding": encoding},
+    }
+
+
+def scatter_chart(xs: Any, ys: Any, *, x: str, y: str, title: str, limit: int = 500, zero_line: bool = False) -> dict[str, Any]:
+    """Points (at most ``limit``, evenly picked so the chart stays small), optionally with a y = 0 rule."""
+    xs, ys = thin(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), limit)
+    values = [{x: round(float(a), 6), y: round(float(b), 6)} for a, b in zip(xs, ys, strict=True)]
+    points = {
+        "mark": {"type": "point", "opacity": 0.6},
+        "encoding": {"x": {"field": x, "type": "quantitative"}, "y": {"field": y, "type": "quantitative"}},
+    }
+    layers: list[dict[str, Any]] = [points]
+    if zero_line:
+        layers.append({"data": {"values": [{"zero": 0}]}, "mark": {"type": "rule", "color": "#999"}, "encoding": {"y": {"field": "zero", "type": "quantitative"}}})
+    return {"$schema": SCHEMA, "title": title, "width": 320, "height": 320, "data": {"values": values}, "layer": layers}

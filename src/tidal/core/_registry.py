@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import logging
+import os
 import pkgutil
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     from tidal.core._component import ComponentSpec
 
 ENTRY_POINT_GROUP = "tidal.components"
+#: comma-separated modules to import as local components
+PLUGINS_VARIABLE = "TIDAL_PLUGINS"
 log = logging.getLogger(__name__)
 
 
@@ -29,6 +32,7 @@ class Registry:
         self.origins: dict[str, str] = {}
 
     def add(self, spec: ComponentSpec) -> None:
+        self.load()  # built-ins first, so a clash is reported on the newcomer
         existing = self._components.get(spec.id)
         if existing is not None and _origin(existing) != _origin(spec):
             raise TidalError(
@@ -49,6 +53,8 @@ class Registry:
                     importlib.import_module(f"{builtin.__name__}.{module.name}")
             for spec_id in self._components:
                 self.origins.setdefault(spec_id, "tidal")
+            for module_name in filter(None, os.environ.get(PLUGINS_VARIABLE, "").split(",")):
+                self._load_local(module_name.strip())
             for entry in entry_points(group=ENTRY_POINT_GROUP):
                 before = set(self._components)
                 try:
@@ -64,6 +70,18 @@ class Registry:
             self._loaded = True
         finally:
             self._loading = False
+
+    def _load_local(self, module_name: str) -> None:
+        """A module named in TIDAL_PLUGINS: components of your own, without packaging them."""
+        before = set(self._components)
+        try:
+            importlib.import_module(module_name)
+        except Exception as error:
+            self.plugin_errors[module_name] = f"{type(error).__name__}: {error}"
+            log.warning("%s module %s failed to load: %s", PLUGINS_VARIABLE, module_name, error)
+            return
+        for spec_id in set(self._components) - before:
+            self.origins[spec_id] = module_name
 
     def get(self, component_id: str) -> ComponentSpec:
         self.load()

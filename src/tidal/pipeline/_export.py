@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import keyword
 import pprint
@@ -23,7 +24,7 @@ def _identifier(text: str, taken: set[str]) -> str:
     name = re.sub(r"\W", "_", text)
     if not name or name[0].isdigit():
         name = f"n_{name}"
-    while keyword.iskeyword(name) or name in taken:
+    while keyword.iskeyword(name) or name in taken or name in vars(builtins):
         name = f"{name}_node"
     return name
 

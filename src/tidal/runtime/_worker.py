@@ -152,8 +152,8 @@ def execute_task(task: NodeTask, isolated: bool = True) -> TaskResult:
                 inputs = {}
                 for port, artifact in task.inputs.items():
                     inputs[port] = read_value(store.local_path(artifact.uri), artifact.type, task.trust)
-                result.input_bytes = sum(item.size_bytes for item in task.inputs.values())
-                result.input_rows = sum(item.rows or 0 for item in task.inputs.values())
+                result.input_bytes = sum(item.size_bytes for item in task.inputs.values()) if task.inputs else None
+                result.input_rows = sum(item.rows or 0 for item in task.inputs.values()) if task.inputs else None
                 _reset_peak_memory()
                 outputs = spec.execute(inputs, task.params, node=task.node_id)
                 for port_spec in spec.outputs:

@@ -1,0 +1,59 @@
+"""The ``tidal`` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tidal.core._errors import TidalError
+
+app = typer.Typer(
+    name="tidal",
+    help="Tidal: typed components, YAML pipelines, cached and resumable runs, model packages.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@dataclass
+class Settings:
+    home: Path | None = None
+    db: str | None = None
+    artifacts: str | None = None
+
+    def workspace(self):  # type: ignore[no-untyped-def]
+        from tidal.store import Workspace
+
+        return Workspace.open(self.home, db=self.db, artifacts=self.artifacts)
+
+
+settings = Settings()
+
+
+@app.callback()
+def _root(
+    home: Annotated[Path | None, typer.Option("--home", help="workspace folder (default: current directory or TIDAL_HOME)")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="metadata database URL, e.g. postgresql://user@host/tidal")] = None,
+    artifacts: Annotated[str | None, typer.Option("--artifacts", help="artifact store URI, e.g. s3://bucket/tidal")] = None,
+) -> None:
+    settings.home, settings.db, settings.artifacts = home, db, artifacts
+
+
+def main() -> None:
+    """Entry point: user mistakes print a clear message and exit 2, never a traceback."""
+    from tidal.cli import _catalog, _demo, _runs  # noqa: F401 - registers commands
+    from tidal.cli._render import errors
+
+    try:
+        app()
+    except TidalError as error:
+        errors.print(f"[red]error:[/] {error}", highlight=False, markup=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        errors.print("[magenta]interrupted[/]")
+        sys.exit(130)

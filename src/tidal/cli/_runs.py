@@ -1,0 +1,204 @@
+"""Commands that run pipelines and look at runs: run, runs, export, validate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tidal.cli._app import app, settings
+from tidal.cli._render import Progress, console, print_json, print_run, styled
+from tidal.core._errors import RunFailed, TidalError
+
+runs_app = typer.Typer(help="List, inspect, and resume runs.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="pipeline YAML file (or a Python script building one)")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter: NODE.PARAM=VALUE (repeatable)")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="recompute every node")] = False,
+    workers: Annotated[int | None, typer.Option("--workers", min=0, help="worker processes (0 runs in this process)")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="run only this node and what it needs")] = None,
+    from_node: Annotated[str | None, typer.Option("--from", help="recompute this node and everything after it")] = None,
+    trust: Annotated[bool, typer.Option("--trust", help="allow model payloads that can run code (pickle)")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="print the run as JSON")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no live progress")] = False,
+) -> None:
+    """Validate and run a pipeline; exit code 0 on success, 1 if a node failed, 2 for invalid input."""
+    from tidal.pipeline import Pipeline, from_python
+    from tidal.runtime import run_pipeline
+
+    pipeline = from_python(file) if file.suffix == ".py" else Pipeline.load(file)
+    progress = Progress(list(pipeline.nodes), enabled=not (quiet or json_))
+    with progress:
+        result = run_pipeline(
+            pipeline,
+            workspace=settings.workspace(),
+            workers=workers,
+            cache=not no_cache,
+            overrides=set_ or [],
+            until=until,
+            from_node=from_node,
+            trust=trust,
+            on_event=progress,
+        )
+    _finish(result, json_)
+
+
+def _finish(result, json_: bool) -> None:  # type: ignore[no-untyped-def]
+    if json_:
+        print_json(result.to_dict())
+    else:
+        print_run(result)
+        console.print(f"run id: [bold]{result.id}[/]  ·  artifacts: {result.workspace.artifacts_uri}")
+    if result.status == "cancelled":
+        raise typer.Exit(130)
+    if result.status != "succeeded":
+        if not json_:
+            raise RunFailed(result.run.error or f"run {result.id} {result.status}")
+        raise typer.Exit(1)
+
+
+@runs_app.command("list")
+def runs_list(
+    limit: Annotated[int, typer.Option(help="how many runs, newest first")] = 20,
+    status: Annotated[str | None, typer.Option(help="only runs with this status")] = None,
+    json_: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Runs in this workspace, newest first."""
+    from rich.table import Table
+
+    from tidal.runtime import effective_status
+
+    store = settings.workspace().metadata
+    records = store.list_runs(limit=limit, status=status)
+    if json_:
+        print_json(
+            [
+                {
+                    "id": record.id,
+                    "pipeline": record.pipeline_name,
+                    "status": effective_status(record),
+                    "created_at": record.created_at.isoformat(),
+                    "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+                }
+                for record in records
+            ]
+        )
+        return
+    table = Table(title="runs")
+    for column in ("id", "pipeline", "status", "started", "took"):
+        table.add_column(column)
+    for record in records:
+        took = ""
+        if record.finished_at and record.started_at:
+            took = f"{(record.finished_at - record.started_at).total_seconds():.1f}s"
+        table.add_row(record.id, record.pipeline_name, styled(effective_status(record)), record.created_at.strftime("%Y-%m-%d %H:%M:%S"), took)
+    console.print(table)
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="run id (a unique prefix is enough)")],
+    json_: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A run's nodes with status, cache use, timings, peak memory and metrics."""
+    from tidal.runtime import RunResult
+
+    result = RunResult.load(settings.workspace(), run_id)
+    if json_:
+        print_json(result.to_dict())
+    else:
+        print_run(result)
+
+
+@runs_app.command("logs")
+def runs_logs(
+    run_id: Annotated[str, typer.Argument(help="run id")],
+    node: Annotated[str | None, typer.Argument(help="node id (default: every node)")] = None,
+) -> None:
+    """Print the captured output (stdout, stderr, logging) of a run's nodes."""
+    workspace = settings.workspace()
+    store = workspace.metadata
+    run_record = store.get_run(run_id)
+    records = store.node_runs(run_record.id)
+    if node is not None:
+        records = [record for record in records if record.node_id == node]
+        if not records:
+            raise TidalError(f"run {run_record.id} has no node '{node}'")
+    for record in records:
+        console.rule(f"{record.node_id} ({'cached' if record.cached else record.status})")
+        if not record.log_uri:
+            console.print("[dim](no log)[/]")
+            continue
+        try:
+            text = workspace.artifacts.read_bytes(record.log_uri).decode("utf-8", "replace")
+        except (FileNotFoundError, TidalError):
+            text = "(log missing from the artifact store)"
+        if text:
+            console.print(text, markup=False, highlight=False)
+        else:
+            console.print("[dim](no output)[/]")
+
+
+@runs_app.command("resume")
+def runs_resume(
+    run_id: Annotated[str, typer.Argument(help="the interrupted, failed or cancelled run")],
+    workers: Annotated[int | None, typer.Option("--workers", min=0)] = None,
+    json_: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Finish a run; nodes it already finished are reused, never recomputed."""
+    from tidal.runtime import resume_run
+
+    workspace = settings.workspace()
+    record = workspace.metadata.get_run(run_id)
+    from tidal.pipeline import Pipeline
+
+    pipeline = Pipeline.from_yaml(record.pipeline_yaml)
+    progress = Progress(list(pipeline.nodes), enabled=not json_)
+    options = {} if workers is None else {"workers": workers}
+    with progress:
+        result = resume_run(record.id, workspace=workspace, on_event=progress, **options)
+    _finish(result, json_)
+
+
+@app.command()
+def validate(file: Annotated[Path, typer.Argument(help="pipeline YAML file")]) -> None:
+    """Check a pipeline without running it; lists every problem with its node, port or parameter."""
+    from tidal.pipeline import Pipeline, check
+
+    pipeline = Pipeline.load(file)
+    check(pipeline)
+    console.print(f"[green]✓[/] {file}: {len(pipeline.nodes)} nodes, no problems")
+
+
+@app.command()
+def export(
+    file: Annotated[Path, typer.Argument(help="pipeline YAML file, or a Python script that builds a pipeline")],
+    to: Annotated[str, typer.Option("--to", help="python or yaml")] = "python",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write here instead of printing")] = None,
+) -> None:
+    """Convert a pipeline to a runnable Python script, or a script back to YAML."""
+    from tidal.pipeline import Pipeline, check, from_python, to_python
+
+    if to not in ("python", "yaml"):
+        raise TidalError(f"--to must be 'python' or 'yaml', not {to!r}")
+    pipeline = from_python(file) if file.suffix == ".py" else Pipeline.load(file)
+    check(pipeline)
+    text = to_python(pipeline) if to == "python" else pipeline.to_yaml()
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        console.print(f"wrote {output}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the pipeline file format."""
+    from tidal.pipeline import PIPELINE_SCHEMA
+
+    print_json(PIPELINE_SCHEMA)

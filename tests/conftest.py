@@ -1,0 +1,42 @@
+"""Shared fixtures. Test-only components (tests/support/testing_components.py) load through TIDAL_PLUGINS."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+SUPPORT = Path(__file__).parent / "support"
+sys.path.insert(0, str(SUPPORT))
+os.environ["TIDAL_PLUGINS"] = "testing_components"
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH", "")]))
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    from tidal.store import Workspace
+
+    ws = Workspace.open(tmp_path)
+    yield ws
+    ws.close()
+
+
+@pytest.fixture
+def execution_log(tmp_path, monkeypatch):
+    """A file every test component appends its name to when it runs."""
+    log = tmp_path / "executions.log"
+    monkeypatch.setenv("TIDAL_TEST_LOG", str(log))
+
+    def read() -> list[str]:
+        return log.read_text().split() if log.exists() else []
+
+    return read
+
+
+@pytest.fixture
+def demo_files(tmp_path):
+    from tidal.cli._demo import write_demo_workspace
+
+    return write_demo_workspace(tmp_path)

@@ -1,0 +1,123 @@
+"""Components used only by the tests: slow, failing, crashing and flaky steps.
+
+Loaded into worker processes through ``TIDAL_PLUGINS=testing_components`` (with this folder on
+PYTHONPATH). Each execution appends a line to ``$TIDAL_TEST_LOG`` so tests can count them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+
+from tidal.core import Metrics, Param, component
+
+
+def _note(name: str) -> None:
+    log = os.environ.get("TIDAL_TEST_LOG")
+    if log:
+        with open(log, "a") as handle:
+            handle.write(f"{name}\n")
+
+
+@component("testing.source", tags={"sample": "none"})
+def source(*, rows: Annotated[int, Param(ge=0)] = 3, tag: str = "a") -> pd.DataFrame:
+    """A small table.
+
+    Examples
+    --------
+    >>> len(source(rows=2))
+    2
+    """
+    _note(f"source:{tag}")
+    return pd.DataFrame({"x": range(rows), "tag": [tag] * rows})
+
+
+@component("testing.step", tags={"sample": "mixed"})
+def step(data: pd.DataFrame, *, seconds: Annotated[float, Param(ge=0)] = 0.0, tag: str = "s") -> pd.DataFrame:
+    """Pass the table through after waiting ``seconds``.
+
+    Examples
+    --------
+    >>> len(step(pd.DataFrame({"x": [1]})))
+    1
+    """
+    _note(f"step:{tag}")
+    time.sleep(seconds)
+    return data.assign(**{f"seen_{tag}": 1})
+
+
+@component("testing.wait_for_file", tags={"sample": "mixed"})
+def wait_for_file(data: pd.DataFrame, *, path: str = "", tag: str = "w") -> pd.DataFrame:
+    """Wait until ``path`` exists (tests use it to hold a run in place).
+
+    Examples
+    --------
+    >>> len(wait_for_file(pd.DataFrame({"x": [1]})))
+    1
+    """
+    _note(f"wait:{tag}")
+    while path and not Path(path).exists():
+        time.sleep(0.05)
+    return data
+
+
+@component("testing.fail", tags={"sample": "mixed"})
+def fail(data: pd.DataFrame, *, message: str = "boom") -> pd.DataFrame:
+    """Always raise.
+
+    Examples
+    --------
+    >>> fail(pd.DataFrame({"x": [1]}))
+    Traceback (most recent call last):
+    RuntimeError: boom
+    """
+    _note("fail")
+    raise RuntimeError(message)
+
+
+@component("testing.crash", tags={"sample": "mixed"})
+def crash(data: pd.DataFrame, *, code: int = 3) -> pd.DataFrame:
+    """Kill the worker process (as a segfaulting extension would).
+
+    Examples
+    --------
+    >>> crash  # doctest: +ELLIPSIS
+    <component testing.crash v1>
+    """
+    _note("crash")
+    os._exit(code)
+
+
+@component("testing.flaky", tags={"sample": "mixed"})
+def flaky(data: pd.DataFrame, *, failures: Annotated[int, Param(ge=0)] = 1, marker: str = "") -> pd.DataFrame:
+    """Fail the first ``failures`` times (counted in the ``marker`` file), then succeed.
+
+    Examples
+    --------
+    >>> len(flaky(pd.DataFrame({"x": [1]}), failures=0))
+    1
+    """
+    _note("flaky")
+    if marker:
+        count = int(Path(marker).read_text()) if Path(marker).exists() else 0
+        Path(marker).write_text(str(count + 1))
+        if count < failures:
+            raise RuntimeError(f"flaky failure {count + 1}")
+    return data
+
+
+@component("testing.score", tags={"sample": "mixed"})
+def score(data: pd.DataFrame, *, scale: float = 1.0) -> Metrics:
+    """Metrics from a table.
+
+    Examples
+    --------
+    >>> score(pd.DataFrame({"x": [1, 2]}))["rows"]
+    2.0
+    """
+    _note("score")
+    return Metrics({"rows": float(len(data)) * scale})
