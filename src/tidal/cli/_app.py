@@ -46,13 +46,15 @@ def _root(
 
 def main() -> None:
     """Entry point: user mistakes print a clear message and exit 2, never a traceback."""
+    from rich.markup import escape
+
     from tidal.cli import _catalog, _demo, _runs  # noqa: F401 - registers commands
     from tidal.cli._render import errors
 
     try:
         app()
     except TidalError as error:
-        errors.print(f"[red]error:[/] {error}", highlight=False, markup=True)
+        errors.print(f"[red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         errors.print("[magenta]interrupted[/]")

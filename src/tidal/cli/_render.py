@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def print_run(result: RunResult) -> None:
     console.print(table)
     for node_id, record in result.nodes.items():
         if record.status == "failed" and record.error:
-            console.print(f"[red]✗ {node_id}[/]: {record.error}")
+            console.print(f"[red]✗ {node_id}[/]: {escape(record.error)}", soft_wrap=True)
     metrics = {node: result.metrics(node) for node in result.nodes}
     for node_id, values in metrics.items():
         if values:
@@ -127,4 +128,4 @@ class Progress:
             self.live.update(self.render())
         else:
             extra = f" ({self.details[event.node_id]})" if event.node_id in self.details else ""
-            errors.print(f"  {event.node_id}: {styled(status)}{extra}")
+            errors.print(f"  {event.node_id}: {styled(status)}{extra}", soft_wrap=True)

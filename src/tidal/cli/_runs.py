@@ -58,7 +58,9 @@ def _finish(result, json_: bool) -> None:  # type: ignore[no-untyped-def]
         raise typer.Exit(130)
     if result.status != "succeeded":
         if not json_:
-            raise RunFailed(result.run.error or f"run {result.id} {result.status}")
+            failed = [(node, record.error) for node, record in result.nodes.items() if record.status == "failed"]
+            detail = "; ".join(f"node '{node}' failed: {error}" for node, error in failed)
+            raise RunFailed(detail or result.run.error or f"run {result.id} {result.status}")
         raise typer.Exit(1)
 
 

@@ -12,7 +12,12 @@ from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 import pydantic
 
 from tidal.core._errors import DataError, Issue, ValidationFailed
-from tidal.core._params import ParamSpec, build_params_model, describe_pydantic_error, split_annotation
+from tidal.core._params import (
+    ParamSpec,
+    build_params_model,
+    describe_pydantic_error,
+    split_annotation,
+)
 from tidal.core._ports import LazyTable, Metrics, deliver_table, resolve_annotation
 
 SINGLE_OUTPUT = "output"

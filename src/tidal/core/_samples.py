@@ -122,8 +122,8 @@ def _scored(kind: str) -> Sample:
         scores /= scores.sum(axis=1, keepdims=True)
         frame = pd.DataFrame({"label": label, **{f"prob_{i}": scores[:, i] for i in range(3)}, "prediction": scores.argmax(axis=1)})
     else:
-        label = rng.normal(size=ROWS)
-        frame = pd.DataFrame({"label": label, "prediction": label + rng.normal(scale=0.2, size=ROWS)})
+        truth = rng.normal(size=ROWS)
+        frame = pd.DataFrame({"label": truth, "prediction": truth + rng.normal(scale=0.2, size=ROWS)})
     return Sample(frame, {"label": "label", "prediction_column": "prediction"}, kind)
 
 

@@ -19,7 +19,7 @@ import math
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, get_origin
 
 import jsonschema
 import numpy as np
@@ -94,14 +94,7 @@ def _sample_files(spec: ComponentSpec, sample: Sample, params: dict[str, Any]) -
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"sample.{file_format}"
         if param.meta.file == "input":
-            writers = {
-                "csv": lambda: sample.table.to_csv(path, index=False),
-                "parquet": lambda: sample.table.to_parquet(path, index=False),
-                "jsonl": lambda: sample.table.to_json(path, orient="records", lines=True),
-                "json": lambda: sample.table.to_json(path, orient="records", lines=True),
-                "xlsx": lambda: sample.table.to_excel(path, index=False),
-            }
-            writers[file_format]()
+            _write_sample(sample.table, path, file_format)
         params[param.name] = str(path)
 
 
@@ -179,6 +172,19 @@ def _required_sample(spec: ComponentSpec) -> dict[str, Any]:
         return sample_call(spec)[1]
     except ConformanceError:
         return {}
+
+
+def _write_sample(table: pd.DataFrame, path: Path, file_format: str) -> None:
+    if file_format == "csv":
+        table.to_csv(path, index=False)
+    elif file_format == "parquet":
+        table.to_parquet(path, index=False)
+    elif file_format in ("jsonl", "json"):
+        table.to_json(path, orient="records", lines=True)
+    elif file_format == "xlsx":
+        table.to_excel(path, index=False)
+    else:
+        raise ConformanceError(f"unknown file_format tag {file_format!r}")
 
 
 def check_docs(spec: ComponentSpec) -> None:

@@ -20,8 +20,11 @@ SAFE_SKOPS_PREFIXES = ("sklearn.", "numpy.", "scipy.", "tidal.", "builtins.", "c
 
 
 class Flavor(Protocol):
-    name: str
-    libraries: tuple[str, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def libraries(self) -> tuple[str, ...]: ...
 
     def accepts(self, model: Any) -> bool: ...
 
@@ -161,13 +164,16 @@ def flavor_for(model: Any, preferred: str | None = None) -> Flavor:
 
 
 # -- universal prediction ------------------------------------------------------------------------
+# In memory a package may hold a library's scikit-learn wrapper (LGBMClassifier, XGBRegressor ...);
+# loaded from disk it holds the native booster. Both give the same numbers here.
+
+
+def _is_booster(model: Any) -> bool:
+    return type(model).__name__ == "Booster"
 
 
 def raw_predict(flavor: str, model: Any, features: Any, task: str) -> np.ndarray:
-    if flavor == "lightgbm":
-        output = np.asarray(model.predict(features))
-        return output
-    if flavor == "xgboost":
+    if flavor == "xgboost" and _is_booster(model):
         import xgboost
 
         return np.asarray(model.predict(xgboost.DMatrix(features)))
@@ -175,16 +181,16 @@ def raw_predict(flavor: str, model: Any, features: Any, task: str) -> np.ndarray
 
 
 def raw_predict_proba(flavor: str, model: Any, features: Any, n_classes: int) -> np.ndarray:
-    if flavor == "lightgbm":
-        output = np.asarray(model.predict(features))
-    elif flavor == "xgboost":
+    if not _is_booster(model):
+        if not hasattr(model, "predict_proba"):
+            raise TypeError("this model gives no class probabilities")
+        return np.asarray(model.predict_proba(features))
+    if flavor == "xgboost":
         import xgboost
 
         output = np.asarray(model.predict(xgboost.DMatrix(features)))
     else:
-        if not hasattr(model, "predict_proba"):
-            raise TypeError("this model gives no class probabilities")
-        return np.asarray(model.predict_proba(features))
+        output = np.asarray(model.predict(features))
     if output.ndim == 1:
         output = np.column_stack([1.0 - output, output])
     return output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -83,7 +84,7 @@ class Pipeline:
         component: str,
         id: str | None = None,
         *,
-        inputs: dict[str, str | Ref] | None = None,
+        inputs: Mapping[str, str | Ref] | None = None,
         params: dict[str, Any] | None = None,
         cache: bool = True,
         retries: int = 0,

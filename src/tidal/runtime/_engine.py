@@ -246,7 +246,7 @@ class _Run:
         node = self.pipeline.nodes[node_id]
         state = self.states[node_id]
         self.running.discard(node_id)
-        measures = {
+        measures: dict[str, Any] = {
             "finished_at": now(),
             "duration_s": result.duration_s,
             "peak_memory_bytes": result.peak_memory_bytes,

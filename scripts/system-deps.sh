@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# System packages the test suite needs: a PostgreSQL server (the store suite runs on it).
+# Installs them with apt-get when they are missing and this user may; otherwise says what to do.
+set -euo pipefail
+
+need=()
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  need+=(postgresql)
+fi
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing system packages: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+else
+  echo "missing system packages: ${need[*]} — install them (e.g. sudo apt-get install ${need[*]})" >&2
+  exit 1
+fi
