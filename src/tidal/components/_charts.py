@@ -129,3 +129,21 @@ def scatter_chart(xs: Any, ys: Any, *, x: str, y: str, title: str, limit: int = 
     if zero_line:
         layers.append({"data": {"values": [{"zero": 0}]}, "mark": {"type": "rule", "color": "#999"}, "encoding": {"y": {"field": "zero", "type": "quantitative"}}})
     return {"$schema": SCHEMA, "title": title, "width": 320, "height": 320, "data": {"values": values}, "layer": layers}
+
+
+def histogram_chart(rows: list[dict[str, Any]], *, start: str, end: str, y: str, title: str) -> dict[str, Any]:
+    """Bars over numeric intervals: each row gives an interval (``start``, ``end``) and its height ``y``."""
+    return {
+        "$schema": SCHEMA,
+        "title": title,
+        "width": 320,
+        "height": 240,
+        "data": {"values": rows},
+        "mark": {"type": "bar", "binSpacing": 0},
+        "encoding": {
+            "x": {"field": start, "type": "quantitative", "bin": {"binned": True}, "title": title},
+            "x2": {"field": end},
+            "y": {"field": y, "type": "quantitative"},
+            "tooltip": [{"field": start}, {"field": end}, {"field": y}],
+        },
+    }

@@ -16,6 +16,7 @@ from sklearn.feature_extraction import FeatureHasher
 
 from tidal.components._training import numeric_features, require_rows
 from tidal.core import DataError, Port
+from tidal.core._ports import to_jsonable
 from tidal.models import ModelPackage
 
 
@@ -89,6 +90,18 @@ def without_label(columns: list[str], label: str | None) -> list[str]:
     return columns
 
 
+def supervised_task(labels: pd.Series, task: str) -> str:
+    """'classification' or 'regression' for a label column, unless the user said which."""
+    if task != "auto":
+        return task
+    if not pd.api.types.is_numeric_dtype(labels) or pd.api.types.is_bool_dtype(labels):
+        return "classification"
+    values = labels.to_numpy(dtype=float)
+    if np.any(values != np.round(values)) or labels.nunique() > 20:
+        return "regression"
+    return "classification"
+
+
 # -- packaging ---------------------------------------------------------------------------------------
 
 
@@ -118,13 +131,13 @@ def package(
             f"the new column(s) {', '.join(map(repr, clashes))} already exist in the input; "
             "rename or drop those columns first"
         )
-    model = ModelPackage.from_estimator(
-        estimator,
-        data,
-        features=columns,
+    model = ModelPackage(
+        model=estimator,
         task="transform",
+        features=list(columns),
         label=label,
-        params=params,
+        feature_types={name: str(data[name].dtype) for name in columns},
+        params=to_jsonable(params),
         metadata={"step": step, "output_columns": names, **(metadata or {})},
     )
     if transformed is None:
@@ -190,7 +203,7 @@ class FrequencyEncoder(TransformerMixin, BaseEstimator):
         for index, name in enumerate(self.columns_):
             lookup = dict(zip(self.categories_[index], self.frequencies_[index], strict=True))
             column = X[name]
-            mapped = column.map(lookup).astype(float).fillna(0.0).to_numpy()
+            mapped = column.map(lookup).astype(float).fillna(0.0).to_numpy(copy=True)
             mapped[column.isna().to_numpy()] = self.missing_[index]
             out[:, index] = mapped
         return out
@@ -232,9 +245,5 @@ def fit_or_explain(estimator: Any, X: Any, y: Any = None, *, what: str) -> Any:
     """Fit, turning scikit-learn's complaints about the data into a DataError."""
     try:
         return estimator.fit(X) if y is None else estimator.fit(X, y)
-    except ValueError as error:
+    except (ValueError, TypeError) as error:
         raise DataError(f"cannot fit {what}: {error}") from None
-
-
-def row_count_check(data: pd.DataFrame, minimum: int, what: str) -> None:
-    require_rows(data, what, minimum)

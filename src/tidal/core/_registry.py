@@ -83,7 +83,18 @@ class Registry:
         for spec_id in set(self._components) - before:
             self.origins[spec_id] = module_name
 
-    def get(self, component_id: str) -> ComponentSpec:
+    def get(self, component_id: str, module: str | None = None) -> ComponentSpec:
+        """The component with this id; ``module`` (where it is defined) avoids loading everything."""
+        if module is not None and not self._loaded and component_id not in self._components:
+            self._loading = True
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                pass
+            finally:
+                self._loading = False
+        if component_id in self._components and (self._loaded or module is not None):
+            return self._components[component_id]
         self.load()
         try:
             return self._components[component_id]

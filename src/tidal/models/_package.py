@@ -84,7 +84,7 @@ class ModelPackage:
         metadata: dict[str, Any] | None = None,
     ) -> ModelPackage:
         """Describe a fitted model from the data it was trained on."""
-        if classes is None and hasattr(model, "classes_"):
+        if classes is None and getattr(model, "classes_", None) is not None:
             classes = list(model.classes_)
         types = {name: str(data[name].dtype) for name in features}
         return cls(
@@ -136,8 +136,16 @@ class ModelPackage:
         produced_frame = pd.DataFrame(
             produced.toarray() if hasattr(produced, "toarray") else produced, columns=names, index=frame.index
         )
-        kept = frame.drop(columns=[name for name in self.features if self.metadata.get("replace", True)])
-        return pd.concat([kept, produced_frame], axis=1)
+        if not self.metadata.get("replace", True):
+            return pd.concat([frame, produced_frame], axis=1)
+        # a consumed column whose output keeps its name stays where it was; new columns go last
+        consumed = set(self.features)
+        ordered = [name for name in frame.columns if name not in consumed or name in produced_frame.columns]
+        appended = [name for name in produced_frame.columns if name not in ordered]
+        merged = frame.drop(columns=[name for name in self.features if name not in produced_frame.columns]).copy()
+        for name in produced_frame.columns:
+            merged[name] = produced_frame[name]
+        return merged[ordered + appended]
 
     def signature(self) -> dict[str, Any]:
         inputs = [{"name": name, "dtype": self.feature_types.get(name, "unknown")} for name in self.features]

@@ -235,6 +235,7 @@ class _Run:
             timeout=node.timeout,
             trust=self.trust,
             cache_key=state.cache_key,
+            module=registry.get(node.component).func.__module__,
         )
         self.record(node_id, "running")
         self.running.add(node_id)

@@ -7,14 +7,18 @@ calling process, for debugging. A cluster executor (Ray) implements the same fou
 
 from __future__ import annotations
 
-import multiprocessing
 import multiprocessing.connection
 import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tidal.runtime._worker import NodeTask, TaskResult, execute_task, worker_main
+from tidal.runtime._worker import NodeTask, TaskResult, execute_task
 
 
 class Executor(Protocol):
@@ -59,36 +63,42 @@ class InlineExecutor:
 
 @dataclass
 class _Worker:
-    process: Any
+    process: subprocess.Popen[bytes]
     connection: Any
     task: NodeTask | None = None
     started: float = 0.0
 
 
-def _context() -> Any:
-    method = os.environ.get("TIDAL_START_METHOD", "forkserver")
-    context = multiprocessing.get_context(method)
-    if method == "forkserver":
-        context.set_forkserver_preload(["tidal.runtime._preload"])
-    return context
-
-
 class LocalExecutor:
-    """A pool of worker processes on this machine."""
+    """A pool of worker processes on this machine.
+
+    Workers are fresh interpreters (``python -m tidal._worker_process``) connected over a local
+    socket, so the caller's ``__main__`` is never re-imported (a script or notebook needs no
+    ``if __name__ == "__main__"`` guard) and a worker that dies is noticed at once: its end of the
+    connection closes.
+    """
 
     def __init__(self, workers: int) -> None:
         self.capacity = max(1, workers)
-        self._context = _context()
         self._idle: list[_Worker] = []
         self._busy: list[_Worker] = []
-        self._started = 0
+        self._folder = tempfile.mkdtemp(prefix="tidal-workers-")
+        self._authkey = secrets.token_bytes(32)
+        self._listener = multiprocessing.connection.Listener(
+            os.path.join(self._folder, "socket"), family="AF_UNIX", authkey=self._authkey
+        )
 
     def _spawn(self) -> _Worker:
-        parent, child = self._context.Pipe()
-        process = self._context.Process(target=worker_main, args=(child,), daemon=True, name="tidal-worker")
-        process.start()
-        child.close()
-        return _Worker(process, parent)
+        environment = dict(os.environ)
+        environment["TIDAL_WORKER_AUTHKEY"] = self._authkey.hex()
+        environment["PYTHONPATH"] = os.pathsep.join(path for path in sys.path if path)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tidal._worker_process", str(self._listener.address)],
+            env=environment,
+            stdin=subprocess.DEVNULL,
+        )
+        connection = self._listener.accept()
+        return _Worker(process, connection)
 
     def submit(self, task: NodeTask) -> None:
         worker = self._idle.pop() if self._idle else self._spawn()
@@ -101,6 +111,14 @@ class LocalExecutor:
         deadlines = [w.started + w.task.timeout for w in self._busy if w.task is not None and w.task.timeout]
         return min(deadlines) if deadlines else None
 
+    def _failure(self, worker: _Worker, error: str, kind: str) -> TaskResult:
+        task = worker.task
+        assert task is not None
+        return TaskResult(
+            task.node_id, ok=False, attempt=task.attempt, error=error, error_kind=kind,
+            duration_s=time.monotonic() - worker.started,
+        )
+
     def wait(self, timeout: float | None) -> list[TaskResult]:
         if not self._busy:
             return []
@@ -108,57 +126,38 @@ class LocalExecutor:
         if deadline is not None:
             remaining = max(0.0, deadline - time.monotonic())
             timeout = remaining if timeout is None else min(timeout, remaining)
-        handles: list[Any] = []
-        for worker in self._busy:
-            handles.extend([worker.connection, worker.process.sentinel])
-        ready = set(multiprocessing.connection.wait(handles, timeout))
+        ready = set(multiprocessing.connection.wait([worker.connection for worker in self._busy], timeout))
         results: list[TaskResult] = []
-        now = time.monotonic()
         for worker in list(self._busy):
             task = worker.task
             assert task is not None
             if worker.connection in ready:
                 try:
                     results.append(worker.connection.recv())
-                    self._busy.remove(worker)
+                except (EOFError, OSError):
+                    code = worker.process.wait()
+                    results.append(self._failure(
+                        worker,
+                        f"the worker process died while running this node (exit code {code}); "
+                        "the component crashed or ran out of memory",
+                        "crash",
+                    ))
+                    worker.connection.close()
+                else:
                     worker.task = None
                     self._idle.append(worker)
-                    continue
-                except (EOFError, OSError):
-                    pass
-            if worker.process.sentinel in ready or not worker.process.is_alive():
-                worker.process.join(timeout=1)
-                code = worker.process.exitcode
-                results.append(
-                    TaskResult(
-                        task.node_id,
-                        ok=False,
-                        attempt=task.attempt,
-                        error=f"the worker process died while running this node (exit code {code}); "
-                        "the component crashed or ran out of memory",
-                        error_kind="crash",
-                        duration_s=now - worker.started,
-                    )
-                )
                 self._busy.remove(worker)
-            elif task.timeout and now - worker.started >= task.timeout:
+            elif task.timeout and time.monotonic() - worker.started >= task.timeout:
+                results.append(self._failure(
+                    worker, f"timed out after {task.timeout:g} s; raise the node's 'timeout' if it needs longer", "timeout"
+                ))
                 self._kill(worker)
-                results.append(
-                    TaskResult(
-                        task.node_id,
-                        ok=False,
-                        attempt=task.attempt,
-                        error=f"timed out after {task.timeout:g} s; raise the node's 'timeout' if it needs longer",
-                        error_kind="timeout",
-                        duration_s=now - worker.started,
-                    )
-                )
                 self._busy.remove(worker)
         return results
 
     def _kill(self, worker: _Worker) -> None:
         worker.process.kill()
-        worker.process.join(timeout=5)
+        worker.process.wait(timeout=10)
         worker.connection.close()
 
     def cancel(self) -> list[str]:
@@ -178,11 +177,15 @@ class LocalExecutor:
             except (BrokenPipeError, OSError):
                 pass
         for worker in self._idle:
-            worker.process.join(timeout=2)
-            if worker.process.is_alive():
+            try:
+                worker.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
                 worker.process.kill()
+                worker.process.wait()
             worker.connection.close()
         self._idle = []
+        self._listener.close()
+        shutil.rmtree(self._folder, ignore_errors=True)
 
 
 def make_executor(kind: str, workers: int) -> Executor:

@@ -44,6 +44,8 @@ class NodeTask:
     timeout: float | None = None
     trust: bool = False
     cache_key: str | None = None
+    #: the module defining the component, so a worker imports only what it runs
+    module: str | None = None
 
 
 @dataclass
@@ -148,7 +150,7 @@ def execute_task(task: NodeTask, isolated: bool = True) -> TaskResult:
         with _capture_output(log_path, isolated):
             try:
                 os.chdir(task.workdir)
-                spec = registry.get(task.component)
+                spec = registry.get(task.component, module=task.module)
                 inputs = {}
                 for port, artifact in task.inputs.items():
                     inputs[port] = read_value(store.local_path(artifact.uri), artifact.type, task.trust)
@@ -183,12 +185,13 @@ def execute_task(task: NodeTask, isolated: bool = True) -> TaskResult:
     return result
 
 
-def worker_main(connection: Any) -> None:
-    """Loop of a worker process: receive tasks, send results, until the pipe closes."""
+def worker_main(address: str) -> None:
+    """A worker process: connect to the engine, then run tasks until the connection closes."""
     import signal
+    from multiprocessing.connection import Client
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the engine decides what Ctrl-C does
-    registry.load()
+    connection = Client(address, family="AF_UNIX", authkey=bytes.fromhex(os.environ.pop("TIDAL_WORKER_AUTHKEY")))
     while True:
         try:
             task = connection.recv()
