@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -286,8 +287,10 @@ class _Run:
         self.emit("failed", node_id, error=result.error, attempt=state.attempts, duration_s=result.duration_s)
         self.skip_descendants(node_id)
 
-    def loop(self) -> None:
+    def loop(self, cancel: threading.Event | None = None) -> None:
         while True:
+            if cancel is not None and cancel.is_set():
+                raise KeyboardInterrupt
             for node_id in self.ready():
                 if len(self.running) >= self.executor.capacity:
                     break
@@ -330,12 +333,16 @@ def run_pipeline(
     from_node: str | None = None,
     trust: bool = False,
     on_event: EventHandler | None = None,
+    cancel: threading.Event | None = None,
+    run_id: str | None = None,
     _resume: RunRecord | None = None,
 ) -> RunResult:
     """Run a pipeline; returns a :class:`RunResult` (check ``.status``; failures do not raise).
 
     ``until`` runs only a node and what it needs; ``from_node`` recomputes a node and everything
     downstream of it even when cached. Invalid pipelines raise :class:`ValidationFailed`.
+    Setting ``cancel`` (from another thread) stops the run as Ctrl-C does; ``run_id`` chooses the
+    new run's id (a server can then hand it out before the run starts).
     """
     if not isinstance(pipeline, Pipeline):
         pipeline = Pipeline.load(pipeline)
@@ -367,7 +374,7 @@ def run_pipeline(
         store.update_run(run.id, status="running", error=None, finished_at=None, options={**(run.options or {}), "pid": os.getpid()})
     else:
         run = RunRecord(
-            id=new_run_id(),
+            id=run_id or new_run_id(),
             pipeline_name=pipeline.name,
             pipeline_yaml=pipeline.to_yaml(),
             pipeline_path=str(pipeline.source) if pipeline.source else None,
@@ -382,7 +389,7 @@ def run_pipeline(
     state.emit("running")
     status, error = "succeeded", None
     try:
-        state.loop()
+        state.loop(cancel)
         failed = [node_id for node_id, item in state.states.items() if item.status == "failed"]
         if failed:
             status, error = "failed", f"failed node(s): {', '.join(failed)}"

@@ -115,14 +115,15 @@ def upgrade_schema(connection: Connection) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    head = ScriptDirectory.from_config(config).get_current_head()
-    current = MigrationContext.configure(connection).get_current_revision()
-    if current == head:
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    if current == heads:
         return
     from alembic import command
 
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    # each part of Tidal (runs, registry, studies) may add its own branch of migrations from 0001
+    command.upgrade(config, "heads")
 
 
 class MetadataStore:
