@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -88,11 +89,20 @@ def render_component_markdown(info: dict[str, Any]) -> str:
                 f"| {_constraints(prop)} | {prop.get('description', '')} |"
             )
         lines.append("")
-    if info.get("tags"):
-        lines.append("**Tags:** " + ", ".join(f"{key}={value}" for key, value in info["tags"].items() if key not in ("sample_params",)))
+    tags = {key: value for key, value in info.get("tags", {}).items() if key not in ("sample", "sample_params", "file_format")}
+    if tags:
+        lines.append("**Tags:** " + ", ".join(f"{key}={value}" for key, value in tags.items()))
         lines.append("")
-    lines.append(info["description"])
+    lines.append(_fence_examples(info["description"]))
     return "\n".join(lines)
+
+
+def _fence_examples(description: str) -> str:
+    """Show a numpy-style 'Examples' section as a code block."""
+    head, marker, examples = description.partition("Examples\n--------\n")
+    if not marker:
+        return description
+    return f"{head.rstrip()}\n\n**Examples**\n\n```python\n{examples.strip()}\n```"
 
 
 def _type_text(prop: dict[str, Any]) -> str:
@@ -171,3 +181,34 @@ def artifacts_show(
         console.print(f"lineage: {summary.get('lineage')}  ·  libraries: {summary.get('libraries')}")
     else:
         print_json(view["spec"])
+
+
+def write_catalogue(folder: Path) -> list[Path]:
+    """One Markdown page per category, generated from the registry (built-in components only)."""
+    from tidal.core import registry
+
+    folder.mkdir(parents=True, exist_ok=True)
+    by_category: dict[str, list[Any]] = {}
+    for spec in registry.all():
+        if spec.func.__module__.startswith("tidal.components."):
+            by_category.setdefault(spec.category, []).append(spec)
+    written = []
+    index = ["# Component catalogue", "", "Generated from the registry by `tidal components docs`; do not edit by hand.", ""]
+    for category, specs in sorted(by_category.items()):
+        page = folder / f"{category}.md"
+        sections = [f"# {category}", "", f"{len(specs)} components.", ""]
+        sections += [render_component_markdown(spec.to_dict()) + "\n" for spec in specs]
+        page.write_text("\n".join(sections))
+        written.append(page)
+        index.append(f"- [{category}]({category}.md): {len(specs)} components — " + ", ".join(f"`{spec.name}`" for spec in specs))
+    (folder / "README.md").write_text("\n".join(index) + "\n")
+    return written
+
+
+@components_app.command("docs")
+def components_docs(
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for the generated pages")] = Path("docs/components"),
+) -> None:
+    """Write the component catalogue as Markdown, one page per category."""
+    pages = write_catalogue(out)
+    console.print(f"wrote {len(pages)} category pages to {out}")
