@@ -61,7 +61,7 @@ def sample_call(spec: ComponentSpec, sample: Sample | None = None) -> tuple[dict
         if port.type == "Table":
             inputs[port.name] = sample.tables.get(port.name, sample.table).copy()
         elif port.type == "Model":
-            inputs[port.name] = sample_model(sample)
+            inputs[port.name] = _model_for(spec, sample)
         elif port.type == "Metrics":
             inputs[port.name] = Metrics({"value": 1.0})
         elif port.type == "Figure":
@@ -82,6 +82,18 @@ def sample_call(spec: ComponentSpec, sample: Sample | None = None) -> tuple[dict
         params[name] = value
     _sample_files(spec, sample, params)
     return inputs, params
+
+
+def _model_for(spec: ComponentSpec, sample: Sample) -> Any:
+    """A model for a Model input: trained by the component named in the ``sample_model`` tag on the
+    same sample, or a small linear model otherwise."""
+    trainer_id = spec.tags.get("sample_model")
+    if not trainer_id:
+        return sample_model(sample)
+    trainer = registry.get(str(trainer_id))
+    inputs, params = sample_call(trainer, sample)
+    outputs = trainer.execute(inputs, params)
+    return next(value for value in outputs.values() if port_type_of_value(value) == "Model")
 
 
 def _sample_files(spec: ComponentSpec, sample: Sample, params: dict[str, Any]) -> None:
