@@ -1,12 +1,13 @@
-"""Using models: batch prediction with any model package."""
+"""Using models: batch prediction with any model package, and what a package says about itself."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 import pandas as pd
 
-from tidal.core import Columns, DataError, Param, component
+from tidal.core import Columns, DataError, Metrics, Param, component
 from tidal.models import ModelPackage
 
 
@@ -49,3 +50,42 @@ def predict(
         for index, value in enumerate(model.classes or []):
             result[probability_column(value)] = scores[:, index]
     return result
+
+
+@component("model.summary", title="Model Summary", tags={"sample": "classification"})
+def summary(model: ModelPackage) -> Metrics:
+    """A model's manifest as metrics: flavor, task, label, classes, features and training parameters.
+
+    The scalar facts are metrics; the ``features`` table lists every input column with its type,
+    ``params`` the training parameters, ``classes`` the classes of a classifier and
+    ``libraries`` the library versions the model was built with. The creation time is left out,
+    so the same model always gives the same summary.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from tidal.components.classification import logistic_regression
+    >>> facts = summary(logistic_regression(load_iris(as_frame=True).frame, label="target"))
+    >>> facts["task"], facts["features"], facts["classes"]
+    ('multiclass', 4, 3)
+    """
+    manifest = model.summary()
+    values: dict[str, Any] = {
+        "flavor": model.flavor,
+        "task": model.task,
+        "label": model.label or "",
+        "features": len(model.features),
+        "classes": len(model.classes or []),
+        "estimator": type(model.model).__name__,
+    }
+    for name, value in model.params.items():
+        if isinstance(value, (int, float, str, bool)):
+            values[f"param_{name}"] = value
+    tables = {
+        "features": [{"feature": name, "dtype": model.feature_types.get(name, "unknown")} for name in model.features],
+        "params": [{"param": name, "value": json.dumps(value, sort_keys=True, default=str)} for name, value in sorted(model.params.items())],
+        "classes": [{"class": str(value)} for value in model.classes or []],
+        "libraries": [{"library": name, "version": version} for name, version in sorted(model.libraries.items())],
+        "signature": [{"output": item["name"], "dtype": item["dtype"]} for item in manifest["signature"]["outputs"]],
+    }
+    return Metrics(values, tables=tables)

@@ -142,9 +142,8 @@ class ModelPackage:
         consumed = set(self.features)
         ordered = [name for name in frame.columns if name not in consumed or name in produced_frame.columns]
         appended = [name for name in produced_frame.columns if name not in ordered]
-        merged = frame.drop(columns=[name for name in self.features if name not in produced_frame.columns]).copy()
-        for name in produced_frame.columns:
-            merged[name] = produced_frame[name]
+        kept = frame.drop(columns=[name for name in frame.columns if name in consumed or name in produced_frame.columns])
+        merged = pd.concat([kept, produced_frame], axis=1)  # one concat: wide outputs stay fast
         return merged[ordered + appended]
 
     def signature(self) -> dict[str, Any]:
