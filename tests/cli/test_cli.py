@@ -51,7 +51,9 @@ def test_runs_list_show_logs_and_artifacts(demo):
     run_id = runs[-1]["id"]  # the demo's own run, where every node really ran
     shown = json.loads(tidal("runs", "show", run_id, "--json", cwd=folder).stdout)
     assert shown["nodes"]["train"]["status"] == "succeeded" and shown["nodes"]["train"]["peak_memory_bytes"] > 0
-    assert tidal("runs", "show", run_id[:12], cwd=folder).returncode == 0  # a unique prefix is enough
+    assert tidal("runs", "show", run_id[:-1], cwd=folder).returncode == 0  # a unique prefix is enough
+    ambiguous = tidal("runs", "show", run_id[:9], cwd=folder)
+    assert ambiguous.returncode == 2 and "matches several runs" in ambiguous.stderr
     assert tidal("runs", "logs", run_id, "train", cwd=folder).returncode == 0
     table = json.loads(tidal("artifacts", "show", run_id, "split.test", "--json", "-n", "5", cwd=folder).stdout)
     assert table["type"] == "Table" and table["rows"] == 114 and len(table["data"]) == 5

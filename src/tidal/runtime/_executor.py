@@ -67,6 +67,8 @@ class _Worker:
     connection: Any
     task: NodeTask | None = None
     started: float = 0.0
+    #: URIs of the tables this worker produced last (it keeps them in memory)
+    recent: frozenset[str] = frozenset()
 
 
 class LocalExecutor:
@@ -101,11 +103,20 @@ class LocalExecutor:
         return _Worker(process, connection)
 
     def submit(self, task: NodeTask) -> None:
-        worker = self._idle.pop() if self._idle else self._spawn()
+        worker = self._pick(task)
         worker.task = task
         worker.started = time.monotonic()
         worker.connection.send(task)
         self._busy.append(worker)
+
+    def _pick(self, task: NodeTask) -> _Worker:
+        """An idle worker, preferring the one holding this task's inputs in memory."""
+        if not self._idle:
+            return self._spawn()
+        wanted = {artifact.uri: artifact.size_bytes for artifact in task.inputs.values()}
+        best = max(self._idle, key=lambda worker: sum(size for uri, size in wanted.items() if uri in worker.recent))
+        self._idle.remove(best)
+        return best
 
     def _deadline(self) -> float | None:
         deadlines = [w.started + w.task.timeout for w in self._busy if w.task is not None and w.task.timeout]
@@ -144,6 +155,8 @@ class LocalExecutor:
                     ))
                     worker.connection.close()
                 else:
+                    outcome = results[-1]
+                    worker.recent = frozenset(item.uri for item in outcome.outputs if item.type == "Table")
                     worker.task = None
                     self._idle.append(worker)
                 self._busy.remove(worker)

@@ -18,13 +18,20 @@ from tidal.models import ModelPackage
 SUFFIXES = {"Table": ".parquet", "Model": ".model.zip", "Metrics": ".metrics.json", "Figure": ".vl.json"}
 
 
-def _arrow(value: Any) -> pa.Table:
+def as_arrow(value: Any) -> pa.Table:
     if isinstance(value, pa.Table):
         return value
     frame = value
     if not all(isinstance(name, str) for name in frame.columns):
         frame = frame.rename(columns=str)
     return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """Snappy Parquet; dictionary encoding only where it pays (not for floating-point columns,
+    where it costs a second pass and rarely shrinks anything)."""
+    dictionary = [field.name for field in table.schema if not pa.types.is_floating(field.type)]
+    pq.write_table(table, path, compression="snappy", use_dictionary=dictionary or False)
 
 
 def write_value(value: Any, port_type: str, staging: Path) -> tuple[Path, str, dict[str, Any]]:
@@ -40,8 +47,8 @@ def write_value(value: Any, port_type: str, staging: Path) -> tuple[Path, str, d
             else:
                 shutil.copyfile(value.path, path)
         else:
-            table = _arrow(value)
-            pq.write_table(table, path, compression="snappy")
+            table = as_arrow(value)
+            write_parquet(table, path)
             schema, rows = table.schema, table.num_rows
         meta = {"rows": rows, "columns": [{"name": item.name, "type": str(item.type)} for item in schema]}
     elif port_type == "Model":

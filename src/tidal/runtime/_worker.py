@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from tidal.core._errors import TidalError
 from tidal.core._registry import registry
-from tidal.runtime._values import read_value, write_value
+from tidal.core._ports import LazyTable
+from tidal.runtime._values import as_arrow, read_value, write_value
 from tidal.store._artifacts import ArtifactStore
 
 
@@ -76,6 +79,10 @@ class TaskResult:
 
 
 _stores: dict[str, ArtifactStore] = {}
+
+#: the tables this worker wrote in its last task, by URI, as immutable Arrow tables; the engine sends
+#: a node to the worker that produced its inputs, which then skips reading them back from disk
+_recent_tables: dict[str, Any] = {}
 
 
 def _store(task: NodeTask) -> ArtifactStore:
@@ -153,18 +160,30 @@ def execute_task(task: NodeTask, isolated: bool = True) -> TaskResult:
                 spec = registry.get(task.component, module=task.module)
                 inputs = {}
                 for port, artifact in task.inputs.items():
-                    inputs[port] = read_value(store.local_path(artifact.uri), artifact.type, task.trust)
+                    port_spec = spec.input(port)
+                    in_memory = _recent_tables.get(artifact.uri)
+                    if in_memory is not None and port_spec is not None and port_spec.delivery != "lazy":
+                        inputs[port] = in_memory
+                    else:
+                        inputs[port] = read_value(store.local_path(artifact.uri), artifact.type, task.trust)
                 result.input_bytes = sum(item.size_bytes for item in task.inputs.values()) if task.inputs else None
                 result.input_rows = sum(item.rows or 0 for item in task.inputs.values()) if task.inputs else None
                 _reset_peak_memory()
                 outputs = spec.execute(inputs, task.params, node=task.node_id)
+                produced: dict[str, Any] = {}
                 for port_spec in spec.outputs:
                     value = outputs[port_spec.name]
                     if port_spec.type == "Model":
                         value.lineage = {"run_id": task.run_id, "node_id": task.node_id, "component": task.component}
+                    if port_spec.type == "Table" and not isinstance(value, LazyTable):
+                        value = as_arrow(value)
                     path, suffix, meta = write_value(value, port_spec.type, staging)
                     uri, digest, size = store.put_content_addressed(path, suffix)
                     result.outputs.append(OutputInfo(port_spec.name, port_spec.type, uri, digest, size, meta))
+                    if port_spec.type == "Table" and isinstance(value, pa.Table):
+                        produced[uri] = value
+                _recent_tables.clear()
+                _recent_tables.update(produced)
                 result.ok = True
             except TidalError as error:
                 result.error, result.error_kind = str(error), "user"

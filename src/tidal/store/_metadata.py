@@ -159,9 +159,12 @@ class MetadataStore:
     def get_run(self, run_id: str) -> RunRecord:
         with self.engine.connect() as connection:
             row = connection.execute(select(runs).where(runs.c.id == run_id)).first()
-            if row is None:
-                matches = connection.execute(select(runs.c.id).where(runs.c.id.startswith(run_id))).all()
-                if len(matches) == 1 and len(run_id) >= 4:
+            if row is None and len(run_id) >= 4:
+                matches = connection.execute(select(runs.c.id).where(runs.c.id.startswith(run_id)).limit(6)).all()
+                if len(matches) > 1:
+                    shown = ", ".join(match[0] for match in matches[:5])
+                    raise NotFound(f"run id prefix '{run_id}' matches several runs ({shown}); give more of the id")
+                if matches:
                     row = connection.execute(select(runs).where(runs.c.id == matches[0][0])).first()
         if row is None:
             raise NotFound(f"no run '{run_id}' in this workspace; see `tidal runs list`")
