@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# System packages the test suite needs: a PostgreSQL server (the store suite runs on it).
+# System packages the test suite needs: a PostgreSQL server (the store suite runs on it) and
+# Chromium (the Studio's browser tests).
 # Installs them with apt-get when they are missing and this user may; otherwise says what to do.
 set -euo pipefail
 
 need=()
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   need+=(postgresql)
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  need+=(chromium)   # the Studio's end-to-end tests drive it with Playwright
 fi
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

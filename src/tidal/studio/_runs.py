@@ -1,0 +1,112 @@
+"""Runs started from the Studio: each in a background thread, its events kept for the live stream."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tidal.pipeline import Pipeline
+from tidal.runtime import RunEvent, run_pipeline
+from tidal.runtime._engine import new_run_id
+from tidal.store import Workspace
+
+#: finished runs whose events stay in memory (older ones replay from the store)
+KEEP_FINISHED = 100
+
+
+@dataclass
+class ActiveRun:
+    """A run this server started: its events so far, and the switch that cancels it."""
+
+    id: str
+    nodes: list[str]
+    cancel: threading.Event = field(default_factory=threading.Event)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    done: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, event: dict[str, Any]) -> None:
+        with self.lock:
+            self.events.append({**event, "seq": len(self.events), "time": time.time()})
+
+    def since(self, index: int) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.events[index:])
+
+
+class RunManager:
+    """Starts runs with :func:`tidal.run` in threads; feeds each run's :class:`RunEvent` s to watchers."""
+
+    def __init__(self, workspace: Workspace, workers: int | None = None) -> None:
+        self.workspace = workspace
+        self.workers = workers
+        self.runs: dict[str, ActiveRun] = {}
+        self.lock = threading.Lock()
+
+    def start(
+        self,
+        pipeline: Pipeline,
+        *,
+        until: str | None = None,
+        from_node: str | None = None,
+        cache: bool = True,
+    ) -> ActiveRun:
+        """Start a run (already validated by the caller) and return at once with its id."""
+        run_id = new_run_id()
+        selected = sorted(pipeline.ancestors(until) | {until}) if until else list(pipeline.nodes)
+        active = ActiveRun(run_id, [node for node in pipeline.nodes if node in selected])
+        for node in active.nodes:
+            active.add({"run_id": run_id, "status": "queued", "node_id": node})
+        with self.lock:
+            finished = [key for key, item in self.runs.items() if item.done]
+            for key in finished[: max(0, len(finished) - KEEP_FINISHED)]:
+                del self.runs[key]
+            self.runs[run_id] = active
+
+        def on_event(event: RunEvent) -> None:
+            active.add(dataclasses.asdict(event))
+
+        def work() -> None:
+            try:
+                run_pipeline(
+                    pipeline,
+                    workspace=self.workspace,
+                    workers=self.workers,
+                    cache=cache,
+                    until=until,
+                    from_node=from_node,
+                    on_event=on_event,
+                    cancel=active.cancel,
+                    run_id=run_id,
+                )
+            except Exception as error:  # reported on the stream; the run row says the same
+                active.add({"run_id": run_id, "status": "failed", "node_id": None, "error": f"{type(error).__name__}: {error}"})
+            finally:
+                active.done = True
+                active.add({"run_id": run_id, "status": "end", "node_id": None})
+
+        threading.Thread(target=work, name=f"tidal-run-{run_id}", daemon=True).start()
+        return active
+
+    def get(self, run_id: str) -> ActiveRun | None:
+        with self.lock:
+            return self.runs.get(run_id)
+
+    def cancel(self, run_id: str) -> bool:
+        active = self.get(run_id)
+        if active is None or active.done:
+            return False
+        active.cancel.set()
+        return True
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        with self.lock:
+            running = [active for active in self.runs.values() if not active.done]
+        for active in running:
+            active.cancel.set()
+        deadline = time.monotonic() + timeout
+        while any(not active.done for active in running) and time.monotonic() < deadline:
+            time.sleep(0.05)

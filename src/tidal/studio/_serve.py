@@ -1,0 +1,45 @@
+"""Starting the Studio server: loopback without a login, any other address with a token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tidal.studio._auth import LOOPBACK_NAMES, is_loopback, new_token
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+def studio_url(host: str, port: int, token: str | None = None) -> str:
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    if host in ("0.0.0.0", "::"):
+        shown = "127.0.0.1"
+    return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+
+
+def serve(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    workspace: Any = None,
+    token: str | None = None,
+    workers: int | None = None,
+    announce: Any = print,
+    static_dir: Path | None = None,
+) -> None:
+    """Run the Studio until interrupted. Off loopback a token is required (generated when not given)."""
+    import uvicorn
+
+    from tidal.studio._app import create_app
+
+    loopback = is_loopback(host)
+    if not loopback and not token:
+        token = new_token()
+    allowed = {*LOOPBACK_NAMES, host} if loopback else None
+    app = create_app(workspace, token=token, allowed_hosts=allowed, workers=workers, static_dir=static_dir)
+    announce(f"Tidal Studio on {studio_url(host, port, token)}")
+    announce(f"  workspace {app.state.studio.workspace.root}")
+    if token:
+        announce("  open the URL above once (it holds the access token); API clients send 'Authorization: Bearer TOKEN'")
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)

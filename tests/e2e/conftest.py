@@ -1,0 +1,108 @@
+"""A real Studio (``tidal studio`` in a subprocess on loopback) and a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"tidal studio exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"tidal studio did not listen on port {port}:\n{log.read_text()}")
+
+
+@pytest.fixture
+def studio_workspace(tmp_path):
+    """The demo data (breast-cancer CSV) without its pipeline: the test builds that itself."""
+    from tidal.cli._demo import write_demo_workspace
+
+    write_demo_workspace(tmp_path)
+    (tmp_path / "pipelines" / "demo.yaml").unlink()
+    return tmp_path
+
+
+@contextmanager
+def _serve(workspace: Path, *options: str) -> Iterator[tuple[str, Path]]:
+    port = _free_port()
+    log = workspace / f"studio-{port}.log"
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tidal.cli", "studio", "--port", str(port), "--workers", "1", *options],
+            cwd=workspace, stdout=output, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    try:
+        _wait_for(port, process, log)
+        yield f"http://127.0.0.1:{port}", workspace
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def studio_server(studio_workspace):
+    """``tidal studio`` on loopback (no token)."""
+    with _serve(studio_workspace) as served:
+        yield served
+
+
+TOKEN = "e2e-token-0123456789abcdef0123456789"
+
+
+@pytest.fixture
+def locked_server(studio_workspace):
+    """``tidal studio --host 0.0.0.0``: every route needs the token; yields (url, workspace, token)."""
+    with _serve(studio_workspace, "--host", "0.0.0.0", "--token", TOKEN) as (url, workspace):
+        yield url, workspace, TOKEN
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
+    from playwright.sync_api import (
+        sync_playwright,  # pip install playwright (never `playwright install`)
+    )
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def artifacts_dir():
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+

@@ -1,0 +1,84 @@
+// Typed calls to the Studio API (see /openapi.json). Every call goes to the FastAPI backend.
+
+export interface Port { name: string; type: string; optional: boolean; help?: string | null }
+export interface ComponentSummary {
+  id: string; title: string; category: string; summary: string; version: string;
+  inputs: Port[]; outputs: Port[];
+}
+export interface JsonSchema {
+  type?: string; title?: string; description?: string; default?: unknown; enum?: unknown[];
+  anyOf?: JsonSchema[]; items?: JsonSchema; properties?: Record<string, JsonSchema>; required?: string[];
+  minimum?: number; maximum?: number; exclusiveMinimum?: number; exclusiveMaximum?: number;
+  'x-column-of'?: string; 'x-widget'?: string; 'x-file'?: string;
+  [key: string]: unknown;
+}
+export interface ComponentDetail extends ComponentSummary {
+  description: string; tags: Record<string, unknown>; side_effects: boolean;
+  params_schema: JsonSchema; defaults: Record<string, unknown>;
+}
+export interface Issue { code: string; message: string; node?: string | null; port?: string | null; param?: string | null; hint?: string | null }
+export type PipelineDict = Record<string, unknown> & { name: string; nodes: Record<string, unknown>[] };
+export interface PipelineFile { path: string; name?: string | null; nodes?: number | null; modified: number; error?: string | null }
+export interface PipelineDocument { path: string; pipeline: PipelineDict; yaml: string; issues: Issue[] }
+export interface Output { id: number | null; type: string; size_bytes: number; meta: Record<string, unknown> }
+export interface NodeRun {
+  component: string; status: string; cached: boolean; attempts: number; duration_s?: number | null;
+  error?: string | null; metrics: Record<string, unknown>; outputs: Record<string, Output>;
+}
+export interface RunSummary { id: string; pipeline: string; pipeline_path?: string | null; status: string; created_at?: string | null; finished_at?: string | null; error?: string | null }
+export interface RunDetail extends RunSummary { nodes: Record<string, NodeRun>; params: Record<string, Record<string, unknown>>; active: boolean; pipeline_data?: PipelineDict | null }
+export interface CompareRow { key: string; a: unknown; b: unknown; different: boolean }
+export interface Comparison { a: RunSummary; b: RunSummary; params: CompareRow[]; metrics: CompareRow[] }
+export interface Column { name: string; type: string }
+export interface ArtifactPreview {
+  id: number; run_id: string; node_id: string; port: string; type: string;
+  rows?: number | null; offset: number; limit: number; columns: Column[]; data: Record<string, unknown>[];
+  metrics: Record<string, unknown>; figures: Record<string, Record<string, unknown>>;
+  tables: Record<string, Record<string, unknown>[]>; spec?: Record<string, unknown> | null; summary?: Record<string, unknown> | null;
+}
+export interface ColumnStats { name: string; type: string; count: number; nulls: number; distinct: number; min: unknown; max: unknown; mean: number | null }
+export interface RunEvent { run_id: string; status: string; node_id: string | null; cached?: boolean; error?: string | null; duration_s?: number | null; seq: number; time?: number }
+
+export class ApiError extends Error {
+  constructor(public status: number, message: string, public issues: Issue[] = []) { super(message); }
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(path, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: 'same-origin',
+  });
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new ApiError(response.status, data?.detail ?? response.statusText, data?.issues ?? []);
+  return data as T;
+}
+
+const encodePath = (path: string) => path.split('/').map(encodeURIComponent).join('/');
+
+export const api = {
+  components: () => call<ComponentSummary[]>('GET', '/api/components'),
+  component: (id: string) => call<ComponentDetail>('GET', `/api/components/${encodeURIComponent(id)}`),
+  pipelines: () => call<PipelineFile[]>('GET', '/api/pipelines'),
+  open: (path: string) => call<PipelineDocument>('GET', `/api/pipelines/${encodePath(path)}`),
+  save: (path: string, pipeline: PipelineDict, overwrite: boolean) =>
+    call<{ path: string; yaml: string; issues: Issue[] }>('PUT', `/api/pipelines/${encodePath(path)}`, { pipeline, overwrite }),
+  validate: (pipeline: PipelineDict) => call<{ issues: Issue[] }>('POST', '/api/pipelines/validate', { pipeline }),
+  python: (pipeline: PipelineDict) => call<{ code: string }>('POST', '/api/pipelines/python', { pipeline }),
+  run: (pipeline: PipelineDict, options: { path?: string | null; until?: string; from_node?: string }) =>
+    call<{ run_id: string; nodes: string[] }>('POST', '/api/runs', { pipeline, ...options }),
+  runs: (pipeline?: string, limit = 100) =>
+    call<RunSummary[]>('GET', `/api/runs?limit=${limit}${pipeline ? `&pipeline=${encodeURIComponent(pipeline)}` : ''}`),
+  runDetail: (id: string) => call<RunDetail>('GET', `/api/runs/${encodeURIComponent(id)}`),
+  cancel: (id: string) => call<{ cancelled: boolean }>('POST', `/api/runs/${encodeURIComponent(id)}/cancel`),
+  log: (id: string, node: string) =>
+    call<{ text: string; status: string }>('GET', `/api/runs/${encodeURIComponent(id)}/nodes/${encodeURIComponent(node)}/log`),
+  compare: (a: string, b: string) => call<Comparison>('GET', `/api/runs/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`),
+  columns: (pipeline: string, node: string, port: string) =>
+    call<{ run_id: string | null; columns: Column[] }>('GET', `/api/columns?pipeline=${encodeURIComponent(pipeline)}&node=${encodeURIComponent(node)}&port=${encodeURIComponent(port)}`),
+  artifact: (id: number, offset = 0, limit = 50) => call<ArtifactPreview>('GET', `/api/artifacts/${id}?offset=${offset}&limit=${limit}`),
+  stats: (id: number) => call<{ rows: number; columns: ColumnStats[] }>('GET', `/api/artifacts/${id}/stats`),
+  events: (id: string) => new EventSource(`/api/runs/${encodeURIComponent(id)}/events`),
+};
