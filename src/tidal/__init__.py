@@ -33,7 +33,7 @@ from tidal.core import (
     get_component,
     registry,
 )
-from tidal.models import ModelPackage, load_model
+from tidal.models import ModelPackage, ModelRegistry, load_model, resolve_model_uri
 from tidal.pipeline import Pipeline, load_pipeline, validate
 from tidal.runtime import RunResult, resume_run
 from tidal.runtime import run_pipeline as run
@@ -52,6 +52,7 @@ __all__ = [
     "LazyTable",
     "Metrics",
     "ModelPackage",
+    "ModelRegistry",
     "NotFound",
     "OutputFile",
     "Param",
@@ -68,6 +69,7 @@ __all__ = [
     "load_model",
     "load_pipeline",
     "registry",
+    "resolve_model_uri",
     "resume_run",
     "run",
     "validate",

@@ -1,0 +1,155 @@
+"""``tidal models``: the model registry (register, list, show, alias, tag)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tidal.cli._app import app, settings
+from tidal.cli._render import console, print_json
+from tidal.core._errors import TidalError
+
+models_app = typer.Typer(help="The model registry: named models, numbered versions, aliases.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+def _registry():  # type: ignore[no-untyped-def]
+    from tidal.models import ModelRegistry
+
+    return ModelRegistry(settings.workspace())
+
+
+def _tags(values: list[str] | None) -> dict[str, str]:
+    tags = {}
+    for item in values or []:
+        if "=" not in item:
+            raise TidalError(f"tag '{item}' must be KEY=VALUE")
+        key, value = item.split("=", 1)
+        tags[key.strip()] = value
+    return tags
+
+
+@models_app.command("register")
+def register(
+    source: Annotated[str, typer.Argument(help="a run id (then NODE), or a model package folder or archive")],
+    node: Annotated[str | None, typer.Argument(help="the node that produced the model, when SOURCE is a run id")] = None,
+    name: Annotated[str, typer.Option("--name", "-n", help="registered model name")] = "",
+    port: Annotated[str | None, typer.Option("--port", help="output port, when the node has several models")] = None,
+    alias: Annotated[str | None, typer.Option("--alias", help="point this alias (e.g. production) at the new version")] = None,
+    description: Annotated[str | None, typer.Option("--description", help="what this version is")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE (repeatable)")] = None,
+    json_: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Register a model: `tidal models register RUN NODE --name churn` or `tidal models register model.zip --name churn`."""
+    if not name:
+        raise TidalError("give the registered model's name with --name NAME")
+    registry = _registry()
+    if node is None:
+        if not Path(source).exists():
+            raise TidalError(f"'{source}' is neither a model package path nor followed by a NODE; "
+                             "use `tidal models register RUN NODE --name NAME` or a package path")
+        version = registry.register(Path(source), name, alias=alias, description=description, tags=_tags(tag))
+    else:
+        version = registry.register_from_run(source, node, name, port=port, alias=alias, description=description,
+                                             tags=_tags(tag))
+    if json_:
+        print_json(version.to_dict())
+        return
+    aliases = f" ({', '.join(version.aliases)})" if version.aliases else ""
+    console.print(f"registered [bold]{version.name}[/] version [bold]{version.version}[/]{aliases}: {version.model_uri}")
+
+
+@models_app.command("list")
+def list_models(json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Registered models with their newest version and aliases."""
+    from rich.table import Table
+
+    models = _registry().list_models()
+    if json_:
+        print_json([model.to_dict() for model in models])
+        return
+    table = Table(title="models")
+    for column in ("name", "latest", "aliases", "description", "updated"):
+        table.add_column(column)
+    for model in models:
+        aliases = ", ".join(f"{alias}→{version}" for alias, version in sorted(model.aliases.items()))
+        table.add_row(model.name, str(model.latest_version or ""), aliases, model.description or "",
+                      model.updated_at.strftime("%Y-%m-%d %H:%M:%S"))
+    console.print(table)
+
+
+@models_app.command("show")
+def show(
+    model: Annotated[str, typer.Argument(help="NAME, or models:/NAME@ALIAS, models:/NAME/VERSION")],
+    json_: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A model's versions (lineage, aliases, tags), or one version with its manifest."""
+    from rich.table import Table
+
+    registry = _registry()
+    if model.startswith("models:/"):
+        from tidal.serving._processors import read_manifest
+
+        version = registry.resolve(model)
+        facts = version.to_dict()
+        path = registry.workspace.artifacts.local_path(version.uri)
+        facts["manifest"] = {key: value for key, value in read_manifest(path).items() if key != "payload"}
+        if json_:
+            print_json(facts)
+            return
+        console.print(f"[bold]{version.name}[/] version {version.version}  {version.flavor} {version.task}")
+        for key in ("model_uri", "aliases", "run_id", "node_id", "description", "tags", "uri", "created_at"):
+            console.print(f"  {key}: {facts[key]}")
+        inputs = facts["manifest"].get("signature", {}).get("inputs", [])
+        console.print(f"  inputs: {', '.join(item['name'] + ':' + item.get('dtype', '?') for item in inputs)}")
+        return
+    found = registry.get_model(model)
+    versions = registry.versions(model)
+    if json_:
+        print_json({**found.to_dict(), "versions": [item.to_dict() for item in versions]})
+        return
+    table = Table(title=f"{found.name}" + (f" — {found.description}" if found.description else ""))
+    for column in ("version", "aliases", "flavor", "task", "run", "node", "tags", "created"):
+        table.add_column(column)
+    for item in versions:
+        table.add_row(str(item.version), ", ".join(item.aliases), item.flavor, item.task, item.run_id or "",
+                      item.node_id or "", ", ".join(f"{k}={v}" for k, v in item.tags.items()),
+                      item.created_at.strftime("%Y-%m-%d %H:%M:%S") if item.created_at else "")
+    console.print(table)
+
+
+@models_app.command("alias")
+def alias(
+    name: Annotated[str, typer.Argument(help="registered model name")],
+    alias_name: Annotated[str, typer.Argument(help="alias, e.g. production or staging")],
+    version: Annotated[int | None, typer.Argument(help="version number (omit with --delete)")] = None,
+    delete: Annotated[bool, typer.Option("--delete", help="remove the alias")] = False,
+) -> None:
+    """Point an alias at a version (`tidal models alias churn production 3`), or remove it."""
+    registry = _registry()
+    if delete:
+        registry.delete_alias(name, alias_name)
+        console.print(f"removed alias {alias_name} of {name}")
+        return
+    if version is None:
+        raise TidalError("give the VERSION the alias should point at, or --delete")
+    registry.set_alias(name, alias_name, version)
+    console.print(f"models:/{name}@{alias_name} → version {version}")
+
+
+@models_app.command("tag")
+def tag(
+    name: Annotated[str, typer.Argument(help="registered model name")],
+    tags: Annotated[list[str], typer.Argument(help="KEY=VALUE pairs")],
+    version: Annotated[int | None, typer.Option("--version", help="tag this version instead of the model")] = None,
+    description: Annotated[str | None, typer.Option("--description", help="also set the description")] = None,
+) -> None:
+    """Add tags (and a description) to a model or one of its versions."""
+    registry = _registry()
+    if version is None:
+        registry.update_model(name, description=description, tags=_tags(tags))
+    else:
+        registry.update_version(name, version, description=description, tags=_tags(tags))
+    console.print("tagged")

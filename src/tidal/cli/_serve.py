@@ -1,0 +1,89 @@
+"""``tidal serve`` (one server on this machine) and ``tidal deploy`` (a service spec on a target)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tidal.cli._app import app, settings
+from tidal.cli._render import console
+from tidal.core._errors import TidalError
+
+
+def model_specs(models: list[str], *, trust: bool, batching):  # type: ignore[no-untyped-def]
+    """``[NAME=]SOURCE[,weight=N]`` strings → ModelSpecs; a name defaults to the registry name or the file stem.
+
+    Several sources under one name are versions of that model, splitting traffic by weight.
+    """
+    from tidal.serving._repository import ModelSpec
+
+    specs = []
+    counts: dict[str, int] = {}
+    for item in models:
+        text, weight = item, 100.0
+        if ",weight=" in text:
+            text, weight_text = text.rsplit(",weight=", 1)
+            try:
+                weight = float(weight_text)
+            except ValueError:
+                raise TidalError(f"weight in '{item}' must be a number, e.g. models:/churn/2,weight=10") from None
+        name, source = text.split("=", 1) if "=" in text.split(":/", 1)[0] else ("", text)
+        if not name:
+            name = source[len("models:/"):].split("@")[0].split("/")[0] if source.startswith("models:/") else Path(source).name.split(".")[0]
+        counts[name] = counts.get(name, 0) + 1
+        version = None if source.startswith("models:/") else str(counts[name])
+        specs.append(ModelSpec(name, source, version=version, weight=weight, trust=trust, batching=batching))
+    return specs
+
+
+@app.command()
+def serve(
+    models: Annotated[list[str], typer.Argument(
+        help="models to serve: models:/NAME@ALIAS, models:/NAME/VERSION or a package path; NAME=SOURCE renames; "
+             "several sources of one name with ,weight=N split traffic between versions")],
+    host: Annotated[str, typer.Option("--host", help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port")] = 8080,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="server processes")] = 1,
+    max_batch_size: Annotated[int, typer.Option("--max-batch-size", min=1, help="rows per model call")] = 64,
+    max_wait_ms: Annotated[float, typer.Option("--max-wait-ms", min=0, help="how long a batch may wait for more rows")] = 0.0,
+    max_queue: Annotated[int, typer.Option("--max-queue", min=1, help="waiting requests per version before 503")] = 256,
+    queue_timeout_s: Annotated[float, typer.Option("--queue-timeout", help="seconds a request may wait before 503")] = 10.0,
+    max_body_mb: Annotated[float, typer.Option("--max-body-mb", help="largest request body (413 beyond)")] = 8.0,
+    drain_seconds: Annotated[float, typer.Option("--drain-seconds", help="on SIGTERM: seconds not-ready before stopping")] = 5.0,
+    threaded: Annotated[bool, typer.Option("--threaded", help="run models in a worker thread (long model calls)")] = False,
+    trust: Annotated[bool, typer.Option("--trust", help="allow payloads that run code (pickle, custom processors)")] = False,
+    no_admin: Annotated[bool, typer.Option("--no-admin", help="switch off the repository API (load/unload/traffic)")] = False,
+) -> None:
+    """Serve models over HTTP: Open Inference Protocol v2 (/v2/...) and a simple JSON route (/api/predict/NAME)."""
+    from tidal.serving._batching import BatchingConfig
+    from tidal.serving._run import serve as run_server
+    from tidal.serving._server import ServerOptions
+
+    batching = BatchingConfig(max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_queue=max_queue,
+                              queue_timeout_s=queue_timeout_s, threaded=threaded)
+    specs = model_specs(models, trust=trust, batching=batching)
+    options = ServerOptions(max_body_bytes=int(max_body_mb * 1024 * 1024), admin=not no_admin)
+    run_server(specs, host=host, port=port, workers=workers, options=options, drain_seconds=drain_seconds,
+               workspace=settings.workspace())
+
+
+@app.command()
+def deploy(
+    spec: Annotated[Path, typer.Argument(help="service spec YAML (models, versions, weights, resources, autoscaling)")],
+    target: Annotated[str | None, typer.Option("--target", help="local, ray or kubernetes (default: the spec's)")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="kubernetes: folder for the manifests")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="check and print the plan; start nothing")] = False,
+) -> None:
+    """Deploy a service spec: `local` runs the server here, `ray` on Ray Serve, `kubernetes` writes manifests."""
+    from tidal.serving._deploy import deploy as run_deploy
+    from tidal.serving._service import load_service
+
+    service = load_service(spec)
+    chosen = target or service.target
+    if chosen not in ("local", "ray", "kubernetes"):
+        raise TidalError(f"unknown target '{chosen}'; choose local, ray or kubernetes")
+    result = run_deploy(service, target=chosen, output=output, dry_run=dry_run, workspace=settings.workspace())
+    if result:
+        console.print(result)

@@ -1,0 +1,46 @@
+"""``tidal deploy``: one service spec, three targets.
+
+* ``local``: the model server on this machine with ``server.workers`` processes (blocks until stopped).
+* ``ray``: Ray Serve, with the spec's autoscaling (see :mod:`tidal.serving._ray`).
+* ``kubernetes``: manifests written to a folder (apply them with ``kubectl apply -f``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tidal.core._errors import TidalError
+from tidal.serving._service import ServiceSpec
+
+
+def deploy(service: ServiceSpec, *, target: str | None = None, output: Path | None = None, dry_run: bool = False,
+           workspace: Any = None) -> str:
+    chosen = target or service.target
+    if chosen == "kubernetes":
+        from tidal.serving._kubernetes import write_manifests
+
+        folder = output or Path("deploy") / service.name
+        written = write_manifests(service, folder)
+        return "wrote " + ", ".join(str(path) for path in written) + f"\napply with: kubectl apply -f {folder}"
+    if chosen == "local":
+        from tidal.serving._run import serve
+        from tidal.serving._server import ServerOptions
+
+        specs = service.model_specs()
+        if dry_run:
+            return "would serve " + ", ".join(f"{spec.name}:{spec.source} (weight {spec.weight:g})" for spec in specs) + \
+                f" on port {service.server.port} with {service.server.workers} worker(s)"
+        options = ServerOptions(max_body_bytes=int(service.server.max_body_mb * 1024 * 1024))
+        serve(specs, host="127.0.0.1", port=service.server.port, workers=service.server.workers, options=options,
+              drain_seconds=service.server.drain_seconds, workspace=workspace)
+        return ""
+    if chosen == "ray":
+        from tidal.serving._ray import deploy_on_ray
+
+        if dry_run:
+            from tidal.serving._ray import ray_autoscaling_config
+
+            return f"would deploy {service.name} on Ray Serve with autoscaling {ray_autoscaling_config(service)}"
+        return deploy_on_ray(service, workspace=workspace)
+    raise TidalError(f"unknown target '{chosen}'; choose local, ray or kubernetes")

@@ -1,0 +1,40 @@
+"""Prometheus metrics for one model server (its own registry, so several servers can share a process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+class ServerMetrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        labels = ("model", "version")
+        self.requests = Counter("tidal_requests", "Inference requests by route and HTTP status",
+                                (*labels, "route", "status"), registry=self.registry)
+        self.latency = Histogram("tidal_request_latency_seconds", "Inference request latency, end to end in the server",
+                                 (*labels, "route"), buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.batch_size = Histogram("tidal_batch_rows", "Rows per model call after batching", labels,
+                                    buckets=BATCH_BUCKETS, registry=self.registry)
+        self.batch_requests = Histogram("tidal_batch_requests", "Requests merged into one model call", labels,
+                                        buckets=BATCH_BUCKETS, registry=self.registry)
+        self.model_seconds = Histogram("tidal_model_call_seconds", "Time inside the model per batch", labels,
+                                       buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.queue_depth = Gauge("tidal_queue_depth", "Requests waiting for the model", labels, registry=self.registry)
+        self.load_seconds = Gauge("tidal_model_load_seconds", "How long loading the model version took", labels,
+                                  registry=self.registry)
+        self.loaded = Gauge("tidal_model_loaded", "1 when the version is loaded and serving", labels, registry=self.registry)
+        self.in_flight = Gauge("tidal_in_flight_requests", "Requests being served now", registry=self.registry)
+
+    def observe_batch(self, model: str, version: str, rows: int, requests: int, seconds: float) -> None:
+        self.batch_size.labels(model, version).observe(rows)
+        self.batch_requests.labels(model, version).observe(requests)
+        self.model_seconds.labels(model, version).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

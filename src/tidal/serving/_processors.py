@@ -1,0 +1,116 @@
+"""Processors: what turns a batch of validated columns into output tensors.
+
+The seam is small::
+
+    class Processor(Protocol):
+        signature: Signature
+        platform: str
+        def predict(self, columns: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]: ...
+
+Built in: every model-package flavor (scikit-learn via skops, LightGBM, XGBoost, ONNX, PMML,
+and Tidal pipelines of fitted transforms followed by a model) through :class:`PackageProcessor`,
+with a numpy fast path for gradient-boosted trees; and custom processors (a user's class with
+``load()`` and ``predict()``, see :mod:`tidal.serving._custom`), which need explicit trust.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from tidal.core._errors import TidalError
+from tidal.serving._signature import Columns, Signature
+
+
+class Processor(Protocol):
+    signature: Signature
+    platform: str
+
+    def predict(self, columns: Columns, rows: int) -> dict[str, np.ndarray]: ...
+
+
+def usable_cpus() -> int:
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def frame_from_columns(columns: Columns, signature: Signature, feature_types: dict[str, str] | None = None) -> pd.DataFrame:
+    frame = pd.DataFrame(columns, copy=False)
+    for name, dtype in (feature_types or {}).items():
+        if dtype == "category" and name in frame:
+            frame[name] = frame[name].astype("category")
+    return frame
+
+
+class PackageProcessor:
+    """Any :class:`~tidal.models.ModelPackage`: the universal predict and predict_proba."""
+
+    def __init__(self, package: Any) -> None:
+        self.package = package
+        self.signature = Signature.from_manifest(package.signature(), package.classes)
+        self.platform = f"tidal-{package.flavor}"
+        self.classifier = package.task in ("binary", "multiclass")
+        self.classes = np.asarray(package.classes) if package.classes is not None else None
+        self._booster = package.flavor in ("lightgbm", "xgboost") and type(package.model).__name__ == "Booster"
+        self._matrix = self._booster and self.signature.all_numeric
+        self._names = self.signature.input_names
+        # as many threads as this process may use (taskset, cgroups), not as many as the machine has
+        self._predict_options = {"num_threads": usable_cpus()} if package.flavor == "lightgbm" and self._booster else {}
+
+    def _features(self, columns: Columns, rows: int) -> Any:
+        if self._matrix:  # numeric trees: one float matrix, no DataFrame on the hot path
+            matrix = np.column_stack([columns[name] for name in self._names]).astype(np.float64, copy=False)
+            if self.package.flavor == "xgboost":
+                import xgboost
+
+                return xgboost.DMatrix(matrix, feature_names=list(self.package.features))
+            return matrix
+        return frame_from_columns(columns, self.signature, self.package.feature_types)
+
+    def predict(self, columns: Columns, rows: int) -> dict[str, np.ndarray]:
+        package = self.package
+        if package.task == "transform":
+            raise TidalError("a fitted transform is not a model to serve; serve a pipeline package that ends in a model")
+        features = self._features(columns, rows)
+        if self._booster:
+            raw = np.asarray(package.model.predict(features, **self._predict_options))
+            if not self.classifier:
+                return {"prediction": raw}
+            probabilities = np.column_stack([1.0 - raw, raw]) if raw.ndim == 1 else raw
+            assert self.classes is not None
+            return {"prediction": self.classes[probabilities.argmax(axis=1)], "probabilities": probabilities}
+        outputs = {"prediction": np.asarray(package.predict(features))}
+        if self.classifier:
+            outputs["probabilities"] = np.asarray(package.predict_proba(features), dtype=np.float64)
+        return outputs
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        return json.loads((path / "MANIFEST.json").read_text())  # type: ignore[no-any-return]
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("MANIFEST.json"))  # type: ignore[no-any-return]
+
+
+def load_processor(path: str | Path, *, trust: bool = False) -> Processor:
+    """The processor for a model package folder or archive."""
+    from tidal.models import ModelPackage
+
+    source = Path(path)
+    try:
+        manifest = read_manifest(source)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise TidalError(f"{source} is not a model package: {error}") from None
+    if manifest.get("flavor") == "custom":
+        from tidal.serving._custom import CustomProcessor
+
+        return CustomProcessor.load(source, trust=trust)
+    return PackageProcessor(ModelPackage.load(source, trust=trust))

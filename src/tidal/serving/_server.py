@@ -1,0 +1,319 @@
+"""The model server's HTTP face: Open Inference Protocol v2, a simple JSON route, metrics, admin.
+
+Routes::
+
+    GET  /v2                                        server metadata
+    GET  /v2/health/live | /v2/health/ready         liveness; readiness (false while draining)
+    GET  /v2/models/{name}[/versions/{v}]           model metadata (tensors from the signature)
+    GET  /v2/models/{name}[/versions/{v}]/ready     model readiness
+    POST /v2/models/{name}[/versions/{v}]/infer     inference with named tensors
+    POST /api/predict/{name}                        [{"age": 31, ...}, ...] -> predictions
+    GET  /metrics                                   Prometheus
+    POST /v2/repository/index                       every version with its state
+    POST /v2/repository/models/{name}/load          {"source": ..., "version": ..., "weight": ..., "swap": true}
+    POST /v2/repository/models/{name}/unload        {"version": ...}
+    POST /v2/repository/models/{name}/traffic       {"weights": {"1": 90, "2": 10}}
+
+Every error answers with a JSON body ``{"error": "..."}`` (and ``violations`` for invalid input).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+import tidal
+from tidal.core._errors import NotFound, TidalError
+from tidal.serving._batching import Overloaded, Stopped
+from tidal.serving._metrics import ServerMetrics
+from tidal.serving._repository import LoadedVersion, ModelRepository, ModelSpec
+from tidal.serving._signature import RequestInvalid, columns_from_records
+from tidal.serving._v2 import (
+    HEADER_LENGTH,
+    columns_from_tensors,
+    dumps,
+    encode_response,
+    loads,
+    parse_request,
+)
+
+JSON = "application/json"
+
+
+class BodyTooLarge(TidalError):
+    pass
+
+
+@dataclass
+class ServerOptions:
+    max_body_bytes: int = 8 * 1024 * 1024
+    admin: bool = True  # the repository API (load, unload, traffic)
+    retry_after_s: int = 1
+
+
+def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(dumps(value), status_code=status, media_type=JSON, headers=headers)
+
+
+class ModelServer:
+    """A repository of loaded models behind a Starlette app. ``server.app`` is the ASGI app."""
+
+    def __init__(self, specs: list[ModelSpec] | None = None, *, options: ServerOptions | None = None,
+                 workspace: Any = None) -> None:
+        self.options = options or ServerOptions()
+        self.metrics = ServerMetrics()
+        self.repository = ModelRepository(self.metrics, workspace)
+        self.draining = False
+        self.in_flight = 0
+        for spec in specs or []:
+            self.repository.load_sync(spec)
+        self.app = self._build_app()
+
+    # -- plumbing --------------------------------------------------------------------------------
+    def _build_app(self) -> Starlette:
+        routes = [
+            Route("/v2", self.server_metadata, methods=["GET"]),
+            Route("/v2/health/live", self.live, methods=["GET"]),
+            Route("/v2/health/ready", self.ready, methods=["GET"]),
+            Route("/v2/models/{name}", self.model_metadata, methods=["GET"]),
+            Route("/v2/models/{name}/versions/{version}", self.model_metadata, methods=["GET"]),
+            Route("/v2/models/{name}/ready", self.model_ready, methods=["GET"]),
+            Route("/v2/models/{name}/versions/{version}/ready", self.model_ready, methods=["GET"]),
+            Route("/v2/models/{name}/infer", self.infer, methods=["POST"]),
+            Route("/v2/models/{name}/versions/{version}/infer", self.infer, methods=["POST"]),
+            Route("/api/predict/{name}", self.predict_json, methods=["POST"]),
+            Route("/api/predict/{name}/versions/{version}", self.predict_json, methods=["POST"]),
+            Route("/metrics", self.prometheus, methods=["GET"]),
+            Route("/v2/repository/index", self.repository_index, methods=["POST", "GET"]),
+            Route("/v2/repository/models/{name}/load", self.load_model, methods=["POST"]),
+            Route("/v2/repository/models/{name}/unload", self.unload_model, methods=["POST"]),
+            Route("/v2/repository/models/{name}/traffic", self.set_traffic, methods=["POST"]),
+        ]
+        handlers = {Exception: self._on_error, HTTPException: self._on_http_error}
+        return Starlette(routes=routes, exception_handlers=handlers, lifespan=self._lifespan)  # type: ignore[arg-type]
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        yield
+        await self.repository.stop()
+
+    async def _on_http_error(self, request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)
+        message = {404: f"no route {request.method} {request.url.path}; see GET /v2 and the docs for the routes",
+                   405: f"method {request.method} is not allowed on {request.url.path}"}.get(error.status_code, str(error.detail))
+        return json_response({"error": message}, error.status_code)
+
+    async def _on_error(self, request: Request, error: Exception) -> Response:
+        return json_response({"error": f"internal error: {type(error).__name__}: {error}"}, 500)
+
+    def _error(self, error: Exception) -> Response:
+        if isinstance(error, RequestInvalid):
+            return json_response({"error": str(error), "violations": error.violations}, 400)
+        if isinstance(error, BodyTooLarge):
+            return json_response({"error": str(error)}, 413)
+        if isinstance(error, NotFound):
+            return json_response({"error": str(error)}, 404)
+        if isinstance(error, (Overloaded, Stopped)):
+            retry = getattr(error, "retry_after_s", self.options.retry_after_s)
+            return json_response({"error": str(error)}, 503, {"Retry-After": str(retry)})
+        if isinstance(error, TidalError):
+            return json_response({"error": str(error)}, 400)
+        if isinstance(error, (ValueError, TypeError)):  # valid by the signature, but the model refuses these values
+            return json_response({"error": f"the model cannot score this input: {type(error).__name__}: {error}"}, 422)
+        return json_response({"error": f"the model failed on this request: {type(error).__name__}: {error}"}, 500)
+
+    async def _body(self, request: Request) -> bytes:
+        limit = self.options.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge(f"the body has {declared} bytes; this server accepts at most {limit} "
+                               "(split the rows over several requests)")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(f"the body is larger than {limit} bytes; split the rows over several requests")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    # -- health and metadata ------------------------------------------------------------------------
+    async def server_metadata(self, request: Request) -> Response:
+        return json_response({"name": "tidal", "version": tidal.__version__,
+                              "extensions": ["binary_tensor_data", "model_repository", "tidal_traffic_split"]})
+
+    async def live(self, request: Request) -> Response:
+        return json_response({"live": True})
+
+    async def ready(self, request: Request) -> Response:
+        if self.draining:
+            return json_response({"ready": False, "reason": "draining: the server is shutting down"}, 503)
+        waiting = [name for name, model in self.repository.models.items() if not model.ready]
+        if not self.repository.models or waiting:
+            return json_response({"ready": False, "reason": f"models not ready: {', '.join(waiting) or 'none loaded'}"}, 503)
+        return json_response({"ready": True})
+
+    async def model_ready(self, request: Request) -> Response:
+        name, version = request.path_params["name"], request.path_params.get("version")
+        model = self.repository.models.get(name)
+        if model is None:
+            return json_response({"error": f"no model '{name}' is served here"}, 404)
+        if version is None:
+            ready = model.ready and not self.draining
+            return json_response({"name": name, "ready": ready}, 200 if ready else 503)
+        if version in model.versions and not self.draining:
+            return json_response({"name": name, "version": version, "ready": True})
+        if version in model.failures:
+            return json_response({"name": name, "version": version, "ready": False,
+                                  "error": f"version {version} failed to load: {model.failures[version]}"}, 503)
+        if version not in model.versions:
+            return json_response({"error": f"model '{name}' has no version '{version}'"}, 404)
+        return json_response({"name": name, "version": version, "ready": False, "error": "draining"}, 503)
+
+    async def model_metadata(self, request: Request) -> Response:
+        try:
+            name, version = request.path_params["name"], request.path_params.get("version")
+            model = self.repository.get(name)
+            loaded = self.repository.pick(name, version or model.default_version())
+        except TidalError as error:
+            return self._error(error)
+        signature = loaded.processor.signature
+        return json_response({
+            "name": name,
+            "versions": sorted(model.versions),
+            "platform": loaded.processor.platform,
+            "inputs": [spec.metadata() for spec in signature.inputs],
+            "outputs": [spec.metadata() for spec in signature.outputs],
+        })
+
+    # -- inference ---------------------------------------------------------------------------------
+    async def infer(self, request: Request) -> Response:
+        name, version = request.path_params["name"], request.path_params.get("version")
+        return await self._serve(request, name, version, "v2")
+
+    async def predict_json(self, request: Request) -> Response:
+        name, version = request.path_params["name"], request.path_params.get("version")
+        return await self._serve(request, name, version, "json")
+
+    async def _serve(self, request: Request, name: str, version: str | None, route: str) -> Response:
+        started = time.perf_counter()
+        self.in_flight += 1
+        self.metrics.in_flight.inc()
+        loaded: LoadedVersion | None = None
+        try:
+            loaded = self.repository.pick(name, version)
+            body = await self._body(request)
+            if route == "v2":
+                parsed = parse_request(body, request.headers.get(HEADER_LENGTH))
+                columns, rows = columns_from_tensors(parsed, loaded.processor.signature)
+            else:
+                try:
+                    records = loads(body)
+                except ValueError as error:
+                    raise RequestInvalid([f"the body is not valid JSON: {error}"]) from None
+                columns, rows = columns_from_records(records, loaded.processor.signature)
+            self.metrics.queue_depth.labels(name, loaded.version).set(loaded.batcher.depth)
+            outputs = await loaded.batcher.submit(columns, rows)
+            if route == "v2":
+                content, headers = encode_response(name, loaded.version, parsed.id, outputs, parsed.outputs)
+                response = Response(content, media_type=JSON, headers=headers)
+            else:
+                response = Response(dumps(_json_predictions(loaded, outputs, rows)), media_type=JSON)
+        except Exception as error:  # every failure becomes a JSON answer with the right status
+            response = self._error(error)
+        finally:
+            self.in_flight -= 1
+            self.metrics.in_flight.dec()
+        label_version = loaded.version if loaded is not None else (version or "")
+        self.metrics.requests.labels(name, label_version, route, str(response.status_code)).inc()
+        self.metrics.latency.labels(name, label_version, route).observe(time.perf_counter() - started)
+        response.headers["x-tidal-model-version"] = label_version
+        return response
+
+    async def prometheus(self, request: Request) -> Response:
+        for model in self.repository.models.values():
+            for item in model.versions.values():
+                self.metrics.queue_depth.labels(item.name, item.version).set(item.batcher.depth)
+        return Response(self.metrics.render(), media_type=self.metrics.content_type)
+
+    # -- repository administration -------------------------------------------------------------------
+    async def _admin_body(self, request: Request) -> dict[str, Any]:
+        if not self.options.admin:
+            raise NotFound("the repository API is switched off on this server")
+        body = await self._body(request)
+        if not body:
+            return {}
+        try:
+            value = loads(body)
+        except ValueError as error:
+            raise RequestInvalid([f"the body is not valid JSON: {error}"]) from None
+        if not isinstance(value, dict):
+            raise RequestInvalid(["the body must be a JSON object"])
+        return value
+
+    async def repository_index(self, request: Request) -> Response:
+        return json_response(self.repository.index())
+
+    async def load_model(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        try:
+            body = await self._admin_body(request)
+            source = body.get("source")
+            if not isinstance(source, str):
+                raise RequestInvalid(["'source' is required: a package path or models:/NAME@ALIAS"])
+            current = self.repository.models.get(name)
+            batching = next(iter(current.versions.values())).batcher.config if current and current.versions else None
+            spec = ModelSpec(name, source, version=body.get("version"), weight=float(body.get("weight", 100.0)),
+                             trust=bool(body.get("trust", False)))
+            if batching is not None:
+                spec.batching = batching
+            loaded = await self.repository.load(spec, exclusive=bool(body.get("swap", True)))
+        except Exception as error:
+            return self._error(error)
+        return json_response({"name": name, "version": loaded.version, "load_seconds": round(loaded.load_seconds, 4)})
+
+    async def unload_model(self, request: Request) -> Response:
+        try:
+            body = await self._admin_body(request)
+            await self.repository.unload(request.path_params["name"], body.get("version"))
+        except Exception as error:
+            return self._error(error)
+        return json_response({"unloaded": request.path_params["name"], "version": body.get("version")})
+
+    async def set_traffic(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        try:
+            body = await self._admin_body(request)
+            weights = body.get("weights")
+            if not isinstance(weights, dict) or not all(isinstance(v, (int, float)) for v in weights.values()):
+                raise RequestInvalid(["'weights' must map version labels to numbers, e.g. {\"1\": 90, \"2\": 10}"])
+            self.repository.set_traffic(name, {str(key): float(value) for key, value in weights.items()})
+        except Exception as error:
+            return self._error(error)
+        return json_response({"name": name, "weights": self.repository.get(name).weights})
+
+
+def _json_predictions(loaded: LoadedVersion, outputs: dict[str, np.ndarray], rows: int) -> dict[str, Any]:
+    """The simple route's answer: predictions in order, and class probabilities for classifiers."""
+    result: dict[str, Any] = {"model": loaded.name, "version": loaded.version}
+    prediction = outputs.get("prediction")
+    if prediction is not None:
+        result["predictions"] = prediction.tolist()
+    probabilities = outputs.get("probabilities")
+    classes = getattr(loaded.processor, "classes", None)
+    if probabilities is not None and classes is not None:
+        labels = [str(value) for value in np.asarray(classes).tolist()]
+        result["probabilities"] = [dict(zip(labels, row, strict=True)) for row in probabilities.tolist()]
+    for name, array in outputs.items():
+        if name not in ("prediction", "probabilities"):
+            result[name] = array.tolist()
+    return result

@@ -1,0 +1,171 @@
+"""A served model's signature, and turning requests into validated columns.
+
+A request becomes a :class:`Columns` batch: one 1-D numpy array per input, all of the same length.
+Every mismatch with the signature (a missing or unknown column, a wrong type, a wrong shape) is
+collected and reported at once as :class:`RequestInvalid`; the model is never called with bad input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tidal.core._errors import TidalError
+
+#: Open Inference Protocol datatypes and the numpy dtypes they map to
+V2_TO_NUMPY: dict[str, Any] = {
+    "BOOL": np.bool_,
+    "UINT8": np.uint8,
+    "UINT16": np.uint16,
+    "UINT32": np.uint32,
+    "UINT64": np.uint64,
+    "INT8": np.int8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "FP16": np.float16,
+    "FP32": np.float32,
+    "FP64": np.float64,
+    "BYTES": np.object_,
+}
+NUMERIC_V2 = {name for name in V2_TO_NUMPY if name not in ("BOOL", "BYTES")}
+INTEGER_V2 = {name for name in NUMERIC_V2 if "INT" in name}
+
+
+class RequestInvalid(TidalError):
+    """The request does not match the model's signature; ``violations`` lists every problem."""
+
+    def __init__(self, violations: list[str]) -> None:
+        self.violations = violations
+        count = len(violations)
+        super().__init__(f"the request has {count} problem{'s' if count != 1 else ''}: " + "; ".join(violations))
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    kind: str  # "float", "int", "bool", "string"
+    datatype: str  # the v2 datatype
+    shape: tuple[int, ...] = (-1,)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def metadata(self) -> dict[str, Any]:
+        return {"name": self.name, "datatype": self.datatype, "shape": list(self.shape), **self.extra}
+
+
+def kind_of(dtype: str) -> str:
+    """Map a pandas dtype name from a package manifest to a value kind."""
+    text = dtype.lower()
+    if text.startswith(("float", "double")):
+        return "float"
+    if text.startswith(("int", "uint")) or text.startswith("int"):
+        return "int"
+    if text.startswith("bool"):
+        return "bool"
+    if text in ("object", "string", "str", "category") or text.startswith(("string", "category")):
+        return "string"
+    return "float" if text in ("number", "numeric") else "string" if text.startswith("date") else "float"
+
+
+KIND_TO_V2 = {"float": "FP64", "int": "INT64", "bool": "BOOL", "string": "BYTES"}
+KIND_TO_NUMPY = {"float": np.float64, "int": np.int64, "bool": np.bool_, "string": np.object_}
+
+
+@dataclass
+class Signature:
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+    @property
+    def input_names(self) -> list[str]:
+        return [item.name for item in self.inputs]
+
+    @property
+    def all_numeric(self) -> bool:
+        return all(item.kind in ("float", "int", "bool") for item in self.inputs)
+
+    @classmethod
+    def from_manifest(cls, signature: dict[str, Any], classes: list[Any] | None = None) -> Signature:
+        inputs = [TensorSpec(item["name"], kind_of(item.get("dtype", "float64")),
+                             KIND_TO_V2[kind_of(item.get("dtype", "float64"))]) for item in signature.get("inputs", [])]
+        outputs = []
+        for item in signature.get("outputs", []):
+            kind = kind_of(item.get("dtype", "float64"))
+            if item["name"] == "probabilities":
+                outputs.append(TensorSpec("probabilities", "float", "FP64", (-1, len(classes or item.get("classes") or [])),
+                                          {"parameters": {"classes": item.get("classes") or classes}}))
+            else:
+                outputs.append(TensorSpec(item["name"], kind, KIND_TO_V2[kind]))
+        return cls(inputs, outputs)
+
+
+Columns = dict[str, np.ndarray]
+
+
+def _kind_ok(kind: str, value: Any) -> bool:
+    if kind == "float":
+        return value is None or (type(value) in (int, float))
+    if kind == "int":
+        return type(value) is int or (type(value) is float and value.is_integer())
+    if kind == "bool":
+        return type(value) is bool
+    return type(value) is str
+
+
+KIND_WORDS = {"float": "a number (or null)", "int": "a whole number", "bool": "true or false", "string": "a string"}
+
+
+def columns_from_records(records: Any, signature: Signature) -> tuple[Columns, int]:
+    """Validate a list of feature objects (the simple JSON route) and return columns."""
+    if isinstance(records, dict):
+        records = [records]
+    if not isinstance(records, list) or not records:
+        raise RequestInvalid(["the body must be a non-empty JSON list of objects, one per row, "
+                              "e.g. [{\"age\": 31, \"income\": 5200.0}]"])
+    violations: list[str] = []
+    expected = signature.input_names
+    wanted = set(expected)
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            violations.append(f"row {index}: expected an object of feature values, got {type(record).__name__}")
+            continue
+        missing = [name for name in expected if name not in record]
+        if missing:
+            violations.append(f"row {index}: missing column(s) {', '.join(map(repr, missing))}")
+        unknown = [name for name in record if name not in wanted]
+        if unknown:
+            violations.append(f"row {index}: unknown column(s) {', '.join(map(repr, unknown))} "
+                              f"(the model takes: {', '.join(expected)})")
+        if len(violations) > 50:
+            break
+    if violations:
+        raise RequestInvalid(violations)
+    columns: Columns = {}
+    for spec in signature.inputs:
+        values = [record[spec.name] for record in records]
+        bad = [index for index, value in enumerate(values) if not _kind_ok(spec.kind, value)]
+        if bad:
+            shown = ", ".join(f"row {index} has {values[index]!r}" for index in bad[:5])
+            more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+            violations.append(f"column '{spec.name}' must be {KIND_WORDS[spec.kind]}: {shown}{more}")
+            continue
+        if spec.kind == "float":
+            columns[spec.name] = np.array([np.nan if value is None else value for value in values], dtype=np.float64)
+        else:
+            columns[spec.name] = np.array(values, dtype=KIND_TO_NUMPY[spec.kind])
+    if violations:
+        raise RequestInvalid(violations)
+    return columns, len(records)
+
+
+def check_tensor_kind(spec: TensorSpec, datatype: str) -> str | None:
+    """None when a tensor of ``datatype`` can feed input ``spec``, else why not."""
+    if spec.kind == "string":
+        return None if datatype == "BYTES" else f"input '{spec.name}' takes BYTES (strings), got {datatype}"
+    if spec.kind == "bool":
+        return None if datatype == "BOOL" else f"input '{spec.name}' takes BOOL, got {datatype}"
+    if spec.kind == "int":
+        return None if datatype in INTEGER_V2 or datatype == "BOOL" else f"input '{spec.name}' takes an integer datatype (INT64 ...), got {datatype}"
+    return None if datatype in NUMERIC_V2 or datatype == "BOOL" else f"input '{spec.name}' takes a numeric datatype (FP64, FP32, INT64 ...), got {datatype}"

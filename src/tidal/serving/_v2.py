@@ -1,0 +1,311 @@
+"""The Open Inference Protocol v2 (KServe/Triton) over REST: tensors in, tensors out.
+
+Supports JSON tensors and the binary tensor extension (``Inference-Header-Content-Length``)
+that standard clients such as ``tritonclient.http`` use by default.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tidal.serving._signature import (
+    V2_TO_NUMPY,
+    Columns,
+    RequestInvalid,
+    Signature,
+    check_tensor_kind,
+)
+
+try:
+    import orjson
+
+    def loads(data: bytes | str) -> Any:
+        return orjson.loads(data)
+
+    def dumps(value: Any) -> bytes:
+        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+except ImportError:  # pragma: no cover - orjson is optional
+    def loads(data: bytes | str) -> Any:
+        return json.loads(data)
+
+    def dumps(value: Any) -> bytes:
+        return json.dumps(value, default=_jsonable).encode()
+
+
+def _jsonable(value: Any) -> Any:  # pragma: no cover - only without orjson
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+HEADER_LENGTH = "inference-header-content-length"
+
+
+@dataclass
+class Tensor:
+    name: str
+    shape: list[int]
+    datatype: str
+    array: np.ndarray  # flat
+
+
+@dataclass
+class InferRequest:
+    id: str | None
+    inputs: list[Tensor]
+    outputs: list[dict[str, Any]] | None
+    parameters: dict[str, Any]
+
+
+def parse_request(body: bytes, header_length: str | None) -> InferRequest:
+    """Decode an inference request (JSON, or JSON header followed by binary tensors)."""
+    violations: list[str] = []
+    binary = b""
+    if header_length is not None:
+        try:
+            size = int(header_length)
+        except ValueError:
+            raise RequestInvalid([f"header Inference-Header-Content-Length must be a number, got {header_length!r}"]) from None
+        if size < 0 or size > len(body):
+            raise RequestInvalid([f"Inference-Header-Content-Length {size} is outside the body of {len(body)} bytes"])
+        head, binary = body[:size], body[size:]
+    else:
+        head = body
+    try:
+        document = loads(head)
+    except ValueError as error:
+        raise RequestInvalid([f"the body is not valid JSON: {error}"]) from None
+    if not isinstance(document, dict) or not isinstance(document.get("inputs"), list) or not document["inputs"]:
+        raise RequestInvalid(["the body must be an object with a non-empty 'inputs' list of tensors "
+                              "({name, shape, datatype, data})"])
+    tensors: list[Tensor] = []
+    offset = 0
+    for index, item in enumerate(document["inputs"]):
+        where = f"inputs[{index}]"
+        if not isinstance(item, dict):
+            violations.append(f"{where} must be an object")
+            continue
+        name, shape, datatype = item.get("name"), item.get("shape"), item.get("datatype")
+        if not isinstance(name, str):
+            violations.append(f"{where}: 'name' must be a string")
+            continue
+        where = f"input '{name}'"
+        if not isinstance(shape, list) or not all(isinstance(dim, int) and dim >= 0 for dim in shape) or not shape:
+            violations.append(f"{where}: 'shape' must be a list of non-negative integers")
+            continue
+        if datatype not in V2_TO_NUMPY:
+            violations.append(f"{where}: unknown datatype {datatype!r}; use one of {', '.join(V2_TO_NUMPY)}")
+            continue
+        count = int(np.prod(shape))
+        parameters = item.get("parameters") or {}
+        binary_size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
+        try:
+            if binary_size is not None:
+                chunk = binary[offset: offset + int(binary_size)]
+                offset += int(binary_size)
+                array = _from_binary(chunk, datatype, count)
+            else:
+                array = _from_json(item.get("data"), datatype)
+        except (ValueError, TypeError, OverflowError) as error:
+            violations.append(f"{where}: {error}")
+            continue
+        if array.size != count:
+            violations.append(f"{where}: shape {shape} needs {count} values, got {array.size}")
+            continue
+        tensors.append(Tensor(name, shape, datatype, array))
+    if violations:
+        raise RequestInvalid(violations)
+    outputs = document.get("outputs")
+    if outputs is not None and not (isinstance(outputs, list) and all(isinstance(o, dict) and "name" in o for o in outputs)):
+        raise RequestInvalid(["'outputs' must be a list of objects with a 'name'"])
+    parameters = document.get("parameters") or {}
+    return InferRequest(document.get("id"), tensors, outputs, parameters if isinstance(parameters, dict) else {})
+
+
+def _flatten(data: Any) -> list[Any]:
+    """Tensor data may be flat (row-major) or nested as the shape; both give the flat list."""
+    if not isinstance(data, list):
+        raise TypeError("'data' must be a list")
+    if not data or not isinstance(data[0], list):
+        return data
+    flat: list[Any] = []
+
+    def walk(items: list[Any]) -> None:
+        for element in items:
+            if isinstance(element, list):
+                walk(element)
+            else:
+                flat.append(element)
+
+    walk(data)
+    return flat
+
+
+def _from_json(data: Any, datatype: str) -> np.ndarray:
+    values = _flatten(data)
+    if datatype == "BYTES":
+        if not all(isinstance(value, str) for value in values):
+            raise TypeError("BYTES data must be strings")
+        return np.array(values, dtype=object)
+    if datatype == "BOOL":
+        if not all(isinstance(value, bool) for value in values):
+            raise TypeError("BOOL data must be true or false")
+        return np.array(values, dtype=np.bool_)
+    integer = "INT" in datatype
+    allowed = {int} if integer else {int, float}
+    kinds = set(map(type, values))
+    if not kinds <= allowed:  # bool is not a number here, and neither is a string
+        value = next(value for value in values if type(value) not in allowed)
+        kind = "whole numbers" if integer else "numbers"
+        raise TypeError(f"{datatype} data must be {kind}, got {value!r}")
+    return np.array(values, dtype=V2_TO_NUMPY[datatype])
+
+
+def _from_binary(chunk: bytes, datatype: str, count: int) -> np.ndarray:
+    if datatype == "BYTES":
+        values, position = [], 0
+        while position < len(chunk):
+            (length,) = struct.unpack_from("<I", chunk, position)
+            position += 4
+            values.append(chunk[position: position + length].decode("utf-8"))
+            position += length
+        return np.array(values, dtype=object)
+    dtype = np.dtype(V2_TO_NUMPY[datatype]).newbyteorder("<")
+    if len(chunk) != count * dtype.itemsize:
+        raise ValueError(f"binary data has {len(chunk)} bytes, the shape needs {count * dtype.itemsize}")
+    return np.frombuffer(chunk, dtype=dtype)
+
+
+def columns_from_tensors(request: InferRequest, signature: Signature) -> tuple[Columns, int]:
+    """Map named tensors (one per input column) or one 2-D tensor (all columns) onto the signature."""
+    by_name = {tensor.name: tensor for tensor in request.inputs}
+    expected = signature.input_names
+    if len(request.inputs) == 1 and request.inputs[0].name not in expected and len(expected) > 0:
+        return _from_matrix(request.inputs[0], signature)
+    violations: list[str] = []
+    unknown = [name for name in by_name if name not in expected]
+    if unknown:
+        violations.append(f"unknown input(s) {', '.join(map(repr, unknown))}; the model takes: {', '.join(expected)}")
+    missing = [name for name in expected if name not in by_name]
+    if missing:
+        violations.append(f"missing input(s) {', '.join(map(repr, missing))}")
+    rows: int | None = None
+    columns: Columns = {}
+    for spec in signature.inputs:
+        tensor = by_name.get(spec.name)
+        if tensor is None:
+            continue
+        problem = check_tensor_kind(spec, tensor.datatype)
+        if problem:
+            violations.append(problem)
+            continue
+        if len(tensor.shape) > 2 or (len(tensor.shape) == 2 and tensor.shape[1] != 1):
+            violations.append(f"input '{spec.name}' must have shape [N] or [N, 1], got {tensor.shape}")
+            continue
+        if rows is None:
+            rows = tensor.shape[0]
+        elif tensor.shape[0] != rows:
+            violations.append(f"input '{spec.name}' has {tensor.shape[0]} rows, other inputs have {rows}")
+            continue
+        columns[spec.name] = _cast(tensor.array, spec.kind)
+    if violations:
+        raise RequestInvalid(violations)
+    if not rows:
+        raise RequestInvalid(["the request has no rows (shape [0])"])
+    return columns, rows
+
+
+def _from_matrix(tensor: Tensor, signature: Signature) -> tuple[Columns, int]:
+    width = len(signature.inputs)
+    violations = []
+    if not signature.all_numeric:
+        violations.append(f"input '{tensor.name}' is not one of the model's inputs ({', '.join(signature.input_names)}); "
+                          "send one tensor per input column (a single 2-D tensor works only for all-numeric models)")
+    elif tensor.datatype == "BYTES":
+        violations.append(f"input '{tensor.name}': a 2-D feature tensor must be numeric, got BYTES")
+    elif len(tensor.shape) != 2 or tensor.shape[1] != width:
+        violations.append(f"input '{tensor.name}' must have shape [N, {width}] (one column per feature: "
+                          f"{', '.join(signature.input_names)}), got {tensor.shape}")
+    elif tensor.shape[0] == 0:
+        violations.append("the request has no rows (shape [0, ...])")
+    if violations:
+        raise RequestInvalid(violations)
+    matrix = tensor.array.reshape(tensor.shape)
+    kinds = {spec.kind for spec in signature.inputs}
+    if len(kinds) == 1:  # one cast for the whole matrix; the columns are views of it
+        matrix = _cast(matrix, kinds.pop())
+        return {spec.name: matrix[:, index] for index, spec in enumerate(signature.inputs)}, tensor.shape[0]
+    columns = {spec.name: _cast(matrix[:, index], spec.kind) for index, spec in enumerate(signature.inputs)}
+    return columns, tensor.shape[0]
+
+
+def _cast(array: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "float":
+        return array.astype(np.float64, copy=False)
+    if kind == "int":
+        return array.astype(np.int64, copy=False)
+    if kind == "bool":
+        return array.astype(np.bool_, copy=False)
+    return array
+
+
+def output_datatype(array: np.ndarray) -> str:
+    kind = array.dtype.kind
+    if kind == "b":
+        return "BOOL"
+    if kind in "iu":
+        return f"{'UINT' if kind == 'u' else 'INT'}{array.dtype.itemsize * 8}"
+    if kind == "f":
+        return "FP32" if array.dtype.itemsize == 4 else "FP64"
+    return "BYTES"
+
+
+def encode_response(
+    model: str, version: str, request_id: str | None, outputs: dict[str, np.ndarray], requested: list[dict[str, Any]] | None
+) -> tuple[bytes, dict[str, str]]:
+    """The response body and extra headers; binary outputs when the request asked for them."""
+    names = list(outputs)
+    wants_binary: dict[str, bool] = {}
+    if requested:
+        names = [item["name"] for item in requested]
+        unknown = [name for name in names if name not in outputs]
+        if unknown:
+            raise RequestInvalid([f"unknown output(s) {', '.join(map(repr, unknown))}; the model gives: {', '.join(outputs)}"])
+        wants_binary = {item["name"]: bool((item.get("parameters") or {}).get("binary_data")) for item in requested}
+    document: dict[str, Any] = {"model_name": model, "model_version": version, "outputs": []}
+    if request_id is not None:
+        document["id"] = request_id
+    chunks: list[bytes] = []
+    for name in names:
+        array = outputs[name]
+        datatype = output_datatype(array)
+        entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
+        if wants_binary.get(name):
+            chunk = _to_binary(array, datatype)
+            entry["parameters"] = {"binary_data_size": len(chunk)}
+            chunks.append(chunk)
+        else:
+            flat = array.ravel()
+            entry["data"] = [str(value) for value in flat] if datatype == "BYTES" else flat
+        document["outputs"].append(entry)
+    head = dumps(document)
+    if not chunks:
+        return head, {}
+    return head + b"".join(chunks), {"Inference-Header-Content-Length": str(len(head))}
+
+
+def _to_binary(array: np.ndarray, datatype: str) -> bytes:
+    if datatype == "BYTES":
+        parts = []
+        for value in array.ravel():
+            encoded = str(value).encode("utf-8")
+            parts.append(struct.pack("<I", len(encoded)) + encoded)
+        return b"".join(parts)
+    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()

@@ -1,0 +1,125 @@
+"""Fixtures for the serving tests: real models, and real servers on loopback in subprocesses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from servers import free_port, postgres_server
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="session")
+def cancer() -> pd.DataFrame:
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    frame.columns = [name.replace(" ", "_") for name in frame.columns]
+    return frame
+
+
+def feature_names(frame: pd.DataFrame) -> list[str]:
+    return [name for name in frame.columns if name != "target"]
+
+
+@pytest.fixture(scope="session")
+def lightgbm_archive(cancer, tmp_path_factory) -> Path:
+    import lightgbm
+
+    from tidal.models import ModelPackage
+
+    features = feature_names(cancer)
+    estimator = lightgbm.LGBMClassifier(n_estimators=30, verbose=-1, random_state=0).fit(cancer[features], cancer["target"])
+    package = ModelPackage.from_estimator(estimator, cancer, features=features, task="binary", label="target")
+    return package.save_archive(tmp_path_factory.mktemp("models") / "cancer-lgb.zip")
+
+
+@pytest.fixture(scope="session")
+def regression_archives(tmp_path_factory) -> tuple[Path, Path]:
+    """Two versions of a model of y = a * x: version 1 doubles, version 2 triples (easy to tell apart)."""
+    from sklearn.linear_model import LinearRegression
+
+    from tidal.models import ModelPackage
+
+    folder = tmp_path_factory.mktemp("linear")
+    frame = pd.DataFrame({"x": np.arange(10, dtype=float)})
+    paths = []
+    for factor in (2.0, 3.0):
+        estimator = LinearRegression().fit(frame[["x"]], frame["x"] * factor)
+        package = ModelPackage.from_estimator(estimator, frame, features=["x"], task="regression")
+        paths.append(package.save_archive(folder / f"times{int(factor)}.zip"))
+    return paths[0], paths[1]
+
+
+@pytest.fixture(scope="session")
+def slow_archive(tmp_path_factory) -> Path:
+    """A custom processor that sleeps 50 ms per call (needs --trust)."""
+    from tidal.serving import custom_package
+
+    package = custom_package(HERE / "slow_processor.py", "SlowDouble", inputs={"x": "float64"},
+                             outputs={"prediction": "float64"}, task="regression", metadata={"delay_s": 0.05})
+    return package.save_archive(tmp_path_factory.mktemp("slow") / "slow.zip")
+
+
+@contextmanager
+def running_server(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+                   timeout: float = 60.0) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``tidal serve ARGS`` on a free loopback port; yields (base URL, process) once it is ready."""
+    port = free_port()
+    command = [sys.executable, "-m", "tidal.cli", "serve", *args, "--port", str(port)]
+    process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **(env or {})},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    try:
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"server exited with {process.returncode}: {process.stdout.read()}")
+            try:
+                if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.time() > deadline:
+                raise AssertionError("server did not become ready in time")
+            time.sleep(0.1)
+        yield base, process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    with postgres_server() as url:
+        yield url
+
+
+def fresh_postgres_database(base: str) -> str:
+    import uuid
+
+    import sqlalchemy
+
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    engine = sqlalchemy.create_engine(base.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return base.rsplit("/", 1)[0] + f"/{name}"
