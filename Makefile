@@ -5,15 +5,18 @@ PY := $(VENV)/bin/python
 
 .PHONY: install install-dev demo test lint typecheck system-deps clean
 
+UV := $(VENV)/bin/uv
+
+# uv resolves and installs the (large) dependency set in seconds where pip's resolver takes minutes
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade pip uv
 
 install: $(PY)
-	$(PY) -m pip install --quiet -e ".[all]"
+	$(UV) pip install --quiet --python $(PY) -e ".[all]"
 
 install-dev: $(PY) system-deps
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(UV) pip install --quiet --python $(PY) -e ".[dev]"
 
 system-deps:
 	@bash scripts/system-deps.sh
