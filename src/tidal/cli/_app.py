@@ -48,7 +48,7 @@ def main() -> None:
     """Entry point: user mistakes print a clear message and exit 2, never a traceback."""
     from rich.markup import escape
 
-    from tidal.cli import _catalog, _demo, _runs  # noqa: F401 - registers commands
+    from tidal.cli import _catalog, _demo, _models, _runs, _serve, _studio, _tune  # noqa: F401 - registers commands
     from tidal.cli._render import errors
 
     try:

@@ -1,0 +1,121 @@
+"""A study's results as a table and a report: best-so-far curve, parallel coordinates, importance.
+
+Charts are Vega-Lite specifications (the Studio and any Vega viewer draw them). Parameter
+importance is the impurity importance of a random forest fitted from the trials' parameters
+(in unit coordinates) to their values, the usual cheap surrogate (as in Optuna's
+``MeanDecreaseImpurityImportanceEvaluator``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tidal.automl._records import TrialRecord
+from tidal.automl._space import SearchSpace
+from tidal.automl._strategy import score_of
+from tidal.core import Metrics
+
+SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
+META_COLUMNS = ("round", "generation", "member", "parent", "origin", "exploited", "pruned_at")
+
+
+def trials_table(trials: list[TrialRecord], space: SearchSpace) -> pd.DataFrame:
+    """One row per trial: number, status, value, each parameter, lineage; no timings (kept in the store)."""
+    rows = []
+    for trial in sorted(trials, key=lambda item: item.number):
+        row: dict[str, Any] = {"trial": trial.number, "status": trial.status, "value": trial.value}
+        for name in space.names:
+            value = trial.params.get(name)
+            row[name] = value if not isinstance(value, (list, dict)) else str(value)
+        for key in META_COLUMNS:
+            if key in trial.meta:
+                value = trial.meta[key]
+                row[key] = None if value is None else (str(value) if not isinstance(value, (int, float, bool)) else value)
+        row["error"] = trial.error
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for name in space.names:  # a column of mixed types cannot be written to Parquet
+        if name in frame and frame[name].map(type).nunique() > 1:
+            frame[name] = frame[name].astype(str)
+    return frame
+
+
+def best_so_far(trials: list[TrialRecord], direction: str) -> list[dict[str, Any]]:
+    points, best = [], None
+    for trial in sorted(trials, key=lambda item: item.number):
+        if trial.status == "succeeded" and trial.value is not None and math.isfinite(trial.value):
+            if best is None or score_of(trial, direction) > score_of(best, direction):
+                best = trial
+        points.append({"trial": trial.number, "value": trial.value if trial.status == "succeeded" else None,
+                       "best": best.value if best is not None else None})
+    return points
+
+
+def importance(trials: list[TrialRecord], space: SearchSpace, direction: str) -> dict[str, float]:
+    good = [trial for trial in trials if trial.status == "succeeded" and trial.value is not None and math.isfinite(trial.value)]
+    if len(good) < 4 or len(space) == 0:
+        return {}
+    from sklearn.ensemble import RandomForestRegressor
+
+    X = np.array([space.to_unit(trial.params) for trial in good])
+    y = np.array([score_of(trial, direction) for trial in good])
+    if np.ptp(y) == 0:
+        return {name: 0.0 for name in space.names}
+    forest = RandomForestRegressor(n_estimators=64, random_state=0, min_samples_leaf=1).fit(X, y)
+    return {name: round(float(value), 6) for name, value in zip(space.names, forest.feature_importances_, strict=True)}
+
+
+def report(trials: list[TrialRecord], space: SearchSpace, *, metric: str, direction: str, study_id: str | None = None) -> Metrics:
+    curve = best_so_far(trials, direction)
+    weights = importance(trials, space, direction)
+    good = [trial for trial in trials if trial.status == "succeeded"]
+    best = max(good, key=lambda trial: (score_of(trial, direction), -trial.number)) if good else None
+    counts = {status: sum(1 for t in trials if t.status == status) for status in ("succeeded", "failed", "pruned", "timeout", "crashed")}
+    values: dict[str, Any] = {
+        "best_value": best.value if best else None,
+        "best_trial": best.number if best else None,
+        "trials": len(trials),
+        **{f"{status}_trials": count for status, count in counts.items()},
+        "metric": metric,
+        "direction": direction,
+    }
+    if study_id:
+        values["study_id"] = study_id
+    coordinates = []
+    for trial in good:
+        row = {name: round(float(unit), 6) for name, unit in zip(space.names, space.to_unit(trial.params), strict=True)}
+        coordinates.append({"trial": trial.number, metric: trial.value, **row})
+    figures: dict[str, dict[str, Any]] = {
+        "best_so_far": {
+            "$schema": SCHEMA, "title": f"best {metric} so far", "data": {"values": curve},
+            "layer": [
+                {"mark": {"type": "point", "opacity": 0.5}, "encoding": {"x": {"field": "trial", "type": "quantitative"},
+                                                                        "y": {"field": "value", "type": "quantitative", "title": metric,
+                                                                              "scale": {"zero": False}}}},
+                {"mark": {"type": "line", "interpolate": "step-after"},
+                 "encoding": {"x": {"field": "trial", "type": "quantitative"}, "y": {"field": "best", "type": "quantitative"}}},
+            ],
+        },
+        "parallel_coordinates": {
+            "$schema": SCHEMA, "title": "parameters of each trial (unit scale)", "data": {"values": coordinates},
+            "transform": [{"fold": space.names, "as": ["parameter", "position"]}],
+            "mark": {"type": "line", "opacity": 0.6},
+            "encoding": {"x": {"field": "parameter", "type": "nominal", "sort": space.names},
+                         "y": {"field": "position", "type": "quantitative", "scale": {"domain": [0, 1]}},
+                         "detail": {"field": "trial", "type": "nominal"},
+                         "color": {"field": metric, "type": "quantitative"}},
+        },
+        "parameter_importance": {
+            "$schema": SCHEMA, "title": "parameter importance (random-forest surrogate)",
+            "data": {"values": [{"parameter": name, "importance": value} for name, value in weights.items()]},
+            "mark": "bar",
+            "encoding": {"y": {"field": "parameter", "type": "nominal", "sort": "-x"},
+                         "x": {"field": "importance", "type": "quantitative"}},
+        },
+    }
+    return Metrics(values, figures=figures, tables={"best_so_far": curve,
+                                                   "importance": [{"parameter": k, "importance": v} for k, v in weights.items()]})
