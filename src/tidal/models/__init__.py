@@ -2,7 +2,14 @@
 
 from tidal.models._flavors import FLAVORS, Flavor, register_flavor
 from tidal.models._package import ModelPackage, load_model
-from tidal.models._registry import ModelReference, ModelRegistry, ModelVersion, RegisteredModel, parse_model_uri, resolve_model_uri
+from tidal.models._registry import (
+    ModelReference,
+    ModelRegistry,
+    ModelVersion,
+    RegisteredModel,
+    parse_model_uri,
+    resolve_model_uri,
+)
 
 __all__ = [
     "FLAVORS",

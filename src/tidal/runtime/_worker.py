@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow as pa
 
 from tidal.core._errors import TidalError
-from tidal.core._registry import registry
 from tidal.core._ports import LazyTable
+from tidal.core._registry import registry
 from tidal.runtime._values import as_arrow, read_value, write_value
 from tidal.store._artifacts import ArtifactStore
 
