@@ -108,6 +108,12 @@ def test_kill_at_random_moments_never_corrupts_the_workspace(tmp_path, execution
     for _attempt in range(6):
         args = ["run", str(pipeline), "--workers", "2", "--quiet"] if run_id is None else ["runs", "resume", run_id]
         process = start(tmp_path, *args)
+        deadline = time.time() + 90
+        while run_id is None and time.time() < deadline and process.poll() is None:
+            # on a loaded machine start-up alone can outlast the random delay: wait for the run to exist
+            if (tmp_path / ".tidal" / "tidal.db").exists() and workspace.metadata.list_runs():
+                break
+            time.sleep(0.05)
         time.sleep(rng.uniform(0.3, 2.0))
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
