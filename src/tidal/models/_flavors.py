@@ -172,7 +172,18 @@ def _is_booster(model: Any) -> bool:
     return type(model).__name__ == "Booster"
 
 
+def _native(flavor: str, model: Any) -> Any:
+    """The library's own booster behind a scikit-learn wrapper, so a package predicts the same
+    numbers in memory as after save and load."""
+    if flavor == "lightgbm":
+        return getattr(model, "booster_", model)
+    if flavor == "xgboost" and hasattr(model, "get_booster"):
+        return model.get_booster()
+    return model
+
+
 def raw_predict(flavor: str, model: Any, features: Any, task: str) -> np.ndarray:
+    model = _native(flavor, model)
     if flavor == "xgboost" and _is_booster(model):
         import xgboost
 
@@ -181,6 +192,7 @@ def raw_predict(flavor: str, model: Any, features: Any, task: str) -> np.ndarray
 
 
 def raw_predict_proba(flavor: str, model: Any, features: Any, n_classes: int) -> np.ndarray:
+    model = _native(flavor, model)
     if not _is_booster(model):
         if not hasattr(model, "predict_proba"):
             raise TypeError("this model gives no class probabilities")
