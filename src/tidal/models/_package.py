@@ -266,6 +266,8 @@ def _prediction_dtype(package: ModelPackage) -> str:
     if package.task in ("binary", "multiclass") and package.classes:
         sample = package.classes[0]
         return "int64" if isinstance(sample, int) else ("float64" if isinstance(sample, float) else "string")
-    if package.task in ("clustering",):
+    if package.task == "clustering":
         return "int64"
+    if package.task == "anomaly":
+        return "bool"
     return "float64"
