@@ -90,12 +90,12 @@ def show(
 
     registry = _registry()
     if model.startswith("models:/"):
-        from tidal.serving._processors import read_manifest
+        from tidal.models import read_package_manifest
 
         version = registry.resolve(model)
         facts = version.to_dict()
         path = registry.workspace.artifacts.local_path(version.uri)
-        facts["manifest"] = {key: value for key, value in read_manifest(path).items() if key != "payload"}
+        facts["manifest"] = {key: value for key, value in read_package_manifest(path).items() if key != "payload"}
         if json_:
             print_json(facts)
             return

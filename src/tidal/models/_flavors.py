@@ -13,10 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tidal.core._errors import UnsafeModelError
-
-#: module prefixes whose types a skops payload may contain without explicit trust
-SAFE_SKOPS_PREFIXES = ("sklearn.", "numpy.", "scipy.", "tidal.", "builtins.", "collections.", "lightgbm.", "xgboost.")
+from tidal.models._trust import load_skops, require_trust
 
 
 class Flavor(Protocol):
@@ -60,17 +57,7 @@ class SklearnFlavor:
         return "model.skops"
 
     def load(self, folder: Path, payload: str, trust: bool) -> Any:
-        import skops.io
-
-        path = folder / payload
-        untrusted = skops.io.get_untrusted_types(file=path)
-        unknown = [name for name in untrusted if not name.startswith(SAFE_SKOPS_PREFIXES)]
-        if unknown and not trust:
-            raise UnsafeModelError(
-                f"model at {folder} contains types that are not known to be safe: {', '.join(unknown)}; "
-                "load it with trust=True (CLI: --trust) only if you trust its source"
-            )
-        return skops.io.load(path, trusted=untrusted)
+        return load_skops(folder / payload, trust=trust, where=folder)
 
 
 class LightGBMFlavor:
@@ -132,11 +119,7 @@ class PickleFlavor:
         return "model.pkl"
 
     def load(self, folder: Path, payload: str, trust: bool) -> Any:
-        if not trust:
-            raise UnsafeModelError(
-                f"model at {folder} is a pickle, and loading a pickle can run any code; "
-                "load it with trust=True (CLI: --trust) only if you trust its source"
-            )
+        require_trust(trust, "a pickle", folder)
         import pickle
 
         with open(folder / payload, "rb") as handle:

@@ -25,8 +25,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from tidal.core._errors import DataError, TidalError
+from tidal.core._errors import DataError, NotFound, TidalError
 from tidal.core._ports import LazyTable, to_jsonable
+from tidal.models._archive import (
+    MANIFEST,
+    ArchiveLimits,
+    PackageRefused,
+    check_folder_links,
+    contained,
+    extract_archive,
+    read_manifest,
+)
 from tidal.models._flavors import (
     FLAVORS,
     flavor_for,
@@ -35,7 +44,6 @@ from tidal.models._flavors import (
     raw_predict_proba,
 )
 
-MANIFEST = "MANIFEST.json"
 FORMAT_VERSION = 1
 TASKS = ("binary", "multiclass", "regression", "clustering", "anomaly", "transform", "ranking", "forecast", "other")
 
@@ -197,33 +205,36 @@ class ModelPackage:
         return target
 
     @classmethod
-    def load(cls, path: str | Path, *, trust: bool = False) -> ModelPackage:
-        """Load a package folder or archive. ``trust=True`` allows payloads that can run code."""
+    def load(cls, path: str | Path, *, trust: bool = False, limits: ArchiveLimits | None = None) -> ModelPackage:
+        """Load a package folder or archive.
+
+        ``trust=True`` allows payloads that can run code (pickle, types outside the allow-list of
+        :mod:`tidal.models._trust`); only the operator sets it. Archives are checked against
+        ``limits`` (default: :meth:`ArchiveLimits.from_environment`) before anything is extracted.
+        """
         source = Path(path)
         if not source.exists():
-            raise TidalError(f"no model package at {source}")
+            raise NotFound(f"no model package at {source}")
         if source.is_file():
             with tempfile.TemporaryDirectory(prefix="tidal-model-") as scratch:
-                try:
-                    with zipfile.ZipFile(source) as archive:
-                        archive.extractall(scratch)
-                except zipfile.BadZipFile:
-                    raise TidalError(f"{source} is not a model package (neither a folder nor a zip archive)") from None
-                return cls._load_folder(Path(scratch), trust)
-        return cls._load_folder(source, trust)
+                extract_archive(source, Path(scratch), limits)
+                return cls._load_folder(Path(scratch), trust, shown=source)
+        return cls._load_folder(source, trust, shown=source)
 
     @classmethod
-    def _load_folder(cls, folder: Path, trust: bool) -> ModelPackage:
-        manifest_path = folder / MANIFEST
-        if not manifest_path.exists():
-            raise TidalError(f"{folder} is not a model package: it has no {MANIFEST}")
-        manifest = json.loads(manifest_path.read_text())
+    def _load_folder(cls, folder: Path, trust: bool, *, shown: Path) -> ModelPackage:
+        check_folder_links(folder, shown)
+        manifest = read_manifest(folder, shown)
         flavor_name = manifest["flavor"]
         if flavor_name not in FLAVORS:
-            raise TidalError(f"model flavor '{flavor_name}' is not installed; known: {', '.join(FLAVORS)}")
-        model = FLAVORS[flavor_name].load(folder, manifest["payload"], trust)
-        signature = manifest.get("signature", {})
-        inputs = signature.get("inputs", [])
+            raise TidalError(f"{shown}: model flavor '{flavor_name}' is not installed; known: {', '.join(FLAVORS)}")
+        if manifest["task"] not in TASKS:
+            raise PackageRefused(f"{shown}: {MANIFEST} field 'task' is {manifest['task']!r}; one of {', '.join(TASKS)} expected")
+        payload = manifest["payload"]
+        if not contained(folder, payload, field="payload", shown=shown).exists():
+            raise PackageRefused(f"{shown}: the payload '{payload}' named by {MANIFEST} is missing from the package")
+        model = FLAVORS[flavor_name].load(folder, payload, trust)
+        inputs = (manifest.get("signature") or {}).get("inputs", [])
         return cls(
             model=model,
             task=manifest["task"],
@@ -231,21 +242,21 @@ class ModelPackage:
             flavor=flavor_name,
             label=manifest.get("label"),
             classes=manifest.get("classes"),
-            feature_types={item["name"]: item.get("dtype", "unknown") for item in inputs},
-            params=manifest.get("params", {}),
-            metadata=manifest.get("metadata", {}),
-            lineage=manifest.get("lineage", {}),
-            libraries=manifest.get("libraries", {}),
-            created_at=manifest.get("created_at", ""),
+            feature_types={item["name"]: str(item.get("dtype", "unknown")) for item in inputs},
+            params=manifest.get("params") or {},
+            metadata=manifest.get("metadata") or {},
+            lineage=manifest.get("lineage") or {},
+            libraries=manifest.get("libraries") or {},
+            created_at=str(manifest.get("created_at") or ""),
         )
 
     def __repr__(self) -> str:
         return f"<ModelPackage {self.flavor} {self.task} features={len(self.features)}>"
 
 
-def load_model(path: str | Path, *, trust: bool = False) -> ModelPackage:
+def load_model(path: str | Path, *, trust: bool = False, limits: ArchiveLimits | None = None) -> ModelPackage:
     """Load any model package (folder or archive) with the universal interface."""
-    return ModelPackage.load(path, trust=trust)
+    return ModelPackage.load(path, trust=trust, limits=limits)
 
 
 def _as_pandas(table: Any) -> pd.DataFrame:

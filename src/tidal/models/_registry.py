@@ -247,6 +247,9 @@ class ModelRegistry:
             package = read_manifest(source)
             staged = store.staging_dir() / f"register-{name}-{dt.datetime.now().timestamp()}.zip"
             if source.is_dir():
+                from tidal.models._archive import check_folder_links
+
+                check_folder_links(source)
                 _zip_folder(source, staged)
             else:
                 staged.write_bytes(source.read_bytes())
@@ -476,24 +479,13 @@ class PackageFacts:
 
 
 def read_manifest(path: Path) -> PackageFacts:
-    """The manifest of a package folder or archive, without loading its payload (no code runs)."""
-    import json
-    import zipfile
+    """The manifest of a package folder or archive, checked, without loading its payload (no code runs)."""
+    from tidal.models._archive import read_manifest as read_checked_manifest
 
-    from tidal.models._package import MANIFEST
-
-    try:
-        if path.is_dir():
-            text = (path / MANIFEST).read_text()
-        else:
-            with zipfile.ZipFile(path) as archive:
-                text = archive.read(MANIFEST).decode()
-        manifest = json.loads(text)
-        return PackageFacts(manifest["flavor"], manifest["task"], dict(manifest.get("lineage") or {}))
-    except FileNotFoundError:
-        raise NotFound(f"no model package at {path}") from None
-    except (KeyError, ValueError, zipfile.BadZipFile) as error:
-        raise TidalError(f"{path} is not a model package (no readable {MANIFEST}: {error})") from None
+    if not path.exists():
+        raise NotFound(f"no model package at {path}")
+    manifest = read_checked_manifest(path)
+    return PackageFacts(manifest["flavor"], manifest["task"], dict(manifest.get("lineage") or {}))
 
 
 def _zip_folder(folder: Path, target: Path) -> None:
