@@ -66,7 +66,8 @@ def test_versions_count_up_and_remember_lineage(workspace_on, iris_models):
     assert (one.version, two.version) == (1, 2)
     assert (one.run_id, one.node_id) == ("run-1", "train") and two.run_id is None
     assert one.flavor == "sklearn" and one.task == "multiclass" and one.tags == {"team": "growth"}
-    assert one.uri.startswith(workspace_on.artifacts_uri) and one.uri.endswith(".model.zip")
+    assert one.uri.startswith("objects/") and one.uri.endswith(".model.zip")  # relative to the store: portable
+    assert workspace_on.artifacts.full_uri(one.uri).startswith(workspace_on.artifacts_uri)
     assert [item.version for item in registry.versions("iris")] == [1, 2]
     listed = registry.list_models()
     assert [(item.name, item.latest_version, item.aliases) for item in listed] == [("iris", 2, {"staging": 2})]

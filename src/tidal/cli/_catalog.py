@@ -147,11 +147,11 @@ def artifacts_show(
         raise NotFound(f"run {result.id} has no node '{node}' (nodes: {', '.join(result.nodes)})")
     record = result.artifact(node, port or None)
     view = preview(workspace.artifacts.local_path(record.uri), record.type, rows=rows, offset=offset)
-    view["uri"], view["size_bytes"] = record.uri, record.size_bytes
+    view["uri"], view["size_bytes"] = workspace.artifacts.full_uri(record.uri), record.size_bytes
     if json_:
         print_json(view)
         return
-    console.print(f"[bold]{node}.{record.port}[/] · {record.type} · {human_bytes(record.size_bytes)} · {record.uri}")
+    console.print(f"[bold]{node}.{record.port}[/] · {record.type} · {human_bytes(record.size_bytes)} · {view['uri']}")
     if record.type == "Table":
         shown_columns = view["columns"][:max_columns]
         hidden = len(view["columns"]) - len(shown_columns)

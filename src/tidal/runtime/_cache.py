@@ -1,8 +1,15 @@
-"""Cache keys: component id and version, canonical parameters, and the content of every input."""
+"""Cache keys: component id, version and code, canonical parameters, and the content of every input.
+
+The component's source text is part of the key, so editing a component's body (a plug-in's,
+say) recomputes its nodes without a manual version bump. Files named by parameters are
+fingerprinted by content; folders by their listing (relative names, sizes, modification times);
+remote inputs (``s3://...``) by the ETag or modification time their storage reports.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 from pathlib import Path
@@ -28,11 +35,58 @@ class FileFingerprints:
         except FileNotFoundError:
             return "missing"
         if path.is_dir():
-            return f"dir:{stat.st_mtime_ns}"
+            return _folder_fingerprint(path)
         key = (str(path), stat.st_size, stat.st_mtime_ns)
         if key not in self._seen:
             self._seen[key] = file_digest(path)
         return self._seen[key]
+
+
+def _folder_fingerprint(folder: Path) -> str:
+    listing = hashlib.sha256()
+    for parent, folders, files in os.walk(folder):
+        folders.sort()
+        for name in sorted(files):
+            item = Path(parent) / name
+            try:
+                stat = item.stat()
+            except OSError:
+                continue
+            listing.update(f"{item.relative_to(folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return "dir:" + listing.hexdigest()
+
+
+def remote_fingerprint(url: str) -> str:
+    """What the storage says identifies this version of a remote file: its ETag, else mtime and size."""
+    try:
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(url)
+        info = fs.info(path)
+    except Exception as error:  # unreachable now: the node runs and reports the real error itself
+        return f"unreachable:{type(error).__name__}"
+    for key in ("ETag", "etag", "md5", "checksum"):
+        if info.get(key):
+            return f"{key}:{info[key]}"
+    return f"stat:{info.get('LastModified') or info.get('mtime') or info.get('last_modified')}:{info.get('size')}"
+
+
+_CODE_HASHES: dict[int, str] = {}
+
+
+def code_fingerprint(spec: ComponentSpec) -> str:
+    """A hash of the component's source (of its code object where no source is available)."""
+    func = inspect.unwrap(spec.func)
+    known = _CODE_HASHES.get(id(func))
+    if known is None:
+        try:
+            text = inspect.getsource(func).encode()
+        except (OSError, TypeError):
+            code = getattr(func, "__code__", None)
+            text = repr((code.co_code, code.co_consts, code.co_names)).encode() if code is not None else spec.id.encode()
+        known = hashlib.sha256(text).hexdigest()[:16]
+        _CODE_HASHES[id(func)] = known
+    return known
 
 
 def cache_key(
@@ -45,11 +99,15 @@ def cache_key(
     files = {}
     for param in spec.params:
         value = params.get(param.name)
-        if param.meta.file == "input" and isinstance(value, str) and "://" not in value:
-            files[param.name] = fingerprints(workdir / os.path.expanduser(value))
+        if param.meta.file == "input" and isinstance(value, str):
+            if "://" in value:
+                files[param.name] = remote_fingerprint(value)
+            else:
+                files[param.name] = fingerprints(workdir / os.path.expanduser(value))
     document = {
         "component": spec.id,
         "version": spec.version,
+        "code": code_fingerprint(spec),
         "params": params,
         "inputs": input_hashes,
         "files": files,

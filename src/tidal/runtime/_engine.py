@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import uuid
@@ -22,6 +23,8 @@ from tidal.runtime._result import RunResult
 from tidal.runtime._worker import InputArtifact, NodeTask, TaskResult
 from tidal.store._metadata import ArtifactRecord, NodeRunRecord, RunRecord, now
 from tidal.store._workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 FINISHED = ("succeeded", "cached")
 
@@ -172,10 +175,13 @@ class _Run:
         cacheable = self.use_cache and node.cache and spec.cacheable and node_id not in self.force
         if cacheable:
             for outputs in self.store.cached_outputs(state.cache_key):
-                if all(self.artifacts.exists(item.uri) for item in outputs):
+                damaged = [item for item in outputs if not self.artifacts.intact(item.uri, item.size_bytes)]
+                if not damaged:
                     source = self.store.node_run(outputs[0].run_id, outputs[0].node_id)
                     self.finish_from(node_id, "cached", outputs, source, same_run=False)
                     return
+                log.warning("node '%s': its cached output %s is missing or damaged in the artifact store; recomputing",
+                            node_id, ", ".join(f"'{item.port}' ({item.uri})" for item in damaged))
         self.submit(node_id, inputs)
 
     def finish_from(
@@ -369,7 +375,7 @@ def run_pipeline(
         for record in store.node_runs(run.id):
             if record.status in FINISHED and record.node_id in pipeline.nodes:
                 outputs = store.artifacts(run.id, record.node_id)
-                if outputs and all(ws.artifacts.exists(item.uri) for item in outputs):
+                if outputs and all(ws.artifacts.intact(item.uri, item.size_bytes) for item in outputs):
                     reused[record.node_id] = (record, outputs)
         store.update_run(run.id, status="running", error=None, finished_at=None, options={**(run.options or {}), "pid": os.getpid()})
     else:

@@ -114,7 +114,7 @@ class RunResult:
                     "input_bytes": record.input_bytes,
                     "error": record.error,
                     "outputs": {
-                        port: {"type": item.type, "uri": item.uri, "size_bytes": item.size_bytes, "id": item.id}
+                        port: {"type": item.type, "uri": self.workspace.artifacts.full_uri(item.uri), "size_bytes": item.size_bytes, "id": item.id}
                         for port, item in self.artifacts.get(node_id, {}).items()
                     },
                 }

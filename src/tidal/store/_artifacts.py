@@ -1,5 +1,10 @@
 """The artifact store: content-addressed files behind an fsspec URI (a folder, or S3-compatible storage).
 
+Metadata records hold references relative to the store's root (``objects/ab/ab12....parquet``,
+``logs/RUN/NODE.1.log``), never absolute paths, so a workspace that is copied, moved, renamed or
+mounted elsewhere keeps working. References written by older versions (absolute URIs under some
+earlier root) are still read: the part from the store's own top-level folder on is the key.
+
 Writes are atomic: a file is staged under a temporary name and renamed into place (or uploaded
 in one PUT on object storage), so a half-written artifact is never visible under its final key.
 """
@@ -20,6 +25,8 @@ from fsspec.implementations.local import LocalFileSystem
 from tidal.core._errors import NotFound, TidalError
 
 CHUNK = 1 << 20
+#: the store's top-level folders: content-addressed objects and node logs
+KEY_FOLDERS = ("objects", "logs")
 
 
 def file_digest(path: str | Path) -> str:
@@ -46,14 +53,32 @@ class ArtifactStore:
         default_cache = Path(tempfile.gettempdir()) / "tidal-artifact-cache"
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache
 
-    # -- keys and URIs ---------------------------------------------------------------------------
+    # -- keys and references -----------------------------------------------------------------------
     def uri_for(self, key: str) -> str:
-        return f"{self.uri}/{key}"
+        """The reference recorded in metadata for ``key``: relative to the store's root."""
+        return key
 
-    def key_for(self, uri: str) -> str:
-        if not uri.startswith(self.uri + "/"):
-            raise TidalError(f"artifact {uri} is not in the store {self.uri}")
-        return uri[len(self.uri) + 1 :]
+    def full_uri(self, reference: str) -> str:
+        """The absolute URI of a reference, for people and for tools outside Tidal."""
+        return f"{self.uri}/{self.key_for(reference)}"
+
+    def key_for(self, reference: str) -> str:
+        """The store key of a reference: a relative key, an absolute URI under this store, or a legacy absolute one."""
+        if "://" not in reference and not reference.startswith("/"):
+            key = reference
+        elif reference.startswith(self.uri + "/"):
+            key = reference[len(self.uri) + 1 :]
+        else:
+            # written by an older version under another root (a moved workspace): keep the key part
+            starts = [reference.rfind(f"/{folder}/") for folder in KEY_FOLDERS]
+            start = max(starts)
+            if start < 0:
+                raise TidalError(f"artifact {reference} is not in the store {self.uri}")
+            key = reference[start + 1 :]
+        parts = key.split("/")
+        if not key or any(part in ("", ".", "..") for part in parts) or "\\" in key:
+            raise TidalError(f"artifact reference {reference!r} is not a key inside the store {self.uri}")
+        return key
 
     def _path(self, key: str) -> str:
         return f"{self.root}/{key}"
@@ -98,6 +123,14 @@ class ArtifactStore:
     # -- reading ---------------------------------------------------------------------------------
     def exists(self, uri: str) -> bool:
         return bool(self.fs.exists(self._path(self.key_for(uri))))
+
+    def intact(self, uri: str, size_bytes: int | None = None) -> bool:
+        """True when the artifact is there, readable, and (given ``size_bytes``) of the size recorded for it."""
+        try:
+            size = self.fs.size(self._path(self.key_for(uri)))
+        except (OSError, TidalError):
+            return False
+        return size_bytes is None or size_bytes < 0 or int(size) == int(size_bytes)
 
     def local_path(self, uri: str) -> Path:
         """A local path holding the artifact (downloaded once into a cache for remote stores)."""
