@@ -1,9 +1,30 @@
 """Runs: executors, caching, resume."""
 
-from tidal.runtime._engine import RunEvent, parse_override, resume_run, run_pipeline
-from tidal.runtime._executor import Executor, InlineExecutor, LocalExecutor, make_executor
-from tidal.runtime._result import RunResult, effective_status
-from tidal.runtime._worker import NodeTask, TaskResult
+from typing import TYPE_CHECKING
+
+from tidal.core._lazy import lazy_attributes
+
+_EXPORTS = {
+    "Executor": "tidal.runtime._executor",
+    "InlineExecutor": "tidal.runtime._executor",
+    "LocalExecutor": "tidal.runtime._executor",
+    "NodeTask": "tidal.runtime._worker",
+    "RunEvent": "tidal.runtime._engine",
+    "RunResult": "tidal.runtime._result",
+    "TaskResult": "tidal.runtime._worker",
+    "effective_status": "tidal.runtime._result",
+    "make_executor": "tidal.runtime._executor",
+    "parse_override": "tidal.runtime._engine",
+    "resume_run": "tidal.runtime._engine",
+    "run_pipeline": "tidal.runtime._engine",
+}
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
+
+if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
+    from tidal.runtime._engine import RunEvent, parse_override, resume_run, run_pipeline
+    from tidal.runtime._executor import Executor, InlineExecutor, LocalExecutor, make_executor
+    from tidal.runtime._result import RunResult, effective_status
+    from tidal.runtime._worker import NodeTask, TaskResult
 
 __all__ = [
     "Executor",
