@@ -137,6 +137,11 @@ for _flavor in (LightGBMFlavor(), XGBoostFlavor(), SklearnFlavor(), PickleFlavor
     register_flavor(_flavor)
 
 
+def load_builtin_flavors() -> None:
+    """Register the flavors defined outside this module (pipeline, ONNX, PMML, custom)."""
+    import tidal.models._registry  # noqa: F401 - imports them as it loads
+
+
 def flavor_for(model: Any, preferred: str | None = None) -> Flavor:
     if preferred is not None:
         return FLAVORS[preferred]

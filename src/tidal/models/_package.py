@@ -40,6 +40,7 @@ from tidal.models._flavors import (
     FLAVORS,
     flavor_for,
     library_versions,
+    load_builtin_flavors,
     raw_predict,
     raw_predict_proba,
 )
@@ -226,6 +227,8 @@ class ModelPackage:
         check_folder_links(folder, shown)
         manifest = read_manifest(folder, shown)
         flavor_name = manifest["flavor"]
+        if flavor_name not in FLAVORS:
+            load_builtin_flavors()
         if flavor_name not in FLAVORS:
             raise TidalError(f"{shown}: model flavor '{flavor_name}' is not installed; known: {', '.join(FLAVORS)}")
         if manifest["task"] not in TASKS:
