@@ -2,7 +2,7 @@
 
 from tidal.store._artifacts import ArtifactStore, file_digest
 from tidal.store._metadata import ArtifactRecord, MetadataStore, NodeRunRecord, RunRecord
-from tidal.store._workspace import Workspace
+from tidal.store._workspace import Workspace, find_workspace
 
 __all__ = [
     "ArtifactRecord",
@@ -12,4 +12,5 @@ __all__ = [
     "RunRecord",
     "Workspace",
     "file_digest",
+    "find_workspace",
 ]

@@ -1,8 +1,11 @@
 """The workspace: where the metadata database and the artifact store live.
 
-By default the current directory, with ``.tidal/tidal.db`` and ``.tidal/artifacts/``. The
-environment variables ``TIDAL_HOME``, ``TIDAL_DB`` and ``TIDAL_ARTIFACTS`` (or the CLI's
-``--db`` and ``--artifacts``) override them.
+A workspace is a folder with ``.tidal/tidal.db`` and ``.tidal/artifacts/``. Which one a command
+uses is found the way git finds a repository (:func:`find_workspace`): the one chosen with
+``--workspace`` / ``TIDAL_WORKSPACE`` (or ``TIDAL_HOME``); else the nearest folder holding
+``.tidal/`` above the pipeline file; else above the current directory; else a new one. The
+environment variables ``TIDAL_DB`` and ``TIDAL_ARTIFACTS`` (or the CLI's ``--db`` and
+``--artifacts``) move the database and the artifacts elsewhere.
 """
 
 from __future__ import annotations
@@ -17,6 +20,37 @@ from tidal.store._artifacts import ArtifactStore
 from tidal.store._metadata import MetadataStore
 
 STATE_DIR = ".tidal"
+#: pipeline files conventionally live in this folder of their workspace
+PIPELINES_DIR = "pipelines"
+
+
+def _nearest_workspace(start: Path) -> Path | None:
+    for folder in [start, *start.parents]:
+        if (folder / STATE_DIR).is_dir():
+            return folder
+    return None
+
+
+def find_workspace(near: str | Path | None = None, *, chosen: str | Path | None = None) -> Path:
+    """The workspace folder for a command about ``near`` (a pipeline file), found as git finds a repository.
+
+    ``chosen`` (``--workspace``), then ``TIDAL_WORKSPACE`` or ``TIDAL_HOME``, win outright. Else the
+    nearest folder holding ``.tidal/`` above ``near``, then above the current directory. With none,
+    a new workspace: the current directory when ``near`` lies inside it, else ``near``'s folder
+    (its parent when that folder is ``pipelines/``).
+    """
+    explicit = chosen or os.environ.get("TIDAL_WORKSPACE") or os.environ.get("TIDAL_HOME")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    here = Path.cwd().resolve()
+    folder = Path(near).expanduser().resolve().parent if near is not None else None
+    for start in ([folder] if folder is not None else []) + [here]:
+        found = _nearest_workspace(start)
+        if found is not None:
+            return found
+    if folder is None or folder == here or here in folder.parents:
+        return here
+    return folder.parent if folder.name == PIPELINES_DIR else folder
 
 
 @dataclass
@@ -35,7 +69,7 @@ class Workspace:
         artifacts: str | None = None,
         storage_options: dict[str, Any] | None = None,
     ) -> Workspace:
-        home = Path(root or os.environ.get("TIDAL_HOME") or Path.cwd()).resolve()
+        home = Path(root or os.environ.get("TIDAL_WORKSPACE") or os.environ.get("TIDAL_HOME") or Path.cwd()).resolve()
         state = home / STATE_DIR
         db_url = db or os.environ.get("TIDAL_DB") or f"sqlite:///{state / 'tidal.db'}"
         artifacts_uri = artifacts or os.environ.get("TIDAL_ARTIFACTS") or str(state / "artifacts")
