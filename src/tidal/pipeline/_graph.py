@@ -207,8 +207,3 @@ class Pipeline:
 
         return validate(self)
 
-    def run(self, **options: Any) -> Any:
-        """Run in the current workspace; same options as :func:`tidal.run`."""
-        from tidal.runtime import run_pipeline
-
-        return run_pipeline(self, **options)

@@ -122,7 +122,24 @@ class RunResult:
             },
         }
 
-    def print_summary(self) -> None:
-        from tidal.cli._render import print_run
+    def summary(self) -> str:
+        """A plain-text report: each node's status and time, errors, then every node's metrics."""
+        lines = [f"run {self.id} · {self.run.pipeline_name} · {self.status}"]
+        width = max((len(node_id) for node_id in self.nodes), default=4)
+        for node_id, record in self.nodes.items():
+            status = "cached" if record.cached else record.status
+            took = "" if record.duration_s is None or record.cached else f"{record.duration_s:.2f}s"
+            lines.append(f"  {node_id:<{width}}  {record.component:<36} {status:<10} {took}".rstrip())
+        for node_id, record in self.nodes.items():
+            if record.status == "failed" and record.error:
+                lines.append(f"  x {node_id}: {record.error}")
+        for node_id in self.nodes:
+            values = self.metrics(node_id)
+            if values:
+                shown = "  ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+                                  for key, value in values.items())
+                lines.append(f"  {node_id}: {shown}")
+        return "\n".join(lines)
 
-        print_run(self)
+    def print_summary(self) -> None:
+        print(self.summary())
