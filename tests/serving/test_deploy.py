@@ -51,6 +51,10 @@ def test_hpa_manifests_are_valid_kubernetes(target):
     assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
     assert container["args"][:3] == ["serve", "churn=models:/churn/1,weight=90", "churn=models:/churn/2,weight=10"]
     assert "--workers" in container["args"] and container["envFrom"] == [{"secretRef": {"name": "tidal-store"}}]
+    # the pods listen on 0.0.0.0: the token comes from a Secret, and the repository API stays off
+    assert container["args"][container["args"].index("--host") + 1] == "0.0.0.0" and "--admin" not in container["args"]
+    assert container["env"] == [{"name": "TIDAL_SERVE_TOKEN",
+                                 "valueFrom": {"secretKeyRef": {"name": "churn-token", "key": "token"}}}]
     assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= 10
     assert deployment["metadata"]["namespace"] == "ml" and service["spec"]["ports"][0]["targetPort"] == "http"
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 6)
@@ -72,8 +76,12 @@ def test_the_validator_catches_a_broken_manifest():
 
 
 def test_keda_scaled_object_and_gpu_resources():
-    manifests = render_kubernetes(spec(kubernetes={"autoscaler": "keda"}, resources={"gpu": 1}))
+    manifests = render_kubernetes(spec(kubernetes={"autoscaler": "keda", "token_secret": "serving-token"},
+                                       resources={"gpu": 1}, server={"admin": True}))
     deployment, service, scaled = manifests
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert "--admin" in container["args"]
+    assert container["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "serving-token", "key": "token"}
     for manifest in (deployment, service):
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
     assert deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
@@ -106,6 +114,7 @@ def test_tidal_deploy_kubernetes_writes_valid_manifests(tmp_path):
     done = subprocess.run([sys.executable, "-m", "tidal.cli", "deploy", "service.yaml", "-o", "k8s"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+    assert "kubectl create secret generic cancer-token" in " ".join(done.stdout.split())
     files = sorted(path.name for path in (tmp_path / "k8s").iterdir())
     assert files == ["deployment.yaml", "horizontalpodautoscaler.yaml", "service.yaml"]
     for path in (tmp_path / "k8s").iterdir():

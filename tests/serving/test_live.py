@@ -14,6 +14,14 @@ import pytest
 
 from conftest import feature_names, running_server
 
+TOKEN = "live-test-token-0123456789abcdef"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def admin_server(*args: str):
+    """A server with the repository API on; its token comes from the environment, as an operator would set it."""
+    return running_server(*args, "--admin", env={"TIDAL_SERVE_TOKEN": TOKEN})
+
 
 def _hammer(base: str, stop: threading.Event, results: list, x: float = 1.0) -> None:
     with httpx.Client(base_url=base, timeout=30) as client:
@@ -24,21 +32,22 @@ def _hammer(base: str, stop: threading.Event, results: list, x: float = 1.0) -> 
 
 def test_hot_swap_under_load_fails_no_request(regression_archives):
     times2, times3 = regression_archives
-    with running_server(f"linear={times2}", "--max-wait-ms", "1") as (base, _):
+    with admin_server(f"linear={times2}", "--max-wait-ms", "1") as (base, _):
         stop, results = threading.Event(), []
         threads = [threading.Thread(target=_hammer, args=(base, stop, results, float(i + 1))) for i in range(4)]
         for thread in threads:
             thread.start()
         time.sleep(1.0)
         before = len(results)
-        swap = httpx.post(f"{base}/v2/repository/models/linear/load", json={"source": str(times3), "version": "2"}, timeout=60)
+        swap = httpx.post(f"{base}/v2/repository/models/linear/load", json={"source": str(times3), "version": "2"},
+                          headers=ADMIN, timeout=60)
         assert swap.status_code == 200, swap.text
         after_swap = len(results)
         time.sleep(1.0)
         stop.set()
         for thread in threads:
             thread.join()
-        index = httpx.post(f"{base}/v2/repository/index").json()
+        index = httpx.post(f"{base}/v2/repository/index", headers=ADMIN).json()
     statuses = {status for status, _ in results}
     assert statuses == {200}, [body for status, body in results if status != 200][:3]
     assert before > 20 and len(results) > after_swap + 20
@@ -54,27 +63,29 @@ def test_failed_load_keeps_the_old_version_serving(regression_archives, tmp_path
     times2, _ = regression_archives
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"this is not a model package")
-    with running_server(f"linear={times2}") as (base, _):
-        answer = httpx.post(f"{base}/v2/repository/models/linear/load", json={"source": str(broken), "version": "9"})
+    with admin_server(f"linear={times2}") as (base, _):
+        answer = httpx.post(f"{base}/v2/repository/models/linear/load", json={"source": str(broken), "version": "9"},
+                            headers=ADMIN)
         assert answer.status_code == 400 and "could not be loaded" in answer.json()["error"]
         assert httpx.post(f"{base}/api/predict/linear", json=[{"x": 5.0}]).json()["predictions"] == pytest.approx([10.0])
         ready = httpx.get(f"{base}/v2/models/linear/versions/9/ready")
         assert ready.status_code == 503 and "not a model package" in ready.json()["error"]
         assert httpx.get(f"{base}/v2/models/linear/versions/1/ready").status_code == 200
         assert httpx.get(f"{base}/v2/health/ready").status_code == 200
-        states = {(row["version"], row["state"]) for row in httpx.get(f"{base}/v2/repository/index").json()}
+        states = {(row["version"], row["state"]) for row in httpx.get(f"{base}/v2/repository/index", headers=ADMIN).json()}
         assert states == {("1", "READY"), ("9", "UNAVAILABLE")}
-        missing = httpx.post(f"{base}/v2/repository/models/linear/load", json={"source": "models:/nothing@production"})
+        missing = httpx.post(f"{base}/v2/repository/models/linear/load", json={"source": "models:/nothing@production"},
+                             headers=ADMIN)
         assert missing.status_code == 400 and "nothing" in missing.json()["error"]
 
 
 def test_traffic_split_canary_then_blue_green(regression_archives):
     times2, times3 = regression_archives
-    with running_server(f"linear={times2}") as (base, _):
+    with admin_server(f"linear={times2}") as (base, _):
         canary = httpx.post(f"{base}/v2/repository/models/linear/load",
-                            json={"source": str(times3), "version": "2", "weight": 25, "swap": False}, timeout=60)
+                            json={"source": str(times3), "version": "2", "weight": 25, "swap": False}, headers=ADMIN, timeout=60)
         assert canary.status_code == 200
-        traffic = httpx.post(f"{base}/v2/repository/models/linear/traffic", json={"weights": {"1": 75, "2": 25}})
+        traffic = httpx.post(f"{base}/v2/repository/models/linear/traffic", json={"weights": {"1": 75, "2": 25}}, headers=ADMIN)
         assert traffic.json()["weights"] == {"1": 75.0, "2": 25.0}
         with httpx.Client(base_url=base) as client:
             seen = [client.post("/api/predict/linear", json=[{"x": 1.0}]).json()["version"] for _ in range(400)]
@@ -83,9 +94,10 @@ def test_traffic_split_canary_then_blue_green(regression_archives):
             pinned = client.post("/v2/models/linear/versions/1/infer",
                                  json={"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1.0]}]})
             assert pinned.json()["model_version"] == "1"
-            assert client.post("/v2/repository/models/linear/traffic", json={"weights": {"1": 0, "2": 100}}).status_code == 200
+            assert client.post("/v2/repository/models/linear/traffic", json={"weights": {"1": 0, "2": 100}},
+                               headers=ADMIN).status_code == 200
             assert {client.post("/api/predict/linear", json=[{"x": 1.0}]).json()["version"] for _ in range(50)} == {"2"}
-            bad = client.post("/v2/repository/models/linear/traffic", json={"weights": {"7": 10}})
+            bad = client.post("/v2/repository/models/linear/traffic", json={"weights": {"7": 10}}, headers=ADMIN)
             assert bad.status_code == 400 and "version '7' is not loaded" in bad.json()["error"]
 
 

@@ -167,12 +167,22 @@ def test_metrics_cover_requests_latency_batches_queue_and_load_time(server, canc
         assert needle in text, needle
 
 
-def test_admin_api_errors_and_switch(regression_archives):
-    server = ModelServer([ModelSpec("linear", str(regression_archives[0]))], options=ServerOptions(admin=False))
-    assert call(server, "POST", "/v2/repository/models/linear/load", json={"source": "x"}).status_code == 404
-    open_server = ModelServer([ModelSpec("linear", str(regression_archives[0]))])
-    assert "'source' is required" in call(open_server, "POST", "/v2/repository/models/linear/load", json={}).json()["error"]
-    assert call(open_server, "POST", "/v2/repository/models/linear/traffic", json={"weights": [1]}).status_code == 400
-    assert call(open_server, "POST", "/v2/repository/models/linear/unload", json={"version": "5"}).status_code == 404
-    assert call(open_server, "POST", "/v2/repository/models/linear/unload", json={}).status_code == 200
-    assert call(open_server, "GET", "/v2/health/ready").status_code == 503
+def test_admin_api_is_off_by_default_and_checks_its_requests(regression_archives):
+    server = ModelServer([ModelSpec("linear", str(regression_archives[0]))])
+    off = call(server, "POST", "/v2/repository/models/linear/load", json={"source": "x"})
+    assert off.status_code == 404 and "tidal serve --admin" in off.json()["error"]
+    assert "model_repository" not in call(server, "GET", "/v2").json()["extensions"]
+    token = "t" * 32
+    admin = ModelServer([ModelSpec("linear", str(regression_archives[0]))], options=ServerOptions(admin=True, token=token))
+    auth = {"Authorization": f"Bearer {token}"}
+    assert "model_repository" in call(admin, "GET", "/v2").json()["extensions"]
+    assert "'source' is required" in call(admin, "POST", "/v2/repository/models/linear/load", json={}, headers=auth).json()["error"]
+    mixed = call(admin, "POST", "/v2/repository/models/linear/load", headers=auth,
+                 json={"source": 3, "version": "../x", "weight": "lots", "swap": "yes", "surprise": 1})
+    assert mixed.status_code == 400 and len(mixed.json()["violations"]) == 5, mixed.json()
+    assert call(admin, "POST", "/v2/repository/models/linear/traffic", json={"weights": [1]}, headers=auth).status_code == 400
+    assert call(admin, "POST", "/v2/repository/models/linear/traffic", json={"weights": {"1": True}}, headers=auth).status_code == 400
+    assert call(admin, "POST", "/v2/repository/models/linear/unload", json={"version": "5"}, headers=auth).status_code == 404
+    assert call(admin, "POST", "/v2/repository/models/linear/unload", json={"version": 1}, headers=auth).status_code == 400
+    assert call(admin, "POST", "/v2/repository/models/linear/unload", json={}, headers=auth).status_code == 200
+    assert call(admin, "GET", "/v2/health/ready").status_code == 503

@@ -43,18 +43,26 @@ def serve(
     models: Annotated[list[str], typer.Argument(
         help="models to serve: models:/NAME@ALIAS, models:/NAME/VERSION or a package path; NAME=SOURCE renames; "
              "several sources of one name with ,weight=N split traffic between versions")],
-    host: Annotated[str, typer.Option("--host", help="interface to listen on")] = "127.0.0.1",
+    host: Annotated[str, typer.Option("--host", help="interface to listen on; beyond loopback every route but "
+                                                     "health and metrics needs the token")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port")] = 8080,
     workers: Annotated[int, typer.Option("--workers", min=1, help="server processes")] = 1,
     max_batch_size: Annotated[int, typer.Option("--max-batch-size", min=1, help="rows per model call")] = 64,
     max_wait_ms: Annotated[float, typer.Option("--max-wait-ms", min=0, help="how long a batch may wait for more rows")] = 0.0,
     max_queue: Annotated[int, typer.Option("--max-queue", min=1, help="waiting requests per version before 503")] = 256,
-    queue_timeout_s: Annotated[float, typer.Option("--queue-timeout", help="seconds a request may wait before 503")] = 10.0,
+    queue_timeout_s: Annotated[float, typer.Option("--queue-timeout", help="longest wait admitted: a request expected to wait longer gets 503 at once")] = 10.0,
     max_body_mb: Annotated[float, typer.Option("--max-body-mb", help="largest request body (413 beyond)")] = 8.0,
     drain_seconds: Annotated[float, typer.Option("--drain-seconds", help="on SIGTERM: seconds not-ready before stopping")] = 5.0,
     threaded: Annotated[bool, typer.Option("--threaded", help="run models in a worker thread (long model calls)")] = False,
-    trust: Annotated[bool, typer.Option("--trust", help="allow payloads that run code (pickle, custom processors)")] = False,
-    no_admin: Annotated[bool, typer.Option("--no-admin", help="switch off the repository API (load/unload/traffic)")] = False,
+    trust: Annotated[bool, typer.Option("--trust", help="allow payloads that run code (pickle, custom processors), "
+                                                        "at start and for loads through the repository API")] = False,
+    admin: Annotated[bool, typer.Option("--admin", help="switch on the repository API (load/unload/traffic/index); "
+                                                        "it needs the token")] = False,
+    admin_token: Annotated[str | None, typer.Option(
+        "--admin-token", envvar="TIDAL_SERVE_TOKEN", show_envvar=True,
+        help="the bearer token clients send (repository API; every route beyond loopback); "
+             "default: one generated and printed at start. Prefer the environment variable: "
+             "a command line is visible to other users")] = None,
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol v2 (/v2/...) and a simple JSON route (/api/predict/NAME)."""
     from tidal.serving._batching import BatchingConfig
@@ -64,7 +72,8 @@ def serve(
     batching = BatchingConfig(max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_queue=max_queue,
                               queue_timeout_s=queue_timeout_s, threaded=threaded)
     specs = model_specs(models, trust=trust, batching=batching)
-    options = ServerOptions(max_body_bytes=int(max_body_mb * 1024 * 1024), admin=not no_admin)
+    options = ServerOptions(max_body_bytes=int(max_body_mb * 1024 * 1024), admin=admin, token=admin_token, host=host,
+                            trust=trust)
     run_server(specs, host=host, port=port, workers=workers, options=options, drain_seconds=drain_seconds,
                workspace=settings.workspace())
 

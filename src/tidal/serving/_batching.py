@@ -1,9 +1,13 @@
 """Adaptive batching: requests queued while the model is busy run together as one batch.
 
-Each caller awaits its own future and gets back exactly its own rows. The queue is bounded:
-a request that finds it full is refused at once (:class:`Overloaded`, answered 503 with
-``Retry-After``), and one that waits longer than ``queue_timeout_s`` is refused too, so latency
-never grows without bound.
+Each caller awaits its own future and gets back exactly its own rows. Admission is bounded by
+the expected wait: the batcher keeps a moving average of the seconds per batch and the rows per
+batch, and a request that would wait longer than ``queue_timeout_s`` is refused at once
+(:class:`Overloaded`, answered 503 with a ``Retry-After`` computed from the expected wait).
+An idle model (nothing queued or running) always admits, so one slow batch cannot lock it out.
+Before the first batch has been measured, the bound is ``max_queue`` requests (always kept, as a
+memory bound). A request that still waits longer than ``queue_timeout_s`` is refused too, so
+latency never grows without bound.
 
 ``max_batch_size`` caps the rows in one call; ``max_wait_ms`` is how long the first request of
 a batch may wait for company (0: take what is already queued, never wait). The model runs on
@@ -15,11 +19,12 @@ worker thread instead, so the server keeps parsing requests during long model ca
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -71,21 +76,46 @@ class _Pending:
     columns: Columns
     rows: int
     future: asyncio.Future[dict[str, np.ndarray]]
-    enqueued: float = field(default_factory=time.perf_counter)
+    enqueued: float
 
 
 BatchObserver = Callable[[int, int, float], None]  # (rows, requests, seconds)
+SMOOTHING = 0.2  # weight of the newest batch in the moving averages of batch time and batch rows
+#: why a batch left the queue: "full" (max_batch_size reached, or the next request would not fit),
+#: "waited" (max_wait_ms ran out), "queued" (took what was queued, with no wait configured)
+FLUSH_REASONS = ("full", "waited", "queued")
+
+
+@dataclass
+class ServiceTime:
+    """Moving averages of what one batch costs; empty until the first batch has run."""
+
+    batch_seconds: float | None = None
+    rows_per_batch: float | None = None
+
+    def record(self, rows: int, seconds: float) -> None:
+        if self.batch_seconds is None or self.rows_per_batch is None:
+            self.batch_seconds, self.rows_per_batch = seconds, float(rows)
+            return
+        self.batch_seconds += SMOOTHING * (seconds - self.batch_seconds)
+        self.rows_per_batch += SMOOTHING * (rows - self.rows_per_batch)
 
 
 class Batcher:
     """One per served model version; ``predict`` runs in a single worker thread."""
 
     def __init__(self, predict: Callable[[Columns, int], dict[str, np.ndarray]], config: BatchingConfig,
-                 observe: BatchObserver | None = None) -> None:
+                 observe: BatchObserver | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
         self._predict = predict
         self.config = config
         self._observe = observe
+        self._clock = clock  # seconds; tests pass a clock they control
+        self.service_time = ServiceTime()
+        self.flushes: Counter[str] = Counter()
+        self.recent_flushes: deque[str] = deque(maxlen=64)
         self._queue: deque[_Pending] = deque()
+        self._queued_rows = 0
+        self._running = False
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -96,6 +126,32 @@ class Batcher:
     @property
     def depth(self) -> int:
         return len(self._queue)
+
+    @property
+    def queued_rows(self) -> int:
+        return self._queued_rows
+
+    def expected_wait_s(self) -> float | None:
+        """Seconds until a request arriving now would be answered, from the measured batches (None: none yet).
+
+        ``(queued rows / rows per batch + 1) x seconds per batch``: the batches ahead of it, and its own.
+        """
+        seconds, rows = self.service_time.batch_seconds, self.service_time.rows_per_batch
+        if seconds is None or rows is None:
+            return None
+        return (self._queued_rows / max(rows, 1.0) + 1.0) * seconds
+
+    def _admit(self) -> None:
+        config = self.config
+        if len(self._queue) >= config.max_queue:
+            raise Overloaded(f"the model's queue is full ({config.max_queue} requests waiting); retry shortly")
+        if not self._queue and not self._running:
+            return  # idle: the request starts now, whatever the last batches cost (no lock-out after one slow batch)
+        wait = self.expected_wait_s()
+        if wait is not None and wait > config.queue_timeout_s:
+            retry = max(1, math.ceil(wait - config.queue_timeout_s))
+            raise Overloaded(f"the model is busy: a request now would wait about {wait:.1f}s, more than the "
+                             f"{config.queue_timeout_s:g}s queue timeout; retry in {retry}s", retry_after_s=retry)
 
     def _ensure_started(self) -> None:
         loop = asyncio.get_running_loop()
@@ -108,10 +164,10 @@ class Batcher:
         if self._stopping:
             raise Stopped("this model version is being unloaded")
         self._ensure_started()
-        if len(self._queue) >= self.config.max_queue:
-            raise Overloaded(f"the model's queue is full ({self.config.max_queue} requests waiting); retry shortly")
+        self._admit()
         future: asyncio.Future[dict[str, np.ndarray]] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(columns, rows, future))
+        self._queue.append(_Pending(columns, rows, future, self._clock()))
+        self._queued_rows += rows
         self.in_flight += 1
         assert self._wakeup is not None
         self._wakeup.set()
@@ -133,25 +189,33 @@ class Batcher:
             batch = await self._collect()
             if not batch:
                 continue
+            self._running = True  # for admission: a batch is in the model
             try:
                 await self._run_batch(loop, batch)
-                await _after_pending_io(loop)  # let the requests that arrived meanwhile be read and queued
             except Exception as error:
                 if len(batch) == 1:
                     if not batch[0].future.done():
                         batch[0].future.set_exception(error)
-                    continue
-                # one caller's rows may have broken the batch: run each alone, so only it fails
-                for item in batch:
-                    try:
-                        await self._run_batch(loop, [item])
-                    except Exception as single_error:  # never let the loop die
-                        if not item.future.done():
-                            item.future.set_exception(single_error)
+                else:  # one caller's rows may have broken the batch: run each alone, so only it fails
+                    for item in batch:
+                        try:
+                            await self._run_batch(loop, [item])
+                        except Exception as single_error:  # never let the loop die
+                            if not item.future.done():
+                                item.future.set_exception(single_error)
+            finally:
+                self._running = False
+            await _after_pending_io(loop)  # let the requests that arrived meanwhile be read and queued
+
+    def _flushed(self, batch: list[_Pending], reason: str) -> list[_Pending]:
+        if batch:
+            self.flushes[reason] += 1
+            self.recent_flushes.append(reason)
+        return batch
 
     async def _collect(self) -> list[_Pending]:
         config = self.config
-        now = time.perf_counter()
+        now = self._clock()
         batch: list[_Pending] = []
         rows = 0
         deadline = (self._queue[0].enqueued + config.max_wait_ms / 1000.0) if config.max_wait_ms > 0 else 0.0
@@ -159,8 +223,9 @@ class Batcher:
             while self._queue and rows < config.max_batch_size:
                 head = self._queue[0]
                 if batch and rows + head.rows > config.max_batch_size:
-                    return batch
+                    return self._flushed(batch, "full")
                 self._queue.popleft()
+                self._queued_rows -= head.rows
                 if head.future.done():  # the caller went away
                     continue
                 if now - head.enqueued > config.queue_timeout_s:
@@ -169,16 +234,18 @@ class Batcher:
                     continue
                 batch.append(head)
                 rows += head.rows
-            remaining = deadline - time.perf_counter()
-            if rows >= config.max_batch_size or remaining <= 0 or not batch:
-                return batch
+            if rows >= config.max_batch_size:
+                return self._flushed(batch, "full")
+            remaining = deadline - self._clock()
+            if remaining <= 0 or not batch:
+                return self._flushed(batch, "waited" if config.max_wait_ms > 0 else "queued")
             assert self._wakeup is not None
             self._wakeup.clear()
             try:
                 await asyncio.wait_for(self._wakeup.wait(), remaining)
             except TimeoutError:
-                return batch
-            now = time.perf_counter()
+                return self._flushed(batch, "waited")
+            now = self._clock()
 
     async def _run_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Pending]) -> None:
         if len(batch) == 1:
@@ -187,13 +254,15 @@ class Batcher:
             names = batch[0].columns.keys()
             columns = {name: np.concatenate([item.columns[name] for item in batch]) for name in names}
             rows = sum(item.rows for item in batch)
-        started = time.perf_counter()
+        started = self._clock()
         if self.config.threaded:
             outputs = await loop.run_in_executor(self._executor, self._predict, columns, rows)
         else:
             outputs = self._predict(columns, rows)
+        took = self._clock() - started
+        self.service_time.record(rows, took)
         if self._observe is not None:
-            self._observe(rows, len(batch), time.perf_counter() - started)
+            self._observe(rows, len(batch), took)
         for name, array in outputs.items():
             if len(array) != rows:
                 raise TidalError(f"the model returned {len(array)} rows of '{name}' for {rows} input rows")
@@ -207,7 +276,8 @@ class Batcher:
     async def stop(self, timeout_s: float = 30.0) -> None:
         """Finish what is queued, then stop; later submissions are refused."""
         self._stopping = True
-        if self._task is not None and self._wakeup is not None:
+        running_here = self._loop is asyncio.get_running_loop()  # a worker of a finished loop has nothing left to run
+        if self._task is not None and self._wakeup is not None and running_here:
             self._wakeup.set()
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
@@ -216,4 +286,6 @@ class Batcher:
         self._executor.shutdown(wait=False)
 
     def stats(self) -> dict[str, Any]:
-        return {"queue_depth": self.depth, "in_flight": self.in_flight}
+        return {"queue_depth": self.depth, "queued_rows": self._queued_rows, "in_flight": self.in_flight,
+                "batch_seconds": self.service_time.batch_seconds, "rows_per_batch": self.service_time.rows_per_batch,
+                "expected_wait_s": self.expected_wait_s(), "flushes": dict(self.flushes)}

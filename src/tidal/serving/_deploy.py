@@ -18,11 +18,18 @@ def deploy(service: ServiceSpec, *, target: str | None = None, output: Path | No
            workspace: Any = None) -> str:
     chosen = target or service.target
     if chosen == "kubernetes":
-        from tidal.serving._kubernetes import write_manifests
+        from tidal.serving._kubernetes import token_secret_name, write_manifests
 
         folder = output or Path("deploy") / service.name
         written = write_manifests(service, folder)
-        return "wrote " + ", ".join(str(path) for path in written) + f"\napply with: kubectl apply -f {folder}"
+        secret = token_secret_name(service)
+        namespace = f" -n {service.kubernetes.namespace}" if service.kubernetes.namespace else ""
+        return ("wrote " + ", ".join(str(path) for path in written) +
+                f"\nthe pods listen beyond loopback, so every route but health and metrics needs a token; the pods read "
+                f"it from the Secret '{secret}' (key 'token'). Create it once:\n"
+                f"  kubectl{namespace} create secret generic {secret} "
+                "--from-literal=token=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+                f"\napply with: kubectl apply -f {folder}")
     if chosen == "local":
         from tidal.serving._run import serve
         from tidal.serving._server import ServerOptions
@@ -31,7 +38,8 @@ def deploy(service: ServiceSpec, *, target: str | None = None, output: Path | No
         if dry_run:
             return "would serve " + ", ".join(f"{spec.name}:{spec.source} (weight {spec.weight:g})" for spec in specs) + \
                 f" on port {service.server.port} with {service.server.workers} worker(s)"
-        options = ServerOptions(max_body_bytes=int(service.server.max_body_mb * 1024 * 1024))
+        # trust stays per model (the spec's models); the token, if admin is on, from TIDAL_SERVE_TOKEN or generated
+        options = ServerOptions(max_body_bytes=int(service.server.max_body_mb * 1024 * 1024), admin=service.server.admin)
         serve(specs, host="127.0.0.1", port=service.server.port, workers=service.server.workers, options=options,
               drain_seconds=service.server.drain_seconds, workspace=workspace)
         return ""

@@ -1,7 +1,10 @@
 """Kubernetes manifests for a service: Deployment, Service, and a HorizontalPodAutoscaler or KEDA ScaledObject.
 
 The pods run ``tidal serve`` with the service's models; liveness and readiness probes use the v2
-health routes, and the termination grace period covers the server's drain. Autoscaling on
+health routes, and the termination grace period covers the server's drain. The pods listen on
+0.0.0.0, so every route but health and metrics needs the token: ``TIDAL_SERVE_TOKEN`` comes from the
+Secret ``kubernetes.token_secret`` (default ``NAME-token``, key ``token``), which the operator creates;
+a pod without it does not start. Autoscaling on
 in-flight requests or QPS reads the server's Prometheus metrics: through the custom-metrics API
 (prometheus-adapter) for an HPA, or through Prometheus directly for KEDA. Without a target, the
 HPA scales on CPU.
@@ -18,6 +21,10 @@ from tidal.serving._service import ServiceSpec
 
 IN_FLIGHT_METRIC = "tidal_in_flight_requests"
 QPS_METRIC = "tidal_requests_per_second"  # prometheus-adapter: rate(tidal_requests_total[1m]) per pod
+
+
+def token_secret_name(service: ServiceSpec) -> str:
+    return service.kubernetes.token_secret or f"{service.name}-token"
 
 
 def render_kubernetes(service: ServiceSpec) -> list[dict[str, Any]]:
@@ -37,6 +44,8 @@ def render_kubernetes(service: ServiceSpec) -> list[dict[str, Any]]:
         "image": service.kubernetes.image,
         "args": ["serve", *service.serve_arguments()],
         "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+        "env": [{"name": "TIDAL_SERVE_TOKEN",
+                 "valueFrom": {"secretKeyRef": {"name": token_secret_name(service), "key": "token"}}}],
         "resources": resources,
         "livenessProbe": {"httpGet": {"path": "/v2/health/live", "port": "http"}, "periodSeconds": 10,
                           "failureThreshold": 3, "timeoutSeconds": 2},

@@ -4,6 +4,10 @@ Each replica is a full :class:`ModelServer` (same routes, batching, metrics) beh
 HTTP proxy; Ray adds and removes replicas to keep ``target_in_flight`` requests per replica, with
 the spec's scale-up and scale-down windows as Ray's ``upscale_delay_s`` / ``downscale_delay_s``.
 Ray Serve scales on ongoing requests only, so a QPS target is refused with a clear message.
+
+Ray's proxy listens on loopback for a local Ray and on 0.0.0.0 for a cluster (``RAY_ADDRESS``); the
+replicas are told which, so beyond loopback (or with ``server.admin``) they need the token, taken from
+``TIDAL_SERVE_TOKEN`` where the deploy runs, or generated and shown in the deploy's message.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ def _replica_class() -> Any:
     class TidalReplica:
         """One replica: a ModelServer built from the spec's models, served through Ray's proxy."""
 
-        def __init__(self, specs: str, workspace: str | None, max_body_bytes: int) -> None:
+        def __init__(self, specs: str, workspace: str | None, max_body_bytes: int, access: str) -> None:
             from tidal.serving._repository import ModelSpec
             from tidal.serving._server import ModelServer, ServerOptions
 
@@ -52,8 +56,9 @@ def _replica_class() -> Any:
 
                 described = json.loads(workspace)
                 store = Workspace.open(described["root"], db=described["db"], artifacts=described["artifacts"])
+            options = ServerOptions(max_body_bytes=max_body_bytes, **json.loads(access))
             self.server = ModelServer([ModelSpec.from_dict(item) for item in json.loads(specs)],
-                                      options=ServerOptions(max_body_bytes=max_body_bytes), workspace=store)
+                                      options=options, workspace=store)
 
         def __serve_build_asgi_app__(self) -> Any:
             return self.server.app
@@ -61,8 +66,9 @@ def _replica_class() -> Any:
     return TidalReplica
 
 
-def build_application(service: ServiceSpec, workspace: Any = None) -> Any:
-    """The Ray Serve application for a service (pass it to ``serve.run``)."""
+def build_application(service: ServiceSpec, workspace: Any = None, *, host: str = "127.0.0.1",
+                      token: str | None = None) -> Any:
+    """The Ray Serve application for a service (pass it to ``serve.run``); ``host`` is where Ray's proxy listens."""
     from ray import serve
 
     specs = json.dumps([spec.to_dict() for spec in service.model_specs()])
@@ -79,7 +85,8 @@ def build_application(service: ServiceSpec, workspace: Any = None) -> Any:
         max_ongoing_requests=max(int((service.autoscaling.target_in_flight or 2) * 4), 8),
         graceful_shutdown_timeout_s=max(service.server.drain_seconds, 1.0),
     )
-    return deployment.bind(specs, described, int(service.server.max_body_mb * 1024 * 1024))
+    access = json.dumps({"host": host, "token": token, "admin": service.server.admin})
+    return deployment.bind(specs, described, int(service.server.max_body_mb * 1024 * 1024), access)
 
 
 def _cpus(text: str) -> float:
@@ -109,12 +116,19 @@ def deploy_on_ray(service: ServiceSpec, *, workspace: Any = None, block: bool = 
         from ray import serve
     except ImportError:
         raise TidalError('the ray target needs Ray Serve: pip install "ray[serve]"') from None
+    from tidal.serving._server import ServerOptions, with_token
+
     address = os.environ.get("RAY_ADDRESS")
+    host = "127.0.0.1" if address is None else "0.0.0.0"
+    # one token for every replica: resolved here, where the operator runs the deploy
+    access, generated = with_token(ServerOptions(host=host, admin=service.server.admin))
     if not ray.is_initialized():
         ray.init(address=address, ignore_reinit_error=True, logging_level=logging.WARNING)
-    serve.start(http_options={"host": "127.0.0.1" if address is None else "0.0.0.0", "port": service.server.port})
-    serve.run(build_application(service, workspace), name=service.name, route_prefix="/")
+    serve.start(http_options={"host": host, "port": service.server.port})
+    serve.run(build_application(service, workspace, host=host, token=access.token), name=service.name, route_prefix="/")
     message = f"{service.name} is running on Ray Serve at http://127.0.0.1:{service.server.port}"
+    if generated:
+        message += f" (token, send 'Authorization: Bearer TOKEN'; set your own with TIDAL_SERVE_TOKEN: {access.token})"
     if address is None and block:  # a local Ray lives as long as this process
         print(message + " (Ctrl-C stops it)", flush=True)
         try:

@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from tidal.serving._repository import ModelSpec
-from tidal.serving._server import ModelServer, ServerOptions
+from tidal.serving._server import ModelServer, ServerOptions, with_token
 
 CONFIG_VARIABLE = "TIDAL_SERVE_CONFIG"
 DRAIN_VARIABLE = "TIDAL_SERVE_DRAIN_SECONDS"
@@ -132,8 +132,17 @@ def serve(
     log_level: str = "warning",
     ready_message: bool = True,
 ) -> None:
-    """Serve ``specs`` until SIGTERM or Ctrl-C. Models load (and are checked) before the port opens."""
-    options = options or ServerOptions()
+    """Serve ``specs`` until SIGTERM or Ctrl-C. Models load (and are checked) before the port opens.
+
+    ``host`` is the bind address and decides, with ``options.admin``, whether the server needs a token;
+    a token that had to be generated is printed, since nobody else knows it.
+    """
+    from dataclasses import replace
+
+    options, generated = with_token(replace(options or ServerOptions(), host=host))
+    if generated:
+        print(f"tidal: this server's token (send 'Authorization: Bearer TOKEN'; set your own with --admin-token or "
+              f"TIDAL_SERVE_TOKEN): {options.token}", flush=True)
     if workers <= 1:
         server = ModelServer(specs, options=options, workspace=workspace)
         server.app.tidal_server = server  # type: ignore[attr-defined]

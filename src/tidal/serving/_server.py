@@ -14,26 +14,36 @@ Routes::
     POST /v2/repository/models/{name}/unload        {"version": ...}
     POST /v2/repository/models/{name}/traffic       {"weights": {"1": 90, "2": 10}}
 
+The repository routes (``/v2/repository/...``) exist only on a server started with ``admin`` and
+always need the token; a server bound beyond loopback needs the token on every route but health
+and metrics. Trust (payloads that run code) is the operator's: it comes from the server's start
+options, never from a request. See :mod:`tidal.serving._access` for the rules.
+
 Every error answers with a JSON body ``{"error": "..."}`` (and ``violations`` for invalid input).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
+import re
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 import tidal
 from tidal.core._errors import NotFound, TidalError
+from tidal.serving._access import AccessMiddleware, is_loopback, resolve_token
 from tidal.serving._batching import Overloaded, Stopped
 from tidal.serving._metrics import ServerMetrics
 from tidal.serving._repository import LoadedVersion, ModelRepository, ModelSpec
@@ -48,6 +58,9 @@ from tidal.serving._v2 import (
 )
 
 JSON = "application/json"
+LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # model names and version labels
+LOAD_FIELDS = ("source", "version", "weight", "swap")
+log = logging.getLogger("tidal.serving")
 
 
 class BodyTooLarge(TidalError):
@@ -56,9 +69,24 @@ class BodyTooLarge(TidalError):
 
 @dataclass
 class ServerOptions:
+    """How the operator starts a server. Nothing here can be changed by a request."""
+
     max_body_bytes: int = 8 * 1024 * 1024
-    admin: bool = True  # the repository API (load, unload, traffic)
+    admin: bool = False  # the repository API (load, unload, traffic, index); it needs the token
+    token: str | None = None  # the bearer token; None: $TIDAL_SERVE_TOKEN, or generated when one is needed
+    host: str = "127.0.0.1"  # the bind address: beyond loopback every route but health and metrics needs the token
+    trust: bool = False  # loads through the repository API may run code (pickle, custom processors)
     retry_after_s: int = 1
+
+    @property
+    def needs_token(self) -> bool:
+        return self.admin or not is_loopback(self.host)
+
+
+def with_token(options: ServerOptions) -> tuple[ServerOptions, bool]:
+    """``options`` with its token filled in where one is needed; True when the token was generated here."""
+    token, generated = resolve_token(options.token, options.needs_token)
+    return replace(options, token=token), generated
 
 
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -70,7 +98,9 @@ class ModelServer:
 
     def __init__(self, specs: list[ModelSpec] | None = None, *, options: ServerOptions | None = None,
                  workspace: Any = None) -> None:
-        self.options = options or ServerOptions()
+        self.options, self.token_generated = with_token(options or ServerOptions())
+        # the YAML's per-model trust covers the models it names at start, for later loads of them too
+        self.trusted_names = {spec.name for spec in specs or [] if spec.trust}
         self.metrics = ServerMetrics()
         self.repository = ModelRepository(self.metrics, workspace)
         self.draining = False
@@ -100,7 +130,10 @@ class ModelServer:
             Route("/v2/repository/models/{name}/traffic", self.set_traffic, methods=["POST"]),
         ]
         handlers = {Exception: self._on_error, HTTPException: self._on_http_error}
-        return Starlette(routes=routes, exception_handlers=handlers, lifespan=self._lifespan)  # type: ignore[arg-type]
+        access = Middleware(AccessMiddleware, admin=self.options.admin, token=self.options.token,  # type: ignore[arg-type]
+                            loopback=is_loopback(self.options.host))
+        return Starlette(routes=routes, exception_handlers=handlers, lifespan=self._lifespan,  # type: ignore[arg-type]
+                         middleware=[access])
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -114,7 +147,10 @@ class ModelServer:
         return json_response({"error": message}, error.status_code)
 
     async def _on_error(self, request: Request, error: Exception) -> Response:
-        return json_response({"error": f"internal error: {type(error).__name__}: {error}"}, 500)
+        # a bug of ours, not the caller's: the details (paths, values) go to the log, not to the caller
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=error)
+        return json_response({"error": f"internal error ({type(error).__name__}) on {request.method} "
+                                       f"{request.url.path}; the server log has the details"}, 500)
 
     def _error(self, error: Exception) -> Response:
         if isinstance(error, RequestInvalid):
@@ -148,8 +184,8 @@ class ModelServer:
 
     # -- health and metadata ------------------------------------------------------------------------
     async def server_metadata(self, request: Request) -> Response:
-        return json_response({"name": "tidal", "version": tidal.__version__,
-                              "extensions": ["binary_tensor_data", "model_repository", "tidal_traffic_split"]})
+        extensions = ["binary_tensor_data"] + (["model_repository", "tidal_traffic_split"] if self.options.admin else [])
+        return json_response({"name": "tidal", "version": tidal.__version__, "extensions": extensions})
 
     async def live(self, request: Request) -> Response:
         return json_response({"live": True})
@@ -233,10 +269,13 @@ class ModelServer:
         finally:
             self.in_flight -= 1
             self.metrics.in_flight.dec()
-        label_version = loaded.version if loaded is not None else (version or "")
-        self.metrics.requests.labels(name, label_version, route, str(response.status_code)).inc()
-        self.metrics.latency.labels(name, label_version, route).observe(time.perf_counter() - started)
-        response.headers["x-tidal-model-version"] = label_version
+        # labels only from what is served: names and versions from the URL would let callers grow the metrics without bound
+        label_name = name if name in self.repository.models else "(unknown)"
+        label_version = loaded.version if loaded is not None else ""
+        self.metrics.requests.labels(label_name, label_version, route, str(response.status_code)).inc()
+        self.metrics.latency.labels(label_name, label_version, route).observe(time.perf_counter() - started)
+        if loaded is not None:
+            response.headers["x-tidal-model-version"] = label_version
         return response
 
     async def prometheus(self, request: Request) -> Response:
@@ -247,8 +286,8 @@ class ModelServer:
 
     # -- repository administration -------------------------------------------------------------------
     async def _admin_body(self, request: Request) -> dict[str, Any]:
-        if not self.options.admin:
-            raise NotFound("the repository API is switched off on this server")
+        if not self.options.admin:  # the access middleware answers first; this guards the routes themselves
+            raise NotFound("the repository API is off on this server; the operator switches it on with `tidal serve --admin`")
         body = await self._body(request)
         if not body:
             return {}
@@ -261,22 +300,43 @@ class ModelServer:
         return value
 
     async def repository_index(self, request: Request) -> Response:
+        if not self.options.admin:
+            return self._error(NotFound("the repository API is off on this server; the operator switches it on with `tidal serve --admin`"))
         return json_response(self.repository.index())
+
+    def _load_spec(self, name: str, body: dict[str, Any]) -> tuple[ModelSpec, bool]:
+        """The spec a load request asks for, and whether it swaps; every problem of the body at once."""
+        if "trust" in body:
+            state = "on" if self.options.trust or name in self.trusted_names else "off"
+            raise RequestInvalid([f"'trust' cannot be set by a request: trust is an operator switch, given when the "
+                                  f"server starts (`tidal serve --trust`); loads of '{name}' on this server run with "
+                                  f"trust {state}. Remove the field"])
+        problems = [f"unknown field '{key}'; a load takes: {', '.join(LOAD_FIELDS)}" for key in body if key not in LOAD_FIELDS]
+        if not LABEL.match(name):
+            problems.append(f"model name '{name[:100]}' must be letters, digits, '_', '.', '-' (starting with a letter or digit)")
+        source, version, weight, swap = body.get("source"), body.get("version"), body.get("weight", 100.0), body.get("swap", True)
+        if not isinstance(source, str) or not source:
+            problems.append("'source' is required: a package path or models:/NAME@ALIAS")
+        if version is not None and not (isinstance(version, str) and LABEL.match(version)):
+            problems.append("'version' must be a label of letters, digits, '_', '.', '-', e.g. \"2\"")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+            problems.append("'weight' must be a number >= 0 (a share of traffic)")
+        if not isinstance(swap, bool):
+            problems.append("'swap' must be true or false")
+        if problems:
+            raise RequestInvalid(problems)
+        spec = ModelSpec(name, str(source), version=version, weight=float(weight),
+                         trust=self.options.trust or name in self.trusted_names)
+        current = self.repository.models.get(name)
+        if current and current.versions:
+            spec.batching = next(iter(current.versions.values())).batcher.config
+        return spec, bool(swap)
 
     async def load_model(self, request: Request) -> Response:
         name = request.path_params["name"]
         try:
-            body = await self._admin_body(request)
-            source = body.get("source")
-            if not isinstance(source, str):
-                raise RequestInvalid(["'source' is required: a package path or models:/NAME@ALIAS"])
-            current = self.repository.models.get(name)
-            batching = next(iter(current.versions.values())).batcher.config if current and current.versions else None
-            spec = ModelSpec(name, source, version=body.get("version"), weight=float(body.get("weight", 100.0)),
-                             trust=bool(body.get("trust", False)))
-            if batching is not None:
-                spec.batching = batching
-            loaded = await self.repository.load(spec, exclusive=bool(body.get("swap", True)))
+            spec, swap = self._load_spec(name, await self._admin_body(request))
+            loaded = await self.repository.load(spec, exclusive=swap)
         except Exception as error:
             return self._error(error)
         return json_response({"name": name, "version": loaded.version, "load_seconds": round(loaded.load_seconds, 4)})
@@ -284,6 +344,11 @@ class ModelServer:
     async def unload_model(self, request: Request) -> Response:
         try:
             body = await self._admin_body(request)
+            unknown = [f"unknown field '{key}'; an unload takes: version" for key in body if key != "version"]
+            if body.get("version") is not None and not isinstance(body["version"], str):
+                unknown.append("'version' must be a version label (a string), or absent to unload every version")
+            if unknown:
+                raise RequestInvalid(unknown)
             await self.repository.unload(request.path_params["name"], body.get("version"))
         except Exception as error:
             return self._error(error)
@@ -294,7 +359,8 @@ class ModelServer:
         try:
             body = await self._admin_body(request)
             weights = body.get("weights")
-            if not isinstance(weights, dict) or not all(isinstance(v, (int, float)) for v in weights.values()):
+            if not isinstance(weights, dict) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in weights.values()):
                 raise RequestInvalid(["'weights' must map version labels to numbers, e.g. {\"1\": 90, \"2\": 10}"])
             self.repository.set_traffic(name, {str(key): float(value) for key, value in weights.items()})
         except Exception as error:

@@ -17,8 +17,13 @@
       target_in_flight: 8            # or target_qps: 200
       scale_up_window_s: 0
       scale_down_window_s: 300
-    server: {port: 8080, workers: 1, drain_seconds: 5}
-    kubernetes: {image: "ghcr.io/you/tidal:0.1", autoscaler: hpa, secret: tidal-store}
+    server: {port: 8080, workers: 1, drain_seconds: 5, admin: false}
+    kubernetes: {image: "ghcr.io/you/tidal:0.1", autoscaler: hpa, secret: tidal-store, token_secret: churn-token}
+
+A model's ``trust: true`` lets its payload run code (pickle, custom processors); it is the operator's
+switch and covers that model only (the kubernetes target runs ``tidal serve --trust``, which covers
+every model of the service). ``server.admin`` switches the repository API on; it then needs the token
+(``TIDAL_SERVE_TOKEN``).
 """
 
 from __future__ import annotations
@@ -87,6 +92,7 @@ class ServerSettings(_Strict):
     workers: int = Field(1, ge=1)
     drain_seconds: float = Field(5.0, ge=0)
     max_body_mb: float = Field(8.0, gt=0)
+    admin: bool = Field(False, description="the repository API (load, unload, traffic); needs the token")
 
 
 class KubernetesSettings(_Strict):
@@ -94,6 +100,8 @@ class KubernetesSettings(_Strict):
     namespace: str | None = None
     autoscaler: Literal["hpa", "keda"] = "hpa"
     secret: str | None = Field(None, description="a Secret with TIDAL_DB and TIDAL_ARTIFACTS (and S3 keys)")
+    token_secret: str | None = Field(None, pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",
+                                     description="a Secret whose key 'token' is the server's token (default: NAME-token)")
     prometheus: str = Field("http://prometheus.monitoring:9090", description="KEDA: where Prometheus answers")
 
 
@@ -139,6 +147,8 @@ class ServiceSpec(_Strict):
                  "--max-queue", str(batching.max_queue), "--queue-timeout", f"{batching.queue_timeout_s:g}"]
         if batching.threaded:
             args.append("--threaded")
+        if self.server.admin:
+            args.append("--admin")
         if any(entry.trust for entry in self.models):
             args.append("--trust")
         return args

@@ -7,6 +7,7 @@ that standard clients such as ``tritonclient.http`` use by default.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -103,7 +104,7 @@ def parse_request(body: bytes, header_length: str | None) -> InferRequest:
         if datatype not in V2_TO_NUMPY:
             violations.append(f"{where}: unknown datatype {datatype!r}; use one of {', '.join(V2_TO_NUMPY)}")
             continue
-        count = int(np.prod(shape))
+        count = math.prod(shape)  # exact: numpy would wrap around on huge shapes
         parameters = item.get("parameters") or {}
         binary_size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
         try:
@@ -172,8 +173,12 @@ def _from_binary(chunk: bytes, datatype: str, count: int) -> np.ndarray:
     if datatype == "BYTES":
         values, position = [], 0
         while position < len(chunk):
+            if position + 4 > len(chunk):
+                raise ValueError(f"BYTES data is cut short: a 4-byte length prefix at byte {position} runs past the end")
             (length,) = struct.unpack_from("<I", chunk, position)
             position += 4
+            if position + length > len(chunk):
+                raise ValueError(f"BYTES data is cut short: an element of {length} bytes at byte {position} runs past the end")
             values.append(chunk[position: position + length].decode("utf-8"))
             position += length
         return np.array(values, dtype=object)
