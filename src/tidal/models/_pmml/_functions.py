@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -97,8 +98,8 @@ def _aggregate(name: str) -> Callable[[list[Column]], Column]:
             type = common_type(type, arg.type)
         stacked = np.column_stack([np.where(arg.missing, np.nan, _numbers(arg)) for arg in args])
         missing = np.all(np.isnan(stacked), axis=1)
-        with np.errstate(all="ignore"), np.testing.suppress_warnings() as quiet:
-            quiet.filter(RuntimeWarning)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             if name in ("min", "max"):
                 values = (np.nanmin if name == "min" else np.nanmax)(np.where(missing[:, None], 0, stacked), axis=1)
             elif name == "sum":
@@ -319,7 +320,7 @@ FUNCTIONS: dict[str, Function] = {
     "isMissing": Function(_missing_test(True), 1, 1, True),
     "isNotMissing": Function(_missing_test(False), 1, 1, True),
     "isValid": Function(_missing_test(False), 1, 1, True),
-    "isInvalid": Function(lambda args: Column(BOOLEAN, np.zeros(len(args[0])), np.zeros(len(args[0]), dtype=bool)),
+    "isNotValid": Function(lambda args: Column(BOOLEAN, np.zeros(len(args[0])), np.zeros(len(args[0]), dtype=bool)),
                           1, 1, True),
     "uppercase": Function(_strings(str.upper), 1, 1),
     "lowercase": Function(_strings(str.lower), 1, 1),

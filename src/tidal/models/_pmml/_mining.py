@@ -276,20 +276,22 @@ class MiningModel(Model):
     def _skip_missing(self, evaluated: list[Evaluated], size: int) -> tuple[np.ndarray, list[np.ndarray]]:
         """Rows that fail under the treatment, and per segment which of its rows count."""
         counted = []
-        failed = np.zeros(size, dtype=bool)
-        if self.treatment == "skipSegment":
-            total, absent = np.zeros(size), np.zeros(size)
-            for result in evaluated:
-                total[result.rows] += result.weight
-                absent[result.rows[result.prediction.missing]] += result.weight
-            with np.errstate(invalid="ignore", divide="ignore"):
-                failed = (absent / total) > self.threshold
+        failed = self._missing_fraction(evaluated, size) if self.treatment == "skipSegment" else np.zeros(size, bool)
         for result in evaluated:
             missing = result.prediction.missing
             if self.treatment != "skipSegment":
                 failed[result.rows[missing]] = True
             counted.append(~missing)
         return failed, counted
+
+    def _missing_fraction(self, evaluated: list[Evaluated], size: int) -> np.ndarray:
+        """Rows where the segments without a prediction weigh more than ``missingThreshold``."""
+        total, absent = np.zeros(size), np.zeros(size)
+        for result in evaluated:
+            total[result.rows] += result.weight
+            absent[result.rows[result.prediction.missing]] += result.weight
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (absent / total) > self.threshold
 
     def _aggregate_values(self, evaluated: list[Evaluated], size: int) -> tuple[np.ndarray, np.ndarray]:
         math = self.math
@@ -350,8 +352,8 @@ class MiningModel(Model):
         votes = np.zeros((size, len(labels) + 1), dtype=math.dtype)  # the last column: missing votes
         first_vote = np.full((size, len(labels) + 1), np.iinfo(np.int64).max)
         failed = np.zeros(size, dtype=bool)
-        if self.treatment == "skipSegment":
-            failed, _ = self._skip_missing(evaluated, size)
+        if self.treatment in ("skipSegment", "continue"):  # JPMML checks missingThreshold for both
+            failed = self._missing_fraction(evaluated, size)
         weighted = self.method == "weightedMajorityVote"
         for number, result in enumerate(evaluated):
             prediction = result.prediction

@@ -62,6 +62,9 @@ class SimplePredicate(Predicate):
             return
         if text is None:
             raise PmmlInvalid(f"{where} with operator '{self.operator}' lacks the attribute 'value'")
+        if info.optype == "categorical" and self.operator in ORDERINGS:
+            raise PmmlInvalid(f"{where} orders the categorical field '{self.field}' ({self.operator}); "
+                              "only continuous and ordinal fields can be compared that way")
         self.categories = info.categories if info.optype == "ordinal" and self.operator in ORDERINGS else ()
         if self.categories:
             self.constant = text

@@ -14,9 +14,10 @@ Rows that no child takes follow ``noTrueChildStrategy`` (``returnNullPrediction`
 ``returnLastPrediction``: the current node, if it has a score). ``weightedConfidence`` and
 ``aggregateNodes`` are refused at load, as JPMML-Evaluator refuses them.
 
-A regression leaf gives its ``score`` (through ``<Targets>``); a classification leaf gives its
-``ScoreDistribution`` normalised as JPMML normalises it (probabilities as given, record counts
-divided by their sum), and its winner is the first class with the highest probability.
+A regression leaf gives its ``score`` (through ``<Targets>``). A classification leaf predicts its
+``score`` (as PMML and JPMML define it, even where another class is more probable) and gives the
+probabilities of its ``ScoreDistribution``, normalised as JPMML normalises them (probabilities as
+given, record counts divided by their sum).
 """
 
 from __future__ import annotations
@@ -120,8 +121,10 @@ class TreeModel(Model):
             for label, _ in node.distribution:
                 if label not in labels:
                     labels.append(label)
-            if not node.distribution and node.score is not None and node.score not in labels:
+            if node.score is not None and node.score not in labels:
                 labels.append(node.score)
+            if node.score is None and not node.children:
+                raise PmmlInvalid(f"the leaf {node.element.describe()} of a classification tree has no score")
         self.labels = labels
         self.table = np.zeros((count, len(labels)), dtype=self.math.dtype)
         self.winners = np.full(count, NULL)
@@ -131,8 +134,9 @@ class TreeModel(Model):
                 self._distribution(node)
             elif node.score is not None:  # a vote for the node's score
                 self.table[node.index, labels.index(node.score)] = 1
+            if node.score is not None:  # JPMML predicts the node's score; the distribution gives probabilities
                 self.winners[node.index] = labels.index(node.score)
-            self.has_score[node.index] = node.score is not None or bool(node.distribution)
+            self.has_score[node.index] = node.score is not None
 
     def _distribution(self, node: Node) -> None:
         dtype = self.math.dtype
@@ -145,14 +149,8 @@ class TreeModel(Model):
             if total == 0:
                 raise PmmlInvalid(f"the ScoreDistribution of {node.element.describe()} sums to zero")
             values = [dtype(value / total) for value in values]
-        best = None
         for (label, _), value in zip(node.distribution, values, strict=True):
-            column = self.labels.index(label)
-            self.table[node.index, column] = value
-            if best is None or value > best[1]:
-                best = (column, value)
-        assert best is not None
-        self.winners[node.index] = best[0]
+            self.table[node.index, self.labels.index(label)] = value
 
     def leaves(self, context: Context) -> np.ndarray:
         """The node each row ends in (``NULL`` for no prediction)."""
@@ -197,6 +195,8 @@ class TreeModel(Model):
                 raise EvaluationFailed(f"a row ends in {node.element.describe()}, which has no score")
             values = self.scores[np.where(missing, 0, leaf)]
             return self.targets.finish_regression(values, missing, self.math, self.target_type)
+        unscored = ~missing & (self.winners[np.where(missing, 0, leaf)] == NULL)
+        missing = missing | unscored  # JPMML cannot score a row that ends in a node without a score
         probabilities = self.table[np.where(missing, 0, leaf)].copy()
         prediction = classification(self.labels, probabilities, missing)
         prediction.winner = np.where(missing, NULL, self.winners[np.where(missing, 0, leaf)])
