@@ -19,6 +19,7 @@ import re
 import subprocess
 import sys
 import unittest.mock
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,7 @@ def _datasets() -> dict[str, pd.DataFrame]:
 
 def _grid() -> dict[str, Case]:
     from lightgbm import LGBMClassifier, LGBMRegressor
+    from sklearn.cluster import KMeans
     from sklearn.ensemble import (
         GradientBoostingClassifier,
         GradientBoostingRegressor,
@@ -80,7 +82,10 @@ def _grid() -> dict[str, Case]:
         RandomForestRegressor,
     )
     from sklearn.linear_model import LinearRegression, LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
+    from sklearn.svm import SVC, SVR
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
     from xgboost import XGBClassifier, XGBRegressor
 
@@ -117,6 +122,13 @@ def _grid() -> dict[str, Case]:
                                    "species"),
         "xgboost_regressor": Case([XGBRegressor(n_estimators=10, max_depth=3, random_state=0)], data["diabetes_holes"],
                                   "target"),
+        "naive_bayes": Case([GaussianNB()], iris, "species"),
+        "svm_classifier": Case([SVC()], iris, "species"),
+        "svm_regressor": Case([StandardScaler(), SVR(kernel="poly", degree=2)], diabetes, "target"),
+        "mlp_classifier": Case([MLPClassifier(hidden_layer_sizes=(6,), max_iter=300, random_state=0)], iris, "species"),
+        "mlp_regressor": Case([StandardScaler(), MLPRegressor(hidden_layer_sizes=(5,), activation="tanh", max_iter=200,
+                                                             random_state=0)], diabetes, "target"),
+        "kmeans": Case([KMeans(3, n_init=1, random_state=0)], iris.drop(columns="species"), None),
     }
 
 
@@ -128,7 +140,7 @@ def _threshold_rows(case: Case, pmml: str, base: pd.Series, limit: int = 40) -> 
         for tree in [step] + list(np.asarray(getattr(step, "estimators_", []), dtype=object).ravel()):
             inner = getattr(tree, "tree_", None)
             if inner is not None:
-                names = case.frame.columns.drop(case.label)
+                names = case.frame.columns.drop(case.label) if case.label else case.frame.columns
                 thresholds |= {(names[feature], float(value)) for feature, value in
                                zip(inner.feature, inner.threshold, strict=True) if feature >= 0}
     rows = []
@@ -160,7 +172,12 @@ def reference(tmp_path_factory) -> dict[str, Case]:
     version = CONVERTER_SKLEARN if sklearn.__version__ != CONVERTER_SKLEARN else sklearn.__version__
     for name, case in cases.items():
         pipeline = PMMLPipeline([(f"step{index}", step) for index, step in enumerate(case.steps)])
-        pipeline.fit(case.frame.drop(columns=case.label), case.frame[case.label])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # small iteration budgets: the networks need not converge
+            if case.label is None:
+                pipeline.fit(case.frame)
+            else:
+                pipeline.fit(case.frame.drop(columns=case.label), case.frame[case.label])
         with unittest.mock.patch("sklearn.base.__version__", version):
             joblib.dump(pipeline, folder / f"{name}.pkl")
         case.path = folder / f"{name}.pmml"
@@ -168,7 +185,7 @@ def reference(tmp_path_factory) -> dict[str, Case]:
     done = subprocess.run([sys.executable, "-c", CONVERT, *arguments], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"sklearn2pmml failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
     for case in cases.values():
-        features = case.frame.drop(columns=case.label)
+        features = case.frame.drop(columns=case.label) if case.label else case.frame
         plain = features.dropna().iloc[::13].head(12)
         with_holes = features.iloc[::11].head(12).copy()
         holes = np.random.default_rng(7).random(with_holes.shape) < 0.3
@@ -183,11 +200,12 @@ def reference(tmp_path_factory) -> dict[str, Case]:
                                          "tree_classifier_missing", "forest_classifier", "forest_regressor",
                                          "gbm_binary", "gbm_multiclass", "gbm_regressor", "hist_gbm_binary",
                                          "lightgbm_multiclass", "lightgbm_regressor", "xgboost_binary",
-                                         "xgboost_multiclass", "xgboost_regressor"]))
+                                         "xgboost_multiclass", "xgboost_regressor", "naive_bayes", "svm_classifier",
+                                         "svm_regressor", "mlp_classifier", "mlp_regressor", "kmeans"]))
 def test_tidal_scores_sklearn2pmml_models_as_jpmml(name, reference):
     case = reference[name]
     ours = assert_matches_jpmml(case.path, case.rows)
-    target = ours[case.label]
+    target = ours[case.label or "prediction"]
     assert len(target) == len(case.rows)
 
 

@@ -37,18 +37,28 @@ def _is_null(value: Any) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))
 
 
-def differences(ours: dict[str, np.ndarray], theirs: pd.DataFrame) -> list[str]:
-    """Every column and row where Tidal's result differs from JPMML's (empty when they agree)."""
+def differences(ours: dict[str, np.ndarray], theirs: pd.DataFrame, target: str) -> list[str]:
+    """Every column and row where Tidal's result differs from JPMML's (empty when they agree).
+
+    Where JPMML raises an error for a row (a support vector machine or a function given a missing
+    value), Tidal gives no prediction: the row's target must be null, and its other columns are not
+    compared.
+    """
     problems = []
+    theirs = theirs.rename(columns={name: "prediction" for name in theirs.columns if not isinstance(name, str)})
     if "errors" in theirs.columns:  # jpmml_evaluator reports a row it could not score here
-        failed = theirs["errors"].dropna()
-        problems += [f"JPMML could not score row {row}: {message}" for row, message in failed.items()]
-        theirs = theirs.drop(columns="errors")
+        failed = theirs["errors"].notna().to_numpy()
+        for row in np.flatnonzero(failed):
+            if not _is_null(ours[target][row]):
+                problems.append(f"JPMML could not score row {row} ({theirs['errors'].iloc[row]}), "
+                                f"but Tidal predicts {ours[target][row]!r}")
+        theirs = theirs.drop(columns="errors")[~failed]
+        ours = {name: np.asarray(values, dtype=object)[~failed] for name, values in ours.items()}
     for name in theirs.columns:
         if name not in ours:
             problems.append(f"{name}: JPMML reports it, Tidal does not")
             continue
-        mine, reference = list(ours[name]), list(theirs[name])
+        mine, reference = list(ours[name]), list(theirs[name].to_numpy())
         if len(mine) != len(reference):
             problems.append(f"{name}: {len(mine)} rows, JPMML has {len(reference)}")
             continue
@@ -74,8 +84,9 @@ def assert_matches_jpmml(path: Path, rows: pd.DataFrame) -> dict[str, np.ndarray
     """Score ``rows`` with both evaluators and fail with every difference."""
     from tidal.models._pmml import PmmlModel
 
-    ours = PmmlModel.from_path(path).evaluate(rows)
+    model = PmmlModel.from_path(path)
+    ours = model.evaluate(rows)
     theirs = jpmml_results(path, rows)
-    problems = differences(ours, theirs)
+    problems = differences(ours, theirs, model.target or "prediction")
     assert not problems, f"{path.name}: {len(problems)} difference(s) from JPMML:\n  " + "\n  ".join(problems[:20])
     return ours

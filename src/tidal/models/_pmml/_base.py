@@ -83,6 +83,9 @@ class OutputSpec:
         if self.expression is not None:
             default = self.expression.type
         self.type = check_type(element.get("dataType"), element.describe(), default or DOUBLE)
+        if self.rank != 1 and not model.supports("rank"):
+            raise PmmlUnsupported(f"{element.describe()} asks for rank {self.rank}, which <{model.element.tag}> "
+                                  "does not report")
         if self.feature in ("entityId", "clusterId", "affinity") and not model.supports(self.feature):
             raise PmmlUnsupported(f"output feature '{self.feature}' of {element.describe()} is not supported for "
                                   f"<{model.element.tag}>")
@@ -166,6 +169,8 @@ class Model:
     def _target_type(self, parent_target: FieldInfo | None) -> str:
         if self.target is not None:
             return self.target.type
+        if self.function == "clustering":
+            return STRING
         if self.function == "classification":
             return parent_target.type if parent_target is not None else STRING
         return FLOAT if self.math.name == "float" else DOUBLE

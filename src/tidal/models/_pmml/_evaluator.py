@@ -22,7 +22,15 @@ import numpy as np
 import pandas as pd
 
 from tidal.core._errors import DataError
-from tidal.models._pmml import _mining, _regression, _trees  # noqa: F401 - register the model types
+from tidal.models._pmml import (  # noqa: F401 - register the model types
+    _bayes,
+    _clustering,
+    _mining,
+    _neural,
+    _regression,
+    _svm,
+    _trees,
+)
 from tidal.models._pmml._base import MODEL_TYPES, Model, compile_model
 from tidal.models._pmml._context import Context, Scope
 from tidal.models._pmml._document import PmmlInvalid, PmmlUnsupported, parse_document, refuse_unused
@@ -113,7 +121,13 @@ class PmmlModel:
         return result
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        return self._predictions(self._predict(frame))
+        """Predictions per row; a clustering model's cluster ids come as integers when they all are."""
+        predictions = self._predictions(self._predict(frame))
+        if self.function == "clustering":
+            ids = [value for value in predictions if value is not None]
+            if all(isinstance(value, str) and value.lstrip("-").isdigit() for value in ids):
+                return _array([None if value is None else int(value) for value in predictions], INTEGER)
+        return predictions
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         if self.function != "classification":
