@@ -315,6 +315,44 @@ def integer_and_boolean() -> str:
 </Node></TreeModel></PMML>"""
 
 
+def rule_set(criterion: str, default: bool = True) -> str:
+    fallback = ' defaultScore="maybe" defaultConfidence="0.3"' if default else ""
+    rules = (
+        '<SimpleRule id="r1" score="yes" weight="0.7" confidence="0.8"><SimplePredicate field="x1" operator="greaterThan" '
+        'value="1"/></SimpleRule>'
+        '<CompoundRule><SimplePredicate field="s" operator="equal" value="a"/>'
+        '<SimpleRule id="r2" score="no" weight="0.9" confidence="0.6"><SimplePredicate field="x2" operator="lessThan" '
+        'value="0.3"/></SimpleRule>'
+        '<SimpleRule id="r3" score="yes" weight="0.4" confidence="0.95"><SimplePredicate field="n" operator="lessOrEqual" '
+        'value="2"/></SimpleRule></CompoundRule>'
+        '<SimpleRule id="r4" score="no" weight="0.7" confidence="0.5"><CompoundPredicate booleanOperator="or">'
+        '<SimplePredicate field="n" operator="greaterThan" value="3"/><SimplePredicate field="x1" operator="lessThan" '
+        'value="0"/></CompoundPredicate></SimpleRule>'
+        '<SimpleRule id="r5" score="maybe" weight="1.5" confidence="0.2"><SimplePredicate field="x2" '
+        'operator="greaterOrEqual" value="1.5"/></SimpleRule>')
+    return document('<RuleSetModel functionName="classification">' + schema("x1", "x2", "s", "n", target="label")
+                    + f'<RuleSet{fallback}><RuleSelectionMethod criterion="{criterion}"/>'
+                    + '<RuleSelectionMethod criterion="firstHit"/>' + rules + "</RuleSet></RuleSetModel>")
+
+
+def scorecard() -> str:
+    characteristics = (
+        '<Characteristic name="by_x1" baselineScore="0"><Attribute partialScore="-3"><SimplePredicate field="x1" '
+        'operator="lessThan" value="0"/></Attribute><Attribute partialScore="5.5"><SimplePredicate field="x1" '
+        'operator="lessOrEqual" value="2"/></Attribute><Attribute partialScore="8"><True/></Attribute></Characteristic>'
+        '<Characteristic name="by_s" baselineScore="0"><Attribute partialScore="2"><SimpleSetPredicate field="s" '
+        'booleanOperator="isIn"><Array type="string">a b</Array></SimpleSetPredicate></Attribute>'
+        '<Attribute partialScore="-1"><SimplePredicate field="s" operator="isMissing"/></Attribute>'
+        '<Attribute partialScore="0.25"><True/></Attribute></Characteristic>'
+        '<Characteristic name="by_n" baselineScore="0"><Attribute><SimplePredicate field="n" operator="isNotMissing"/>'
+        '<ComplexPartialScore><Apply function="*"><FieldRef field="n"/><Constant>1.5</Constant></Apply>'
+        '</ComplexPartialScore></Attribute><Attribute partialScore="0"><SimplePredicate field="x2" '
+        'operator="greaterThan" value="1"/></Attribute></Characteristic>')
+    return document('<Scorecard functionName="regression" useReasonCodes="false" initialScore="10">'
+                    + schema("x1", "x2", "s", "n", target="y") + f"<Characteristics>{characteristics}</Characteristics>"
+                    + "</Scorecard>")
+
+
 INTEGER_ROWS = pd.DataFrame({
     "count": [1, 2, 3, 1, 2, 3, None, 1],
     "on": [True, False, True, None, True, False, True, False],
@@ -352,6 +390,9 @@ DOCUMENTS = {
     "targets_floor": targets("floor"),
     "targets_priors": targets("priors"),
     "float_tree_ensemble": float_tree(),
+    **{f"rule_set_{criterion}": rule_set(criterion) for criterion in ("firstHit", "weightedSum", "weightedMax")},
+    "rule_set_without_default": rule_set("weightedSum", default=False),
+    "scorecard": scorecard(),
 }
 
 

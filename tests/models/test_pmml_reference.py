@@ -83,6 +83,7 @@ def _grid() -> dict[str, Case]:
     )
     from sklearn.linear_model import LinearRegression, LogisticRegression
     from sklearn.naive_bayes import GaussianNB
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
     from sklearn.svm import SVC, SVR
@@ -129,6 +130,8 @@ def _grid() -> dict[str, Case]:
         "mlp_regressor": Case([StandardScaler(), MLPRegressor(hidden_layer_sizes=(5,), activation="tanh", max_iter=200,
                                                              random_state=0)], diabetes, "target"),
         "kmeans": Case([KMeans(3, n_init=1, random_state=0)], iris.drop(columns="species"), None),
+        "knn_classifier": Case([KNeighborsClassifier(5)], iris, "species"),
+        "knn_regressor": Case([KNeighborsRegressor(4, weights="distance")], diabetes, "target"),
     }
 
 
@@ -201,7 +204,8 @@ def reference(tmp_path_factory) -> dict[str, Case]:
                                          "gbm_binary", "gbm_multiclass", "gbm_regressor", "hist_gbm_binary",
                                          "lightgbm_multiclass", "lightgbm_regressor", "xgboost_binary",
                                          "xgboost_multiclass", "xgboost_regressor", "naive_bayes", "svm_classifier",
-                                         "svm_regressor", "mlp_classifier", "mlp_regressor", "kmeans"]))
+                                         "svm_regressor", "mlp_classifier", "mlp_regressor", "kmeans",
+                                         "knn_classifier", "knn_regressor"]))
 def test_tidal_scores_sklearn2pmml_models_as_jpmml(name, reference):
     case = reference[name]
     ours = assert_matches_jpmml(case.path, case.rows)

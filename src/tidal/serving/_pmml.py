@@ -38,7 +38,9 @@ def pmml_package(pmml_file: str | Path) -> Any:
     from tidal.models import ModelPackage
 
     model = PmmlModel.from_path(pmml_file)
-    if model.function == "classification":
+    if model.function == "classification" and not model.gives_probabilities:
+        task = "other"  # predicts classes by votes (SVM, neighbours, rule sets): no probabilities to serve
+    elif model.function == "classification":
         task = "binary" if len(model.classes) == 2 else "multiclass"
     elif model.function == "clustering":
         task = "clustering"

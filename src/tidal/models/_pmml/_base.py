@@ -89,8 +89,9 @@ class OutputSpec:
         if self.feature in ("entityId", "clusterId", "affinity") and not model.supports(self.feature):
             raise PmmlUnsupported(f"output feature '{self.feature}' of {element.describe()} is not supported for "
                                   f"<{model.element.tag}>")
-        if self.feature == "probability" and model.function != "classification":
-            raise PmmlInvalid(f"{element.describe()} asks for a probability from a {model.function} model")
+        if self.feature == "probability" and (model.function != "classification" or not model.gives_probabilities):
+            raise PmmlUnsupported(f"{element.describe()} asks for a probability, which <{model.element.tag}> "
+                                  f"({model.function}) does not give")
         self.model = model
 
     def compute(self, prediction: Prediction, context: Context) -> Column:
@@ -131,6 +132,7 @@ class Model:
     """A compiled model element. Subclasses set ``function`` and implement :meth:`predict`."""
 
     supported_functions: tuple[str, ...] = ("regression", "classification")
+    gives_probabilities = True  # a classifier whose answers are class probabilities (JPMML's HasProbability)
 
     def __init__(self, element: Element, scope: Scope, math: MathContext | None, nested: bool,
                  parent_target: FieldInfo | None) -> None:

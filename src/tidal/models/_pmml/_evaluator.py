@@ -26,8 +26,10 @@ from tidal.models._pmml import (  # noqa: F401 - register the model types
     _bayes,
     _clustering,
     _mining,
+    _neighbors,
     _neural,
     _regression,
+    _rules,
     _svm,
     _trees,
 )
@@ -72,6 +74,8 @@ class PmmlModel:
                 raise PmmlInvalid(f"{source}: the mining field '{name}' is not in the <DataDictionary>")
         self.outputs = self.model.output_fields()
         self.classes: list[Any] = self._classes() if self.function == "classification" else []
+        #: whether predict_proba has an answer (support vector machines, neighbours, rule sets vote instead)
+        self.gives_probabilities = self.function == "classification" and _probabilistic(self.model)
 
     @classmethod
     def from_path(cls, path: str | Path) -> PmmlModel:
@@ -130,8 +134,8 @@ class PmmlModel:
         return predictions
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        if self.function != "classification":
-            raise DataError(f"a PMML {self.function} model gives no class probabilities")
+        if self.function != "classification" or not self.gives_probabilities:
+            raise DataError(f"this PMML model (<{self.model.element.tag}>, {self.function}) gives no class probabilities")
         prediction = self._predict(frame)
         labels = [label_value(label, self.target_type) for label in prediction.labels]
         columns = []
@@ -158,6 +162,18 @@ class PmmlModel:
 
     def __repr__(self) -> str:
         return f"<PmmlModel {self.model.element.tag} {self.function} inputs={len(self.features)}>"
+
+
+def _probabilistic(model: Model) -> bool:
+    if not model.gives_probabilities:
+        return False
+    segments = getattr(model, "segments", None)
+    if segments is None:
+        return True
+    method = getattr(model, "method", "")
+    if method in ("modelChain", "selectFirst"):
+        return all(_probabilistic(segment.model) for segment in segments if segment.model.function == "classification")
+    return method not in ("selectAll",)
 
 
 def _plain(values: np.ndarray, missing: np.ndarray, type: str) -> np.ndarray:

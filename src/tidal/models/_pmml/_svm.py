@@ -36,6 +36,7 @@ KERNELS = ("LinearKernelType", "PolynomialKernelType", "RadialBasisKernelType", 
 
 @register("SupportVectorMachineModel")
 class SupportVectorMachine(Model):
+    gives_probabilities = False
     def compile(self, element: Element) -> None:
         if element.get("maxWins", "false") == "true":
             raise PmmlUnsupported(f"maxWins=\"true\" of {self.where} is not supported by Tidal's evaluator")

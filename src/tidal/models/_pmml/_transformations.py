@@ -243,12 +243,18 @@ class Discretize(Expression):
         return result
 
 
+def column_key(name: str) -> str:
+    """An InlineTable column as the parser names it (without a namespace prefix such as ``data:``)."""
+    return name.rsplit(":", 1)[-1]
+
+
 class MapValues(Expression):
     def __init__(self, element: Element, scope: Scope) -> None:
-        self.pairs = [(pair.require("field"), pair.require("column")) for pair in element.findall("FieldColumnPair")]
+        self.pairs = [(pair.require("field"), column_key(pair.require("column")))
+                      for pair in element.findall("FieldColumnPair")]
         for name, _ in self.pairs:
             scope.lookup(name, element.describe())
-        output = element.require("outputColumn")
+        output = column_key(element.require("outputColumn"))
         self.type = check_type(element.get("dataType"), element.describe(), default=STRING)
         table = element.find("InlineTable")
         if table is None:
@@ -345,4 +351,4 @@ def define_derived_fields(container: Element | None, scope: Scope) -> None:
         scope.define(FieldInfo(name, type, optype, values), expression.evaluate)
 
 
-__all__ = ["Expression", "Interval", "compile_expression", "define_derived_fields", "expression_of"]
+__all__ = ["Expression", "Interval", "column_key", "compile_expression", "define_derived_fields", "expression_of"]
