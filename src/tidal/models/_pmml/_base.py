@@ -90,8 +90,8 @@ class OutputSpec:
             raise PmmlUnsupported(f"output feature '{self.feature}' of {element.describe()} is not supported for "
                                   f"<{model.element.tag}>")
         if self.feature == "probability" and (model.function != "classification" or not model.gives_probabilities):
-            raise PmmlUnsupported(f"{element.describe()} asks for a probability, which <{model.element.tag}> "
-                                  f"({model.function}) does not give")
+            raise PmmlUnsupported(f"{element.describe()} asks for a probability, which is not supported for "
+                                  f"<{model.element.tag}> ({model.function}: it gives no class probabilities)")
         self.model = model
 
     def compute(self, prediction: Prediction, context: Context) -> Column:

@@ -39,7 +39,7 @@ from tidal.models._pmml._document import PmmlInvalid, PmmlUnsupported, parse_doc
 from tidal.models._pmml._results import label_value
 from tidal.models._pmml._schema import DataField, prepare_input, read_data_dictionary
 from tidal.models._pmml._transformations import define_derived_fields
-from tidal.models._pmml._values import BOOLEAN, INTEGER, STRING, to_python
+from tidal.models._pmml._values import BOOLEAN, INTEGER, STRING, Column, to_python
 
 #: pandas dtypes a model package declares for PMML data types
 PANDAS_TYPES = {"double": "float64", "float": "float64", "integer": "int64", "string": "object", "boolean": "bool"}
@@ -120,7 +120,9 @@ class PmmlModel:
         name = self.target or "prediction"
         result[name] = self._predictions(prediction)
         for spec in self.outputs:
-            column = prediction.outputs[spec.name]
+            column = prediction.outputs.get(spec.name)
+            if column is None:  # a segment no row reached
+                column = Column.empty(spec.type, prediction.size)
             result[spec.name] = _plain(column.values, column.missing, column.type)
         return result
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tidal.models._pmml._aggregation import Evaluated, extreme, weighted_median
 from tidal.models._pmml._base import Model, OutputSpec, compile_model, register
 from tidal.models._pmml._context import Context, FieldInfo
 from tidal.models._pmml._document import Element, PmmlInvalid, PmmlUnsupported
@@ -40,13 +41,6 @@ class Segment:
     weight: float
     model: Model
     always: bool  # the predicate is <True/>
-
-
-@dataclass
-class Evaluated:
-    rows: np.ndarray
-    prediction: Prediction
-    weight: float
 
 
 @register("MiningModel")
@@ -298,7 +292,8 @@ class MiningModel(Model):
         failed, counted = self._skip_missing(evaluated, size)
         weighted = self.method.startswith("weighted")
         if self.method in ("median", "weightedMedian"):
-            return self._median(evaluated, counted, size, weighted), failed | self._none(evaluated, counted, size)
+            values = weighted_median(evaluated, counted, size, weighted)
+            return self.math.array(values), failed | self._none(evaluated, counted, size)
         total, weights, count = math.zeros(size), math.zeros(size), np.zeros(size)
         for result, keep in zip(evaluated, counted, strict=True):
             rows = result.rows[keep]
@@ -323,28 +318,6 @@ class MiningModel(Model):
         for result, keep in zip(evaluated, counted, strict=True):
             count[result.rows[keep]] += 1
         return count == 0
-
-    def _median(self, evaluated: list[Evaluated], counted: list[np.ndarray], size: int, weighted: bool) -> np.ndarray:
-        values = np.full((size, len(evaluated)), np.nan)
-        weights = np.zeros((size, len(evaluated)))
-        for column, (result, keep) in enumerate(zip(evaluated, counted, strict=True)):
-            assert result.prediction.value is not None
-            values[result.rows[keep], column] = result.prediction.value.values[keep]
-            weights[result.rows[keep], column] = result.weight
-        result_values = np.full(size, np.nan)
-        for row in range(size):
-            present = ~np.isnan(values[row])
-            if not present.any():
-                continue
-            if weighted:
-                order = np.argsort(values[row][present], kind="stable")
-                ordered, ordered_weights = values[row][present][order], weights[row][present][order]
-                threshold = 0.5 * ordered_weights.sum()
-                position = int(np.argmax(np.cumsum(ordered_weights) >= threshold))
-                result_values[row] = ordered[position]
-            else:
-                result_values[row] = legacy_median(values[row][present])
-        return self.math.array(result_values)
 
     def _votes(self, evaluated: list[Evaluated], size: int) -> Prediction:
         math = self.math
@@ -428,43 +401,9 @@ class MiningModel(Model):
                 divisor = weight_sum if self.method == "weightedAverage" else math.array(count)
                 probabilities = total / divisor[:, None]
         else:
-            probabilities = self._extreme(stacks, present, labels, size)
+            categories = [labels.index(label) for label in self._target_categories() if label in labels]
+            probabilities = extreme(self.method, stacks, present, categories or list(range(len(labels))), self.math)
         return classification(labels, probabilities, failed | none)
-
-    def _extreme(self, stacks: np.ndarray, present: np.ndarray, labels: list[str], size: int) -> np.ndarray:
-        """``max`` and ``median``: the winning class's extreme, then the average of the segments that reach it."""
-        math = self.math
-        result = np.full((size, len(labels)), np.nan, dtype=math.dtype)
-        categories = [labels.index(label) for label in self._target_categories() if label in labels] or \
-            list(range(len(labels)))
-        for row in range(size):
-            chosen = np.flatnonzero(present[:, row])
-            if not len(chosen):
-                continue
-            table = stacks[chosen, row, :].astype(np.float64)
-            if self.method == "max":
-                summary = table.max(axis=0)
-            else:
-                summary = np.array([legacy_median(np.sort(table[:, column])) for column in range(len(labels))])
-            winner = None
-            for column in categories:
-                if winner is None or summary[column] > summary[winner]:
-                    winner = column
-            assert winner is not None
-            if self.method == "max":
-                contributors = np.flatnonzero(table[:, winner] == summary[winner])
-            else:
-                difference = np.abs(summary[winner] - table[:, winner])
-                contributors = np.flatnonzero(difference == difference.min())
-            rows = stacks[chosen[contributors], row, :]
-            if len(contributors) == 1:
-                result[row] = rows[0]
-            else:
-                total = np.zeros(len(labels), dtype=math.dtype)
-                for values in rows:
-                    total = total + values
-                result[row] = np.asarray(total) / math.scalar(len(contributors))
-        return result
 
     def output_fields(self) -> list[OutputSpec]:
         nested: list[OutputSpec] = []
@@ -486,19 +425,3 @@ def _value_labels(prediction: Prediction) -> np.ndarray:
     labels = [None if gone else str(value) for value, gone in zip(prediction.value.values, prediction.missing,
                                                                    strict=True)]
     return np.array(labels, dtype=object)
-
-
-def legacy_median(ordered: np.ndarray) -> float:
-    """Commons Math's default (legacy) median of sorted values, as JPMML computes it."""
-    values = np.sort(ordered)
-    count = len(values)
-    if count == 1:
-        return float(values[0])
-    position = 0.5 * (count + 1)
-    whole = int(np.floor(position))
-    if position < 1:
-        return float(values[0])
-    if position >= count:
-        return float(values[-1])
-    lower, upper = values[whole - 1], values[whole]
-    return float(lower + (position - whole) * (upper - lower))

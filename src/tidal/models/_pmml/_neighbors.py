@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from tidal.models._pmml._aggregation import legacy_median
 from tidal.models._pmml._base import Model, OutputSpec, register
 from tidal.models._pmml._context import Context
 from tidal.models._pmml._document import Element, PmmlInvalid, PmmlUnsupported
-from tidal.models._pmml._mining import legacy_median
 from tidal.models._pmml._results import Prediction, classification, label_value, regression_of_type
 from tidal.models._pmml._transformations import column_key
 from tidal.models._pmml._values import STRING, Column, cast, typed_constant
