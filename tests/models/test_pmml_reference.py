@@ -49,6 +49,7 @@ class Case:
     steps: list[Any]
     frame: pd.DataFrame
     label: str | None
+    fit: dict[str, Any] = field(default_factory=dict)
     path: Path = Path()
     rows: pd.DataFrame = field(default_factory=pd.DataFrame)
 
@@ -61,7 +62,10 @@ def _datasets() -> dict[str, pd.DataFrame]:
     diabetes = load_diabetes(as_frame=True).frame
     cancer = load_breast_cancer(as_frame=True).frame.iloc[:, [0, 1, 2, 3, 4, 5, 30]]
     cancer.columns = ["radius", "texture", "perimeter", "area", "smoothness", "compactness", "target"]
-    frames = {"iris": iris, "diabetes": diabetes, "cancer": cancer}
+    categorical = diabetes.assign(sex=np.where(diabetes["sex"] > 0, "male", "female"),
+                                  band=pd.cut(diabetes["bmi"], 4, labels=["a", "b", "c", "d"]).astype(str))
+    categorical.loc[::9, "band"] = None
+    frames = {"iris": iris, "diabetes": diabetes, "cancer": cancer, "categorical": categorical}
     for name, label, seed in (("iris", "species", 1), ("diabetes", "target", 2), ("cancer", "target", 3)):
         frame = frames[name].copy()
         features = frame.columns.drop(label)
@@ -74,6 +78,7 @@ def _datasets() -> dict[str, pd.DataFrame]:
 def _grid() -> dict[str, Case]:
     from lightgbm import LGBMClassifier, LGBMRegressor
     from sklearn.cluster import KMeans
+    from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import (
         GradientBoostingClassifier,
         GradientBoostingRegressor,
@@ -88,6 +93,7 @@ def _grid() -> dict[str, Case]:
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
     from sklearn.svm import SVC, SVR
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+    from sklearn2pmml.preprocessing import PMMLLabelEncoder
     from xgboost import XGBClassifier, XGBRegressor
 
     data = _datasets()
@@ -123,6 +129,12 @@ def _grid() -> dict[str, Case]:
                                    "species"),
         "xgboost_regressor": Case([XGBRegressor(n_estimators=10, max_depth=3, random_state=0)], data["diabetes_holes"],
                                   "target"),
+        "lightgbm_categorical": Case(
+            [ColumnTransformer([("sex", PMMLLabelEncoder(missing_values=-1), ["sex"]),
+                                ("band", PMMLLabelEncoder(missing_values=-1), ["band"]),
+                                ("numbers", "passthrough", ["age", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"])]),
+             LGBMRegressor(n_estimators=8, num_leaves=6, min_child_samples=5, verbose=-1, random_state=0)],
+            data["categorical"], "target", {"step1__categorical_feature": [0, 1]}),
         "naive_bayes": Case([GaussianNB()], iris, "species"),
         "svm_classifier": Case([SVC()], iris, "species"),
         "svm_regressor": Case([StandardScaler(), SVR(kernel="poly", degree=2)], diabetes, "target"),
@@ -180,7 +192,7 @@ def reference(tmp_path_factory) -> dict[str, Case]:
             if case.label is None:
                 pipeline.fit(case.frame)
             else:
-                pipeline.fit(case.frame.drop(columns=case.label), case.frame[case.label])
+                pipeline.fit(case.frame.drop(columns=case.label), case.frame[case.label], **case.fit)
         with unittest.mock.patch("sklearn.base.__version__", version):
             joblib.dump(pipeline, folder / f"{name}.pkl")
         case.path = folder / f"{name}.pmml"
@@ -193,7 +205,8 @@ def reference(tmp_path_factory) -> dict[str, Case]:
         with_holes = features.iloc[::11].head(12).copy()
         holes = np.random.default_rng(7).random(with_holes.shape) < 0.3
         with_holes = with_holes.mask(holes)
-        edges = _threshold_rows(case, case.path.read_text(), features.dropna().median())
+        complete = features.dropna()
+        edges = _threshold_rows(case, case.path.read_text(), complete.iloc[len(complete) // 2])
         case.rows = pd.concat([plain, with_holes, edges], ignore_index=True)
     return cases
 
@@ -202,7 +215,8 @@ def reference(tmp_path_factory) -> dict[str, Case]:
                                          "minmax_scaler_logistic", "tree_classifier", "tree_regressor",
                                          "tree_classifier_missing", "forest_classifier", "forest_regressor",
                                          "gbm_binary", "gbm_multiclass", "gbm_regressor", "hist_gbm_binary",
-                                         "lightgbm_multiclass", "lightgbm_regressor", "xgboost_binary",
+                                         "lightgbm_multiclass", "lightgbm_regressor", "lightgbm_categorical",
+                                         "xgboost_binary",
                                          "xgboost_multiclass", "xgboost_regressor", "naive_bayes", "svm_classifier",
                                          "svm_regressor", "mlp_classifier", "mlp_regressor", "kmeans",
                                          "knn_classifier", "knn_regressor"]))
@@ -231,3 +245,28 @@ def test_a_package_takes_every_data_dictionary_column_and_reports_null_predictio
     assert [value is None for value in predictions] == null.tolist()
     assert np.isnan(probabilities[null]).all()
     np.testing.assert_allclose(probabilities[~null, 1], expected["probability(1)"][~null], rtol=0, atol=1e-12)
+
+
+def test_the_server_answers_null_where_jpmml_gives_no_prediction(reference, tmp_path):
+    import asyncio
+
+    import httpx
+
+    from tidal.serving import ModelServer, ModelSpec, pmml_package
+
+    case = reference["gbm_binary"]
+    package = pmml_package(case.path)
+    archive = package.save_archive(tmp_path / "gbm.zip")
+    features = package.features  # the HTTP routes check columns against the signature: the model's inputs
+    records = [{name: float(case.rows[name].iloc[0]) for name in features}, {name: None for name in features}]
+    server = ModelServer([ModelSpec("gbm", str(archive))])
+
+    async def ask() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app), base_url="http://t") as client:
+            return await client.post("/api/predict/gbm", json=records)
+
+    answer = asyncio.run(ask())
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["predictions"][0] in (0, 1) and body["predictions"][1] is None
+    assert body["probabilities"][1] == {"0": None, "1": None}

@@ -11,6 +11,10 @@ then answers for a batch of rows at once:
 
 A request may carry more columns than the model uses (every data-dictionary field, as JPMML
 clients send): the extra columns are ignored.
+
+Where JPMML-Evaluator raises an error for a single row (a function given a missing argument, a
+support vector machine or scorecard that cannot score the row), Tidal gives that row no
+prediction instead, since a batch answer cannot carry a per-row error.
 """
 
 from __future__ import annotations
@@ -59,6 +63,9 @@ class PmmlModel:
                   if child.tag not in ("DataDictionary", "TransformationDictionary")]
         if not models:
             raise PmmlInvalid(f"{source} holds no model")
+        if len(models) > 1:
+            raise PmmlUnsupported(f"{source} holds {len(models)} models (<{models[0].tag}>, <{models[1].tag}> ...); "
+                                  "Tidal's evaluator takes documents with one (combine models in a <MiningModel>)")
         if models[0].tag not in MODEL_TYPES:
             raise PmmlUnsupported(f"PMML element <{models[0].tag}> is not supported by Tidal's evaluator "
                                   f"(supported models: {', '.join(sorted(MODEL_TYPES))})")
