@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# System packages the test suite needs: a PostgreSQL server (the store suite runs on it) and
-# Chromium (the Studio's browser tests).
+# System packages the test suite needs: a PostgreSQL server (the store suite runs on it),
+# Chromium (the Studio's browser tests) and a Java runtime (the PMML reference tests convert models
+# with sklearn2pmml and score them with JPMML-Evaluator, both JVM programs).
 # Installs them with apt-get when they are missing and this user may; otherwise says what to do.
 set -euo pipefail
 
@@ -10,6 +11,9 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
 fi
 if [ ! -x /usr/bin/chromium ]; then
   need+=(chromium)   # the Studio's end-to-end tests drive it with Playwright
+fi
+if ! command -v java >/dev/null 2>&1; then
+  need+=(default-jre-headless)   # sklearn2pmml and jpmml-evaluator run on it
 fi
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
