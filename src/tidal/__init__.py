@@ -13,6 +13,7 @@ The public surface::
 """
 
 from tidal.core import (
+    CodeNotAllowed,
     Column,
     Columns,
     ComponentSpec,
@@ -29,6 +30,7 @@ from tidal.core import (
     Table,
     TidalError,
     ValidationFailed,
+    YamlError,
     component,
     get_component,
     registry,
@@ -42,6 +44,7 @@ from tidal.store import Workspace
 __version__ = "0.1.0"
 
 __all__ = [
+    "CodeNotAllowed",
     "Column",
     "Columns",
     "ComponentSpec",
@@ -63,6 +66,7 @@ __all__ = [
     "TidalError",
     "ValidationFailed",
     "Workspace",
+    "YamlError",
     "__version__",
     "component",
     "get_component",

@@ -2,6 +2,7 @@
 
 from tidal.core._component import ComponentSpec, Port, PortSpec, component
 from tidal.core._errors import (
+    CodeNotAllowed,
     DataError,
     Issue,
     NotFound,
@@ -14,8 +15,17 @@ from tidal.core._errors import (
 from tidal.core._params import Column, Columns, InputFile, OutputFile, Param, ParamSpec
 from tidal.core._ports import Figure, LazyTable, Metrics, Table
 from tidal.core._registry import Registry, get_component, registry
+from tidal.core._yaml import (
+    YamlError,
+    YamlLimits,
+    check_nesting,
+    load_yaml,
+    load_yaml_file,
+    read_yaml_text,
+)
 
 __all__ = [
+    "CodeNotAllowed",
     "Column",
     "Columns",
     "ComponentSpec",
@@ -38,7 +48,13 @@ __all__ = [
     "TidalError",
     "UnsafeModelError",
     "ValidationFailed",
+    "YamlError",
+    "YamlLimits",
+    "check_nesting",
     "component",
     "get_component",
+    "load_yaml",
+    "load_yaml_file",
+    "read_yaml_text",
     "registry",
 ]
