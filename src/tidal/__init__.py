@@ -19,6 +19,7 @@ from tidal.core._lazy import lazy_attributes
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "CodeNotAllowed": "tidal.core",
     "Column": "tidal.core",
     "Columns": "tidal.core",
     "ComponentSpec": "tidal.core",
@@ -40,6 +41,7 @@ _EXPORTS = {
     "TidalError": "tidal.core",
     "ValidationFailed": "tidal.core",
     "Workspace": "tidal.store",
+    "YamlError": "tidal.core",
     "component": "tidal.core",
     "get_component": "tidal.core",
     "load_model": "tidal.models",
@@ -54,6 +56,7 @@ __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from tidal.core import (
+        CodeNotAllowed,
         Column,
         Columns,
         ComponentSpec,
@@ -70,6 +73,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
         Table,
         TidalError,
         ValidationFailed,
+        YamlError,
         component,
         get_component,
         registry,
@@ -81,6 +85,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from tidal.store import Workspace
 
 __all__ = [
+    "CodeNotAllowed",
     "Column",
     "Columns",
     "ComponentSpec",
@@ -102,6 +107,7 @@ __all__ = [
     "TidalError",
     "ValidationFailed",
     "Workspace",
+    "YamlError",
     "__version__",
     "component",
     "get_component",

@@ -176,7 +176,9 @@ def test_tools_in_a_pipeline(penguins_like, tmp_path):
         scripted = python_script(checked, code="def run(t1, t2=None, t3=None):\n    return t1.head(10)", _id="python")
         preview(scripted, _id="preview")
         chart(checked, x="cultivar", aggregate="count", mark="bar", _id="chart")
-    result = tidal.run(pipeline, workspace=tmp_path, workers=0)
+    with pytest.raises(tidal.CodeNotAllowed, match="node 'python'"):
+        tidal.run(pipeline, workspace=tmp_path, workers=0)
+    result = tidal.run(pipeline, workspace=tmp_path, workers=0, allow_code=True)
     assert result.ok
     assert result.output("preview")["rows"] == 10
     assert result.output("chart")["mark"]["type"] == "bar"

@@ -14,6 +14,8 @@ from studio_helpers import wait_for_run
 from tidal.pipeline import Pipeline, load_pipeline, save_pipeline
 
 DEMO = "pipelines/demo.yaml"
+#: writes without a body still declare JSON: the Studio refuses other writes (cross-site protection)
+JSON = {"Content-Type": "application/json"}
 
 
 def demo_dict(client) -> dict:
@@ -196,11 +198,11 @@ def test_cancel_a_running_run_and_read_logs(client, demo_ws):
         if client.get(f"/api/runs/{run_id}").json().get("nodes", {}).get("hold", {}).get("status") == "running":
             break
         threading.Event().wait(0.1)
-    assert client.post(f"/api/runs/{run_id}/cancel").json() == {"run_id": run_id, "cancelled": True}
+    assert client.post(f"/api/runs/{run_id}/cancel", headers=JSON).json() == {"run_id": run_id, "cancelled": True}
     reader.join(60)
     assert client.get(f"/api/runs/{run_id}").json()["status"] == "cancelled"
     assert any(event["status"] == "cancelled" for event in events)
-    assert client.post(f"/api/runs/{run_id}/cancel").json()["cancelled"] is False
+    assert client.post(f"/api/runs/{run_id}/cancel", headers=JSON).json()["cancelled"] is False
     failing = {"tidal": 1, "name": "failing", "nodes": [
         {"id": "source", "component": "testing.source"},
         {"id": "bad", "component": "testing.fail", "inputs": {"data": "source"}, "params": {"message": "the sky fell"}},
@@ -319,7 +321,7 @@ def test_openapi_schema_is_valid_and_matches_responses(client):
     ]
     covered = set()
     for method, template, url, status, body in calls:
-        response = client.request(method.upper(), url, json=body)
+        response = client.request(method.upper(), url, json=body, headers=JSON if method != "get" else None)
         assert response.status_code == status, (url, response.text)
         schema = _schema_for(spec, method, template, status)
         assert schema is not None, f"{method} {template} declares no {status} response"

@@ -18,7 +18,7 @@ export interface ComponentDetail extends ComponentSummary {
 }
 export interface Issue { code: string; message: string; node?: string | null; port?: string | null; param?: string | null; hint?: string | null }
 export type PipelineDict = Record<string, unknown> & { name: string; nodes: Record<string, unknown>[] };
-export interface PipelineFile { path: string; name?: string | null; nodes?: number | null; modified: number; error?: string | null }
+export interface PipelineFile { path: string; name?: string | null; nodes?: number | null; modified: number; error?: string | null; skipped?: boolean }
 export interface PipelineDocument { path: string; pipeline: PipelineDict; yaml: string; issues: Issue[] }
 export interface Output { id: number | null; type: string; size_bytes: number; meta: Record<string, unknown> }
 export interface NodeRun {
@@ -46,7 +46,8 @@ export class ApiError extends Error {
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const response = await fetch(path, {
     method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    // every write is JSON, with or without a body: the Studio refuses other writes (cross-site protection)
+    headers: method === 'GET' ? {} : { 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
     credentials: 'same-origin',
   });

@@ -36,7 +36,7 @@ from tidal.automl._store import StudyStore
 from tidal.automl._strategies import STRATEGIES, make_strategy
 from tidal.automl._strategy import Suggestion, score_of
 from tidal.automl._trial import fit_once
-from tidal.core._errors import DataError, TidalError
+from tidal.core._errors import CodeNotAllowed, DataError, TidalError
 from tidal.core._registry import registry
 from tidal.runtime._executor import Executor, make_executor
 from tidal.runtime._values import write_value
@@ -122,15 +122,20 @@ def create_study(
     name: str | None = None,
     workspace: Workspace | str | Path | None = None,
     fingerprint: str | None = None,
+    allow_code: bool = False,
 ) -> Study:
     """Record a new study (its data split goes to the artifact store); run it with :meth:`Study.optimize`.
 
     ``params`` are fixed trainer parameters; ``options`` the strategy's own (see docs/automl.md).
     ``pruner`` (``{"type": "median"}`` or ``{"type": "successive_halving"}``) with ``steps`` and
-    ``report_every`` stops poor trials of iterative trainers early.
+    ``report_every`` stops poor trials of iterative trainers early. A trainer tagged
+    ``runs_user_code`` (it runs code from its parameters) is refused unless ``allow_code``.
     """
     ws = _open(workspace)
     spec = registry.get(trainer)
+    if spec.runs_user_code and not allow_code:
+        raise CodeNotAllowed(f"trainer {trainer} runs code taken from its parameters; allow it only for studies you trust: "
+                             "`tidal tune --allow-code` or create_study(..., allow_code=True)")
     if strategy not in STRATEGIES:
         raise TidalError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if budget < 1:

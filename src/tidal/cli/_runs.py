@@ -24,6 +24,7 @@ def run(
     until: Annotated[str | None, typer.Option("--until", help="run only this node and what it needs")] = None,
     from_node: Annotated[str | None, typer.Option("--from", help="recompute this node and everything after it")] = None,
     trust: Annotated[bool, typer.Option("--trust", help="allow model payloads that can run code (pickle)")] = False,
+    allow_code: Annotated[bool, typer.Option("--allow-code", help="allow nodes that run Python code written in the pipeline (tools.python_script); only for pipelines you trust")] = False,
     json_: Annotated[bool, typer.Option("--json", help="print the run as JSON")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no live progress")] = False,
 ) -> None:
@@ -43,6 +44,7 @@ def run(
             until=until,
             from_node=from_node,
             trust=trust,
+            allow_code=allow_code,
             on_event=progress,
         )
     _finish(result, json_)
@@ -150,6 +152,7 @@ def runs_logs(
 def runs_resume(
     run_id: Annotated[str, typer.Argument(help="the interrupted, failed or cancelled run")],
     workers: Annotated[int | None, typer.Option("--workers", min=0)] = None,
+    allow_code: Annotated[bool, typer.Option("--allow-code", help="allow nodes that run Python code written in the pipeline (tools.python_script); only for pipelines you trust")] = False,
     json_: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Finish a run; nodes it already finished are reused, never recomputed."""
@@ -163,7 +166,7 @@ def runs_resume(
     progress = Progress(list(pipeline.nodes), enabled=not json_)
     options = {} if workers is None else {"workers": workers}
     with progress:
-        result = resume_run(record.id, workspace=workspace, on_event=progress, **options)
+        result = resume_run(record.id, workspace=workspace, on_event=progress, allow_code=allow_code, **options)
     _finish(result, json_)
 
 

@@ -17,6 +17,8 @@ def studio(
     token: Annotated[str | None, typer.Option("--token", envvar="TIDAL_STUDIO_TOKEN",
                                               help="access token (generated when binding beyond loopback)")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=0, help="worker processes per run")] = None,
+    allow_code: Annotated[bool, typer.Option("--allow-code", help="let pipelines run Python code written in them (tools.python_script): "
+                                                                   "anyone who can reach the Studio can then run code as you")] = False,
 ) -> None:
     """Open the Studio: build pipelines by drag and drop, run them, inspect outputs (the workspace is the current directory)."""
     import socket
@@ -29,5 +31,5 @@ def studio(
             probe.bind((host.strip("[]"), port))
         except OSError as error:
             raise TidalError(f"cannot listen on {host}:{port}: {error.strerror}; choose another --port or --host") from None
-    serve(host, port, workspace=settings.workspace(), token=token, workers=workers,
+    serve(host, port, workspace=settings.workspace(), token=token, workers=workers, allow_code=allow_code,
           announce=lambda text: console.print(text, highlight=False, soft_wrap=True))

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from tidal.cli._app import app, settings
 from tidal.cli._render import console, errors, format_metric, print_json, styled
-from tidal.core._errors import TidalError
+from tidal.core._errors import CodeNotAllowed, TidalError
 
 studies_app = typer.Typer(help="List, inspect and resume AutoML studies.", no_args_is_help=True)
 app.add_typer(studies_app, name="studies")
@@ -22,10 +21,9 @@ CONFIG_KEYS = {"name", "data", "trainer", "label", "metric", "direction", "strat
 def load_config(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise TidalError(f"no study file at {path}")
-    try:
-        config = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise TidalError(f"{path} is not valid YAML: {error}") from None
+    from tidal.core import load_yaml_file
+
+    config = load_yaml_file(path)  # size, encoding, depth and aliases checked; YamlError names the file
     if not isinstance(config, dict):
         raise TidalError(f"{path}: a study file is a mapping with at least 'data', 'trainer' and 'label'")
     unknown = sorted(set(config) - CONFIG_KEYS)
@@ -37,8 +35,11 @@ def load_config(path: Path) -> dict[str, Any]:
     return config
 
 
-def load_data(source: Any, base: Path) -> Any:
-    """``data: file.csv|file.parquet`` or ``data: {component: io.dataset, params: {name: breast_cancer}}``."""
+def load_data(source: Any, base: Path, allow_code: bool = False) -> Any:
+    """``data: file.csv|file.parquet`` or ``data: {component: io.dataset, params: {name: breast_cancer}}``.
+
+    A component that runs code from its parameters (``runs_user_code``) needs ``allow_code``.
+    """
     import pandas as pd
 
     from tidal.core import get_component
@@ -50,6 +51,9 @@ def load_data(source: Any, base: Path) -> Any:
         return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     if isinstance(source, dict) and "component" in source:
         spec = get_component(source["component"])
+        if spec.runs_user_code and not allow_code:
+            raise CodeNotAllowed(f"'data' uses {spec.id}, which runs code written in the study file; "
+                                 "allow it only for study files you trust: `tidal tune --allow-code`")
         outputs = spec.execute({}, dict(source.get("params") or {}))
         value = next(iter(outputs.values()))
         return value.to_pandas() if hasattr(value, "to_pandas") else value
@@ -81,17 +85,18 @@ def tune(
     workers: Annotated[int | None, typer.Option("--workers", min=0, help="trials at once (0: in this process)")] = None,
     json_: Annotated[bool, typer.Option("--json", help="print the study as JSON")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no live progress")] = False,
+    allow_code: Annotated[bool, typer.Option("--allow-code", help="allow data or trainer components that run code written in the study file; only for files you trust")] = False,
 ) -> None:
     """Run an AutoML study from a YAML file; every trial is recorded (`tidal studies show`)."""
     from tidal.automl import create_study
 
     config = load_config(config_file)
     workspace = settings.workspace()
-    data = load_data(config.pop("data"), config_file.parent)
+    data = load_data(config.pop("data"), config_file.parent, allow_code)
     register = config.pop("register", None)
     chosen = config.pop("workers", None) if workers is None else workers
     config.pop("workers", None)
-    study = create_study(data, workspace=workspace, **config)
+    study = create_study(data, workspace=workspace, allow_code=allow_code, **config)
     count = 2 if chosen is None else int(chosen)
     record = study.optimize(workers=count, executor="local" if count > 0 else "inline",
                             on_event=StudyProgress(not (quiet or json_)))

@@ -23,7 +23,7 @@ ROW = "__tidal_row"
 #: environment variable that sets DuckDB's working memory per step, e.g. "2GB"
 MEMORY_LIMIT_ENV = "TIDAL_DUCKDB_MEMORY_LIMIT"
 #: default working memory: 128 MiB per core, at least 256 MiB. DuckDB spills sorts, joins and
-#: aggregates to disk beyond it; a query that cannot spill is retried with DuckDB's own limit.
+#: aggregates to disk beyond it; a query that cannot spill fails with a message naming this setting.
 DEFAULT_MEMORY_MIB = max(256, 128 * (os.cpu_count() or 1))
 #: where DuckDB spills, and where streamed results are written
 SPILL = Path(tempfile.gettempdir()) / "tidal-duckdb-spill"
@@ -44,31 +44,53 @@ def column_list(names: Iterable[str], prefix: str = "") -> str:
     return ", ".join(prefix + quote(name) for name in names)
 
 
-def connect(*tables: LazyTable, nan_checks: bool = False) -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory DuckDB that spills to the system temp folder when memory runs short.
+#: what a sandboxed connection tells the user when SQL reaches for something it may not touch
+SANDBOX_HINT = (
+    "refused by the SQL sandbox: SQL here reads only this step's inputs and writes only its own result; "
+    "it cannot open other files, ATTACH databases, INSTALL or LOAD extensions, or change settings"
+)
+
+
+def _paths(items: Iterable[LazyTable | str | os.PathLike[str]]) -> list[str]:
+    return [str(Path(item.path if isinstance(item, LazyTable) else item).resolve()) for item in items]
+
+
+def connect(
+    *tables: LazyTable,
+    nan_checks: bool = False,
+    read: Iterable[str | os.PathLike[str]] = (),
+    write: Iterable[str | os.PathLike[str]] = (),
+    folders: Iterable[str | os.PathLike[str]] = (),
+) -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory DuckDB, sandboxed, that spills to the system temp folder when memory runs short.
 
     ``nan_checks`` turns off DuckDB's statistics propagation: Parquet statistics leave NaN out,
     so with it on, ``isnan(x)`` on a file column holding NaN is folded to false.
 
-    Given the tables a component reads, the connection is sandboxed: SQL run on it (including
-    conditions and queries a pipeline supplies) can read those files and write scratch results,
-    and touch no other file, extension or URL.
+    Every connection is sandboxed, whatever it is given: SQL run on it (including conditions and
+    queries a pipeline supplies) can read the ``tables`` and the ``read`` files, write the
+    ``write`` files, read and write inside ``folders`` and the scratch and spill folders, and
+    touch no other file, no URL and no extension (external access is off). Its configuration is
+    then locked, so no statement can turn access back on, move the spill folder or lift the
+    memory limit.
     """
     con = duckdb.connect()
     SPILL.mkdir(parents=True, exist_ok=True)
+    SCRATCH.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET temp_directory = {literal(str(SPILL))}")
     limit = os.environ.get(MEMORY_LIMIT_ENV) or f"{DEFAULT_MEMORY_MIB}MB"
     con.execute(f"SET memory_limit = {literal(limit)}")
     # in_clause turns a long IN (...) list into a hash join, which loses row order (duckdb#24398)
     disabled = "in_clause,statistics_propagation" if nan_checks else "in_clause"
     con.execute(f"SET disabled_optimizers = {literal(disabled)}")
-    if tables:
-        SCRATCH.mkdir(parents=True, exist_ok=True)
-        paths = ", ".join(literal(str(Path(table.path).resolve())) for table in tables)
-        folders = ", ".join(literal(str(folder) + os.sep) for folder in (SCRATCH, SPILL))
-        con.execute(f"SET allowed_paths = [{paths}]")
-        con.execute(f"SET allowed_directories = [{folders}]")
-        con.execute("SET enable_external_access = false")
+    files = ", ".join(literal(path) for path in dict.fromkeys(_paths([*tables, *read, *write])))
+    directories = ", ".join(literal(path.rstrip(os.sep) + os.sep) for path in dict.fromkeys(_paths([SCRATCH, SPILL, *folders])))
+    con.execute(f"SET allowed_paths = [{files}]")
+    con.execute(f"SET allowed_directories = [{directories}]")
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET allow_community_extensions = false")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
     return con
 
 
@@ -87,16 +109,23 @@ def register(con: duckdb.DuckDBPyConnection, name: str, table: LazyTable, *, row
     try:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS SELECT * FROM {scan(table, row_numbers=row_numbers)}")
     except duckdb.Error as error:
-        raise DataError(f"cannot read input '{name}': {first_line(error)}") from None
+        raise DataError(f"cannot read input '{name}': {explain(error)}") from None
+
+
+def explain(error: duckdb.Error) -> str:
+    """The first lines of a DuckDB error, with what to do when the sandbox or the memory limit stopped it."""
+    text = first_line(error)
+    if isinstance(error, duckdb.PermissionException) or "configuration has been locked" in text:
+        return f"{text} ({SANDBOX_HINT})"
+    if isinstance(error, duckdb.OutOfMemoryException):
+        limit = os.environ.get(MEMORY_LIMIT_ENV) or f"{DEFAULT_MEMORY_MIB}MB"
+        return f"{text} (DuckDB's working memory is {limit} per step; set {MEMORY_LIMIT_ENV} higher, e.g. 4GB)"
+    return text
 
 
 def _run(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple[Any, ...]]:
-    """Run ``query`` to the end; when it runs out of working memory, once more without the cap."""
-    try:
-        return con.execute(query).fetchall()
-    except duckdb.OutOfMemoryException:
-        con.execute("RESET memory_limit")
-        return con.execute(query).fetchall()
+    """Run ``query`` to the end (its working memory is capped by :data:`MEMORY_LIMIT_ENV`; the cap is locked)."""
+    return con.execute(query).fetchall()
 
 
 def to_lazy(con: duckdb.DuckDBPyConnection, query: str, *, what: str) -> LazyTable:
@@ -108,7 +137,7 @@ def to_lazy(con: duckdb.DuckDBPyConnection, query: str, *, what: str) -> LazyTab
         _run(con, f"COPY ({query}) TO {literal(handle.name)} (FORMAT parquet, COMPRESSION snappy)")
     except duckdb.Error as error:
         os.unlink(handle.name)
-        raise DataError(f"{what}: {first_line(error)}") from None
+        raise DataError(f"{what}: {explain(error)}") from None
     except BaseException:
         os.unlink(handle.name)
         raise
@@ -120,20 +149,15 @@ def fetch(con: duckdb.DuckDBPyConnection, query: str, *, what: str) -> list[tupl
     try:
         return _run(con, query)
     except duckdb.Error as error:
-        raise DataError(f"{what}: {first_line(error)}") from None
+        raise DataError(f"{what}: {explain(error)}") from None
 
 
 def fetch_frame(con: duckdb.DuckDBPyConnection, query: str, *, what: str) -> Any:
     """A (small) query result as a pandas DataFrame; SQL errors become :class:`DataError`."""
     try:
-        try:
-            table = con.sql(query).to_arrow_table()
-        except duckdb.OutOfMemoryException:
-            con.execute("RESET memory_limit")
-            table = con.sql(query).to_arrow_table()
-        return table.to_pandas()
+        return con.sql(query).to_arrow_table().to_pandas()
     except duckdb.Error as error:
-        raise DataError(f"{what}: {first_line(error)}") from None
+        raise DataError(f"{what}: {explain(error)}") from None
 
 
 def first_line(error: Exception) -> str:
@@ -146,7 +170,7 @@ def first_line(error: Exception) -> str:
 def column_types(table: LazyTable) -> dict[str, str]:
     """Column name -> DuckDB type name, read from the file's schema."""
     try:
-        rows = duckdb.connect().execute(f"DESCRIBE SELECT * FROM {scan(table)}").fetchall()
+        rows = connect(table).execute(f"DESCRIBE SELECT * FROM {scan(table)}").fetchall()
     except duckdb.Error as error:
         raise DataError(f"cannot read the input table: {first_line(error)}") from None
     return {row[0]: str(row[1]) for row in rows}

@@ -32,6 +32,9 @@ def trainer_spec(trainer: str) -> ComponentSpec:
         spec = get_component(trainer)
     except NotFound as error:
         raise ParameterError(f"parameter 'trainer': {error}") from None
+    if spec.runs_user_code:  # the engine's allow_code switch does not reach components called by name
+        raise ParameterError(f"parameter 'trainer': {trainer} runs code taken from its parameters, so it cannot be "
+                             "called by another component; run it as its own pipeline node")
     if not any(port.type == "Table" for port in spec.inputs) or not any(port.type == "Model" for port in spec.outputs):
         raise ParameterError(f"parameter 'trainer': {trainer} is not a trainer (it must take a table and output a model)")
     if spec.param("label") is None:

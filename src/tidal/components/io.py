@@ -76,7 +76,7 @@ def read_csv(
         return _read_csv_transcoded(file, delimiter, header, encoding)
     options = f"delim = {literal(delimiter)}, header = {str(header).lower()}, encoding = {literal(codec)}"
     return to_lazy(
-        connect(),
+        connect(read=[file]),
         f"SELECT * FROM read_csv({literal(str(file))}, {options})",
         what=f"cannot read {path} as CSV (check 'delimiter', 'header' and 'encoding')",
     )
@@ -166,6 +166,7 @@ def read_parquet(
         if not any(file.glob("*.parquet")):
             raise DataError(f"parameter 'path': folder {path} holds no .parquet files")
         source = f"read_parquet({literal(str(file / '*.parquet'))}, union_by_name = true)"
+        con = connect(folders=[file])
     else:
         try:
             schema = pq.read_schema(file)
@@ -177,8 +178,9 @@ def read_parquet(
         if absent:
             raise DataError(f"parameter 'columns': {', '.join(map(repr, absent))} not in {path} (columns: {', '.join(schema.names)})")
         source = f"read_parquet({literal(str(file))})"
+        con = connect(read=[file])
     picked = ", ".join(quote(name) for name in columns) if columns else "*"
-    return to_lazy(connect(), f"SELECT {picked} FROM {source}", what=f"cannot read {path} as Parquet")
+    return to_lazy(con, f"SELECT {picked} FROM {source}", what=f"cannot read {path} as Parquet")
 
 
 @component("io.write_parquet", title="Write Parquet", side_effects=True, tags={"sink": True})
@@ -199,7 +201,7 @@ def write_parquet(
     """
     target, partial = output_file(path)
     codec = "uncompressed" if compression == "none" else compression
-    fetch(connect(), f"COPY (SELECT * FROM read_parquet({literal(data.path)})) TO {literal(str(partial))} (FORMAT parquet, COMPRESSION {codec})", what=f"cannot write {path}")
+    fetch(connect(data, write=[partial]), f"COPY (SELECT * FROM read_parquet({literal(data.path)})) TO {literal(str(partial))} (FORMAT parquet, COMPRESSION {codec})", what=f"cannot write {path}")
     return written(target, partial, data.num_rows, len(data.columns))
 
 
@@ -222,7 +224,7 @@ def read_jsonl(
     """
     file = existing_file(path)
     return to_lazy(
-        connect(),
+        connect(read=[file]),
         f"SELECT * FROM read_json({literal(str(file))}, format = 'newline_delimited')",
         what=f"cannot read {path} as JSON Lines (one JSON object per line)",
     )
@@ -246,7 +248,7 @@ def write_jsonl(
     '{"a":1,"b":"x"}'
     """
     target, partial = output_file(path)
-    fetch(connect(), f"COPY (SELECT * FROM read_parquet({literal(data.path)})) TO {literal(str(partial))} (FORMAT json)", what=f"cannot write {path}")
+    fetch(connect(data, write=[partial]), f"COPY (SELECT * FROM read_parquet({literal(data.path)})) TO {literal(str(partial))} (FORMAT json)", what=f"cannot write {path}")
     return written(target, partial, data.num_rows, len(data.columns))
 
 

@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
-from tidal.components._sql import connect, first_line, literal, to_lazy
+from tidal.components._sql import connect, explain, literal, to_lazy
 from tidal.components.io import existing_file
 from tidal.core import DataError, InputFile, LazyTable, Metrics, Param, ParameterError, component
 
@@ -139,13 +139,15 @@ _FILE_READERS = {
 @component("io.duckdb_query", title="DuckDB Query", side_effects=True, tags={"source": True, "file_format": "parquet", "sample": "mixed"})
 def duckdb_query(
     *,
-    query: Annotated[str, Param(widget="sql", help="DuckDB SQL; the file in 'path' is the table 'data'; it may also read files itself: SELECT * FROM 'logs/*.csv'")] = "SELECT * FROM data",
+    query: Annotated[str, Param(widget="sql", help="DuckDB SQL; the file in 'path' is the table 'data'; it may also read files in the workspace and in the folder of 'path' itself: SELECT * FROM 'logs/*.csv'")] = "SELECT * FROM data",
     path: Annotated[InputFile | None, Param(help="a Parquet, CSV or JSON (Lines) file to query as the table 'data'")] = None,
 ) -> LazyTable:
     """Query files with DuckDB SQL: Parquet, CSV and JSON, globs of them, joined and aggregated.
 
     The result streams into a new table, so inputs larger than memory work. The query may read
-    any file it names, so this step always runs afresh (it is never taken from the cache).
+    files in the workspace (the current folder) and in the folder of ``path``, and nothing else:
+    no other file, URL, extension or attached database. It may read files it names, so this step
+    always runs afresh (it is never taken from the cache).
 
     Examples
     --------
@@ -154,19 +156,20 @@ def duckdb_query(
     >>> pd.DataFrame({"shop": ["a", "b", "a"], "sales": [1, 2, 3]}).to_csv(os.path.join(folder, "jan.csv"), index=False)
     >>> pd.DataFrame({"shop": ["b"], "sales": [10]}).to_csv(os.path.join(folder, "feb.csv"), index=False)
     >>> sql = f"SELECT shop, max(sales) AS best FROM '{folder}/*.csv' GROUP BY shop ORDER BY shop"
-    >>> duckdb_query(query=sql).to_pandas()["best"].tolist()
+    >>> duckdb_query(query=sql, path=os.path.join(folder, "jan.csv")).to_pandas()["best"].tolist()
     [3, 10]
     """
-    con = connect()
-    if path is not None:
-        file = existing_file(path)
+    file = existing_file(path) if path is not None else None
+    folders = [Path.cwd()] + ([file if file.is_dir() else file.parent] if file is not None else [])
+    con = connect(read=[file] if file is not None else [], folders=folders)
+    if file is not None:
         reader = _FILE_READERS.get(Path(file).suffix.lower())
         if reader is None:
             raise DataError(f"parameter 'path': cannot tell the format of {path} (use {', '.join(_FILE_READERS)})")
         try:
             con.execute(f"CREATE TEMP VIEW data AS SELECT * FROM {reader.format(literal(str(file)))}")
         except duckdb.Error as error:
-            raise DataError(f"parameter 'path': cannot read {path}: {first_line(error)}") from None
+            raise DataError(f"parameter 'path': cannot read {path}: {explain(error)}") from None
     text = query.strip().rstrip(";")
     if not text:
         raise ParameterError("parameter 'query' is empty: write a SELECT")

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from tidal.core._lazy import lazy_attributes
 
 _EXPORTS = {
+    "CodeNotAllowed": "tidal.core._errors",
     "Column": "tidal.core._params",
     "Columns": "tidal.core._params",
     "ComponentSpec": "tidal.core._component",
@@ -27,8 +28,14 @@ _EXPORTS = {
     "TidalError": "tidal.core._errors",
     "UnsafeModelError": "tidal.core._errors",
     "ValidationFailed": "tidal.core._errors",
+    "YamlError": "tidal.core._yaml",
+    "YamlLimits": "tidal.core._yaml",
+    "check_nesting": "tidal.core._yaml",
     "component": "tidal.core._component",
     "get_component": "tidal.core._registry",
+    "load_yaml": "tidal.core._yaml",
+    "load_yaml_file": "tidal.core._yaml",
+    "read_yaml_text": "tidal.core._yaml",
     "registry": "tidal.core._registry",
 }
 __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
@@ -36,6 +43,7 @@ __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from tidal.core._component import ComponentSpec, Port, PortSpec, component
     from tidal.core._errors import (
+        CodeNotAllowed,
         DataError,
         Issue,
         NotFound,
@@ -48,8 +56,17 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from tidal.core._params import Column, Columns, InputFile, OutputFile, Param, ParamSpec
     from tidal.core._ports import Figure, LazyTable, Metrics, Table
     from tidal.core._registry import Registry, get_component, registry
+    from tidal.core._yaml import (
+        YamlError,
+        YamlLimits,
+        check_nesting,
+        load_yaml,
+        load_yaml_file,
+        read_yaml_text,
+    )
 
 __all__ = [
+    "CodeNotAllowed",
     "Column",
     "Columns",
     "ComponentSpec",
@@ -72,7 +89,13 @@ __all__ = [
     "TidalError",
     "UnsafeModelError",
     "ValidationFailed",
+    "YamlError",
+    "YamlLimits",
+    "check_nesting",
     "component",
     "get_component",
+    "load_yaml",
+    "load_yaml_file",
+    "read_yaml_text",
     "registry",
 ]

@@ -78,6 +78,11 @@ class ComponentSpec:
     def cacheable(self) -> bool:
         return not self.side_effects
 
+    @property
+    def runs_user_code(self) -> bool:
+        """Tagged ``runs_user_code``: it runs code taken from its parameters, so engines run it only when allowed."""
+        return bool(self.tags.get("runs_user_code"))
+
     def input(self, name: str) -> PortSpec | None:
         return next((port for port in self.inputs if port.name == name), None)
 

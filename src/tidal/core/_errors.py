@@ -76,6 +76,10 @@ class UnsafeModelError(TidalError):
     """A model payload needs code execution (pickle) and the source was not trusted."""
 
 
+class CodeNotAllowed(TidalError):
+    """A pipeline holds a node whose component runs arbitrary code, and the caller did not allow it."""
+
+
 class RunFailed(TidalError):
     """A run ended with failed nodes."""
 

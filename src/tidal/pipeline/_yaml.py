@@ -11,6 +11,7 @@ import jsonschema
 import yaml
 
 from tidal.core._errors import Issue, TidalError, ValidationFailed
+from tidal.core._yaml import load_yaml, read_yaml_text
 from tidal.pipeline._graph import FORMAT_VERSION, Node, Pipeline, Ref
 
 _ID = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
@@ -86,15 +87,13 @@ def _schema_issues(data: Any) -> list[Issue]:
 
 
 def parse_pipeline(text: str, source: str | Path | None = None) -> Pipeline:
-    """Parse pipeline YAML; structural problems raise :class:`ValidationFailed` with all of them."""
+    """Parse pipeline YAML; structural problems raise :class:`ValidationFailed` with all of them.
+
+    The text goes through :func:`tidal.core.load_yaml`: too large, too deep, alias bombs and
+    invalid YAML raise :class:`tidal.core.YamlError` naming ``source``.
+    """
     where = f"{source}: " if source else ""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        position = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise TidalError(f"{where}not valid YAML{position}: {problem}") from None
+    data = load_yaml(text, source=source or "pipeline YAML")
     if not isinstance(data, dict):
         raise TidalError(f"{where}a pipeline file must be a mapping with 'tidal', 'name' and 'nodes'")
     issues = _schema_issues(data)
@@ -133,12 +132,13 @@ def pipeline_from_dict(data: dict[str, Any], source: str | Path | None = None) -
 
 
 def load_pipeline(path: str | Path) -> Pipeline:
+    """Read and parse a pipeline file; its size, encoding and YAML limits are checked before parsing."""
     file = Path(path)
     if not file.exists():
         raise TidalError(f"pipeline file {file} does not exist")
     if file.is_dir():
         raise TidalError(f"{file} is a folder; give the path of a pipeline YAML file")
-    return parse_pipeline(file.read_text(encoding="utf-8"), file)
+    return parse_pipeline(read_yaml_text(file), file)
 
 
 def dump_yaml(pipeline: Pipeline) -> str:

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from tidal.core._errors import TidalError
+from tidal.core._errors import CodeNotAllowed, TidalError
 from tidal.core._registry import registry
+from tidal.core._yaml import YamlError, load_yaml
 from tidal.pipeline._graph import Pipeline
 from tidal.pipeline._validate import check
 from tidal.runtime._cache import FileFingerprints, cache_key
@@ -50,6 +49,39 @@ def new_run_id() -> str:
     return f"{stamp}-{uuid.uuid4().hex[:6]}"
 
 
+#: how a caller allows components that run code taken from a pipeline
+ALLOW_CODE_HINT = (
+    "allow it only for pipelines you trust: `tidal run --allow-code`, `tidal studio --allow-code`, "
+    "or `tidal.run(pipeline, allow_code=True)`"
+)
+
+
+def code_nodes(pipeline: Pipeline) -> dict[str, str]:
+    """Node id -> component id of the nodes whose component is tagged ``runs_user_code``."""
+    found = {}
+    for node_id, node in pipeline.nodes.items():
+        try:
+            spec = registry.get(node.component)
+        except TidalError:  # an unknown component is reported by validation
+            continue
+        if spec.runs_user_code:
+            found[node_id] = node.component
+    return found
+
+
+def check_code_allowed(pipeline: Pipeline, allow_code: bool) -> None:
+    """Raise :class:`CodeNotAllowed` naming every node that would run code from the pipeline, unless allowed."""
+    if allow_code:
+        return
+    found = code_nodes(pipeline)
+    if found:
+        listed = ", ".join(f"node '{node_id}' ({component})" for node_id, component in found.items())
+        raise CodeNotAllowed(
+            f"pipeline '{pipeline.name}': {listed} would run arbitrary Python code written in the pipeline, "
+            f"with all the rights of this process, so it is refused by default; {ALLOW_CODE_HINT}"
+        )
+
+
 def parse_override(text: str) -> tuple[str, str, Any]:
     """``NODE.PARAM=VALUE`` with VALUE read as YAML (numbers, booleans, lists)."""
     target, separator, raw = text.partition("=")
@@ -57,8 +89,10 @@ def parse_override(text: str) -> tuple[str, str, Any]:
     if not separator or not dot or not node or not param:
         raise TidalError(f"--set {text!r}: write it as NODE.PARAM=VALUE, e.g. --set train.C=0.5")
     try:
-        value = yaml.safe_load(raw) if raw != "" else ""
-    except yaml.YAMLError:
+        value = load_yaml(raw, source=f"--set {target}") if raw != "" else ""
+    except YamlError as error:
+        if error.code != "syntax":  # too large, too deep, an alias bomb: refused, not taken as text
+            raise
         value = raw
     return node, param, value
 
@@ -84,6 +118,7 @@ class _Run:
         use_cache: bool,
         force: set[str],
         trust: bool,
+        allow_code: bool = False,
         on_event: EventHandler | None,
         reused: dict[str, tuple[NodeRunRecord, list[ArtifactRecord]]],
     ) -> None:
@@ -96,6 +131,7 @@ class _Run:
         self.use_cache = use_cache
         self.force = force
         self.trust = trust
+        self.allow_code = allow_code
         self.on_event = on_event
         self.reused = reused
         self.fingerprints = FileFingerprints()
@@ -241,6 +277,7 @@ class _Run:
             attempt=state.attempts,
             timeout=node.timeout,
             trust=self.trust,
+            allow_code=self.allow_code,
             cache_key=state.cache_key,
             module=registry.get(node.component).func.__module__,
         )
@@ -338,6 +375,7 @@ def run_pipeline(
     until: str | None = None,
     from_node: str | None = None,
     trust: bool = False,
+    allow_code: bool = False,
     on_event: EventHandler | None = None,
     cancel: threading.Event | None = None,
     run_id: str | None = None,
@@ -349,6 +387,10 @@ def run_pipeline(
     downstream of it even when cached. Invalid pipelines raise :class:`ValidationFailed`.
     Setting ``cancel`` (from another thread) stops the run as Ctrl-C does; ``run_id`` chooses the
     new run's id (a server can then hand it out before the run starts).
+
+    A node whose component is tagged ``runs_user_code`` (``tools.python_script``) runs arbitrary
+    code from the pipeline: the run is refused with :class:`CodeNotAllowed`, before anything runs
+    or is recorded, unless ``allow_code=True``.
     """
     if not isinstance(pipeline, Pipeline):
         pipeline = Pipeline.load(pipeline)
@@ -362,6 +404,7 @@ def run_pipeline(
     check(pipeline)
     if until is not None:
         pipeline = pipeline.subset(pipeline.ancestors(until) | {until})
+    check_code_allowed(pipeline, allow_code)
     force = set()
     if from_node is not None:
         force = pipeline.descendants(from_node) | {from_node}
@@ -391,7 +434,7 @@ def run_pipeline(
         )
         store.create_run(run)
     chosen = executor if not isinstance(executor, str) else make_executor(executor, workers)
-    state = _Run(pipeline, ws, run, chosen, use_cache=cache, force=force, trust=trust, on_event=on_event, reused=reused)
+    state = _Run(pipeline, ws, run, chosen, use_cache=cache, force=force, trust=trust, allow_code=allow_code, on_event=on_event, reused=reused)
     state.emit("running")
     status, error = "succeeded", None
     try:

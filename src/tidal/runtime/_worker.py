@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from tidal.core._errors import TidalError
+from tidal.core._errors import CodeNotAllowed, TidalError
 from tidal.core._ports import LazyTable
 from tidal.core._registry import registry
 from tidal.runtime._values import as_arrow, read_value, write_value
@@ -46,6 +46,8 @@ class NodeTask:
     attempt: int = 1
     timeout: float | None = None
     trust: bool = False
+    #: run components tagged ``runs_user_code`` (the engine refuses them before the run otherwise)
+    allow_code: bool = False
     cache_key: str | None = None
     #: the module defining the component, so a worker imports only what it runs
     module: str | None = None
@@ -158,6 +160,9 @@ def execute_task(task: NodeTask, isolated: bool = True) -> TaskResult:
             try:
                 os.chdir(task.workdir)
                 spec = registry.get(task.component, module=task.module)
+                if spec.runs_user_code and not task.allow_code:
+                    raise CodeNotAllowed(f"node '{task.node_id}' ({task.component}) runs code from the pipeline; "
+                                         "this run did not allow it (allow_code)")
                 inputs = {}
                 for port, artifact in task.inputs.items():
                     port_spec = spec.input(port)

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 import tidal
-from tidal.core._errors import NotFound, TidalError, ValidationFailed
+from tidal.core._errors import CodeNotAllowed, NotFound, TidalError, ValidationFailed
 from tidal.store import Workspace
 from tidal.studio import _routes_artifacts, _routes_catalog, _routes_pipelines, _routes_runs
 from tidal.studio._auth import AccessMiddleware
@@ -36,6 +36,10 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PathRefused)
     async def refused(_: Request, error: PathRefused) -> JSONResponse:
+        return _error(403, str(error))
+
+    @app.exception_handler(CodeNotAllowed)
+    async def code_refused(_: Request, error: CodeNotAllowed) -> JSONResponse:
         return _error(403, str(error))
 
     @app.exception_handler(NotFound)
@@ -70,14 +74,17 @@ def create_app(
     allowed_hosts: set[str] | None = None,
     workers: int | None = None,
     static_dir: Path | None = None,
+    allow_code: bool = False,
 ) -> FastAPI:
     """The Studio app over ``workspace`` (default: the current directory).
 
     ``token`` set: every route needs it (``?token=``, cookie or bearer header). ``allowed_hosts``
     set: requests whose Host header is not in it are refused (DNS-rebinding protection).
+    ``allow_code``: runs may include components that run code written in the pipeline
+    (``tools.python_script``); off by default, such runs are refused with 403.
     """
     ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
-    manager = RunManager(ws, workers=workers)
+    manager = RunManager(ws, workers=workers, allow_code=allow_code)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]

@@ -1,8 +1,17 @@
-"""Access control: a token when bound beyond loopback, and a Host check against DNS rebinding.
+"""Access control: a token when bound beyond loopback, a Host check against DNS rebinding, and
+cross-site request protection.
 
 Bound to loopback the Studio runs without a login. Bound to any other address it needs a token
-on every route, the live event stream included: ``?token=`` once (the answer sets a cookie, as
-Jupyter does), the ``tidal_token`` cookie, or an ``Authorization: Bearer`` header.
+on every route, the live event stream and WebSocket upgrades included: ``?token=`` once (the
+answer sets a cookie, as Jupyter does), the ``tidal_token`` cookie, or an ``Authorization:
+Bearer`` header. A refused WebSocket upgrade gets an HTTP 401/403 JSON answer where the server
+supports ASGI's ``websocket.http.response`` extension, else a close with code 1008.
+
+Any web page the user visits can send "simple" cross-origin requests to a loopback Studio (a
+form POST, or ``fetch`` in ``no-cors`` mode). So every state-changing API request (POST, PUT,
+DELETE, PATCH under ``/api``) must carry ``Content-Type: application/json``, which such
+requests cannot send without a CORS preflight the Studio never grants (else 415), and an
+``Origin`` header, when present, must name the Studio's own host (else 403).
 """
 
 from __future__ import annotations
@@ -13,10 +22,12 @@ import json
 import secrets
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 COOKIE = "tidal_token"
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+#: methods that change state; under /api they must be JSON and same-origin
+WRITE_METHODS = {"POST", "PUT", "DELETE", "PATCH"}
 
 Scope = dict[str, Any]
 
@@ -47,14 +58,53 @@ def _host_name(host_header: str) -> str:
     return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
 
 
-async def _send_json(send: Any, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _send_json(
+    scope: Scope, send: Any, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """Refuse a request with a JSON body; a WebSocket upgrade gets the same HTTP answer, or a policy close."""
     payload = json.dumps(body).encode()
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *(headers or [])],
-    })
+    all_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *(headers or [])]
+    if scope["type"] == "websocket":
+        if "websocket.http.response" in (scope.get("extensions") or {}):
+            await send({"type": "websocket.http.response.start", "status": status, "headers": all_headers})
+            await send({"type": "websocket.http.response.body", "body": payload})
+        else:  # the server answers the upgrade with 403
+            await send({"type": "websocket.close", "code": 1008, "reason": str(body.get("detail", ""))[:120]})
+        return
+    await send({"type": "http.response.start", "status": status, "headers": all_headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+def _with_port(netloc: str, default: str) -> str:
+    """``host:port`` in lower case, the scheme's default port added when none is given."""
+    netloc = netloc.strip().lower()
+    host, _, port = ("", "", "") if netloc.endswith("]") else netloc.rpartition(":")
+    return netloc if host and port.isdigit() else f"{netloc}:{default}"
+
+
+def _same_origin(origin: str, host_header: str) -> bool:
+    """True when ``origin`` (scheme://host[:port]) names the host the request was sent to."""
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or not host_header:
+        return False  # "null" (sandboxed frames, file: pages) and anything odd
+    default = "80" if parts.scheme == "http" else "443"
+    return _with_port(parts.netloc, default) == _with_port(host_header, default)
+
+
+def cross_site_refusal(scope: Scope) -> tuple[int, str] | None:
+    """(status, reason) when a request may come from another site's page; None when it is fine."""
+    origin = _header(scope, b"origin")
+    if origin is not None and not _same_origin(origin, _header(scope, b"host") or ""):
+        return 403, (f"cross-site request refused: Origin {origin!r} is not this Studio's own address; "
+                     "open the Studio itself, or call the API without an Origin header")
+    if scope["type"] != "http" or scope.get("method") not in WRITE_METHODS or not scope["path"].startswith("/api"):
+        return None
+    content_type = (_header(scope, b"content-type") or "").split(";", 1)[0].strip().lower()
+    if content_type != "application/json":
+        shown = content_type or "none"
+        return 415, (f"{scope.get('method')} {scope['path']} needs 'Content-Type: application/json' (got {shown}); "
+                     "state-changing requests must be JSON")
+    return None
 
 
 class AccessMiddleware:
@@ -77,10 +127,10 @@ class AccessMiddleware:
         if self.allowed_hosts is not None:
             host = _host_name(_header(scope, b"host") or "")
             if host not in self.allowed_hosts:
-                await _send_json(send, 403, {"detail": f"host {host!r} is not allowed; open the Studio at http://127.0.0.1"})
+                await _send_json(scope, send, 403, {"detail": f"host {host!r} is not allowed; open the Studio at http://127.0.0.1"})
                 return
         if self.token is None:
-            await self.app(scope, receive, send)
+            await self._checked(scope, receive, send)
             return
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         from_query = next((value for key, value in query if key == "token"), None)
@@ -93,10 +143,11 @@ class AccessMiddleware:
             cookie = SimpleCookie()
         from_cookie = cookie[COOKIE].value if COOKIE in cookie else None
         if self._token_ok(bearer) or self._token_ok(from_cookie):
-            await self.app(scope, receive, send)
+            await self._checked(scope, receive, send)
             return
         if not self._token_ok(from_query):
             await _send_json(
+                scope,
                 send,
                 401,
                 {"detail": "this Studio needs its token: open the URL printed at start (…/?token=…), "
@@ -118,4 +169,12 @@ class AccessMiddleware:
                 message = {**message, "headers": [*message.get("headers", []), set_cookie]}
             await send(message)
 
-        await self.app(scope, receive, send_with_cookie)
+        await self._checked(scope, receive, send_with_cookie)
+
+    async def _checked(self, scope: Scope, receive: Any, send: Any) -> None:
+        """Pass an allowed request on, after the cross-site checks."""
+        refusal = cross_site_refusal(scope)
+        if refusal is not None:
+            await _send_json(scope, send, refusal[0], {"detail": refusal[1]})
+            return
+        await self.app(scope, receive, send)

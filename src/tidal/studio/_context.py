@@ -10,6 +10,7 @@ import yaml
 from fastapi import Request
 
 from tidal.core._errors import Issue, TidalError
+from tidal.core._yaml import check_nesting
 from tidal.pipeline import Pipeline
 from tidal.store import Workspace
 from tidal.studio._models import IssueOut
@@ -56,6 +57,7 @@ def pipeline_from_body(data: dict[str, Any], source: str | Path | None = None) -
     """A pipeline from the YAML structure sent by the Studio; checked against the file format's schema."""
     if not isinstance(data, dict):
         raise TidalError("'pipeline' must be an object with 'tidal', 'name' and 'nodes'")
+    check_nesting(data, source="'pipeline'")  # the same limit as a file's, before anything walks it
     try:
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     except yaml.YAMLError as error:

@@ -28,6 +28,7 @@ class Info(BaseModel):
     artifacts: str
     auth: bool
     components: int
+    allow_code: bool = Field(default=False, description="runs may include components that run code from the pipeline (tidal studio --allow-code)")
 
 
 class PortOut(BaseModel):
@@ -61,6 +62,7 @@ class PipelineFile(BaseModel):
     nodes: int | None = None
     modified: float
     error: str | None = None
+    skipped: bool = Field(default=False, description="not read (outside the workspace, unreadable or over the YAML limits); 'error' says why")
 
 
 class PipelineDocument(BaseModel):

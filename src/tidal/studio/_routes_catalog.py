@@ -37,6 +37,7 @@ def info(ctx: Context) -> Info:
         artifacts=described["artifacts"],
         auth=ctx.auth,
         components=len(registry),
+        allow_code=ctx.runs.allow_code,
     )
 
 

@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from fastapi import APIRouter, Depends
 
 from tidal.core._errors import TidalError, ValidationFailed
+from tidal.core._yaml import YamlError, load_yaml, read_yaml_text
 from tidal.pipeline import Pipeline, save_pipeline, to_python, validate
 from tidal.studio._context import StudioContext, context, issues_out, pipeline_from_body
 from tidal.studio._models import (
@@ -22,6 +22,7 @@ from tidal.studio._models import (
     Saved,
     Validation,
 )
+from tidal.studio._paths import is_inside
 
 router = APIRouter(prefix="/api/pipelines", tags=["pipelines"])
 Context = Annotated[StudioContext, Depends(context)]
@@ -46,32 +47,57 @@ def _candidates(root: Path) -> list[Path]:
     return found
 
 
+def _skipped(path: Path, shown: str, reason: str) -> PipelineFile:
+    """A listed file that was not read, with the reason (the Open dialog shows it)."""
+    try:
+        modified = path.lstat().st_mtime
+    except OSError:
+        modified = 0.0
+    return PipelineFile(path=shown, modified=modified, error=f"skipped: {reason}", skipped=True)
+
+
+def _describe(ctx: StudioContext, path: Path) -> PipelineFile | None:
+    """The list entry of one YAML file; None when it is not a Tidal pipeline (nor a file we refused)."""
+    shown = path.relative_to(ctx.root).as_posix()
+    if not is_inside(path, ctx.root):
+        return _skipped(path, shown, "a symbolic link that leads outside the workspace; it is not read")
+    try:
+        text = read_yaml_text(path, source=shown)
+        data = load_yaml(text, source=shown)
+    except YamlError as refused:
+        if refused.code == "syntax":  # some other tool's YAML (templates...): not ours to report
+            return None
+        return _skipped(path, shown, str(refused))
+    if not isinstance(data, dict) or "tidal" not in data:
+        return None
+    error = None
+    try:
+        Pipeline.from_yaml(text, shown)
+    except TidalError as problem:
+        error = str(problem)
+    nodes = data.get("nodes")
+    try:
+        modified = path.stat().st_mtime
+    except OSError:  # removed since it was read
+        return None
+    return PipelineFile(
+        path=shown,
+        name=str(data.get("name")) if data.get("name") is not None else None,
+        nodes=len(nodes) if isinstance(nodes, list) else None,
+        modified=modified,
+        error=error,
+    )
+
+
 @router.get("", response_model=list[PipelineFile])
 def list_pipelines(ctx: Context) -> list[PipelineFile]:
-    """YAML files in the workspace that are Tidal pipelines (``tidal: 1``), newest first."""
-    listed = []
-    for path in _candidates(ctx.root):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            continue
-        if not isinstance(data, dict) or "tidal" not in data:
-            continue
-        error = None
-        try:
-            Pipeline.load(path)
-        except TidalError as problem:
-            error = str(problem)
-        nodes = data.get("nodes")
-        listed.append(
-            PipelineFile(
-                path=ctx.relative(path),
-                name=str(data.get("name")) if data.get("name") is not None else None,
-                nodes=len(nodes) if isinstance(nodes, list) else None,
-                modified=path.stat().st_mtime,
-                error=error,
-            )
-        )
+    """YAML files in the workspace that are Tidal pipelines (``tidal: 1``), newest first.
+
+    Files that cannot be read safely are listed with ``skipped: true`` and the reason in
+    ``error``, never read: symbolic links leading outside the workspace, unreadable files,
+    and files over the YAML limits (too large, binary, not UTF-8, too deep, alias bombs).
+    """
+    listed = [entry for entry in (_describe(ctx, path) for path in _candidates(ctx.root)) if entry is not None]
     return sorted(listed, key=lambda item: (-item.modified, item.path))
 
 
@@ -95,10 +121,12 @@ def export_python(body: PipelineBody) -> PythonCode:
 def open_pipeline(path: str, ctx: Context) -> PipelineDocument:
     """Open a pipeline file (path relative to the workspace)."""
     file = ctx.file(path)
-    pipeline = Pipeline.load(file)
+    if not file.exists():
+        raise TidalError(f"pipeline file {path} does not exist")
+    text = read_yaml_text(file, source=path)  # size, binary and encoding checked before parsing
+    pipeline = Pipeline.from_yaml(text, path)
     return PipelineDocument(
-        path=ctx.relative(file), pipeline=pipeline.to_dict(), yaml=file.read_text(encoding="utf-8"),
-        issues=issues_out(validate(pipeline)),
+        path=ctx.relative(file), pipeline=pipeline.to_dict(), yaml=text, issues=issues_out(validate(pipeline)),
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tidal.pipeline import Pipeline
-from tidal.runtime import RunEvent, run_pipeline
+from tidal.runtime import RunEvent, check_code_allowed, run_pipeline
 from tidal.runtime._engine import new_run_id
 from tidal.store import Workspace
 
@@ -40,9 +40,11 @@ class ActiveRun:
 class RunManager:
     """Starts runs with :func:`tidal.run` in threads; feeds each run's :class:`RunEvent` s to watchers."""
 
-    def __init__(self, workspace: Workspace, workers: int | None = None) -> None:
+    def __init__(self, workspace: Workspace, workers: int | None = None, *, allow_code: bool = False) -> None:
         self.workspace = workspace
         self.workers = workers
+        #: the operator's switch (``tidal studio --allow-code``) for components that run code from the pipeline
+        self.allow_code = allow_code
         self.runs: dict[str, ActiveRun] = {}
         self.lock = threading.Lock()
 
@@ -54,9 +56,14 @@ class RunManager:
         from_node: str | None = None,
         cache: bool = True,
     ) -> ActiveRun:
-        """Start a run (already validated by the caller) and return at once with its id."""
+        """Start a run (already validated by the caller) and return at once with its id.
+
+        Raises :class:`~tidal.core.CodeNotAllowed` at once, before any thread starts, when the
+        nodes to run include one that runs code from the pipeline and this server does not allow it.
+        """
         run_id = new_run_id()
         selected = sorted(pipeline.ancestors(until) | {until}) if until else list(pipeline.nodes)
+        check_code_allowed(pipeline.subset(set(selected)) if until else pipeline, self.allow_code)
         active = ActiveRun(run_id, [node for node in pipeline.nodes if node in selected])
         for node in active.nodes:
             active.add({"run_id": run_id, "status": "queued", "node_id": node})
@@ -81,6 +88,7 @@ class RunManager:
                     on_event=on_event,
                     cancel=active.cancel,
                     run_id=run_id,
+                    allow_code=self.allow_code,
                 )
             except Exception as error:  # reported on the stream; the run row says the same
                 active.add({"run_id": run_id, "status": "failed", "node_id": None, "error": f"{type(error).__name__}: {error}"})

@@ -25,10 +25,15 @@ def serve(
     workspace: Any = None,
     token: str | None = None,
     workers: int | None = None,
+    allow_code: bool = False,
     announce: Any = print,
     static_dir: Path | None = None,
 ) -> None:
-    """Run the Studio until interrupted. Off loopback a token is required (generated when not given)."""
+    """Run the Studio until interrupted. Off loopback a token is required (generated when not given).
+
+    ``allow_code`` lets runs started from the Studio include components that run code written in
+    the pipeline (``tools.python_script``); without it such runs are refused (403).
+    """
     import uvicorn
 
     from tidal.studio._app import create_app
@@ -37,9 +42,12 @@ def serve(
     if not loopback and not token:
         token = new_token()
     allowed = {*LOOPBACK_NAMES, host} if loopback else None
-    app = create_app(workspace, token=token, allowed_hosts=allowed, workers=workers, static_dir=static_dir)
+    app = create_app(workspace, token=token, allowed_hosts=allowed, workers=workers, static_dir=static_dir, allow_code=allow_code)
     announce(f"Tidal Studio on {studio_url(host, port, token)}")
     announce(f"  workspace {app.state.studio.workspace.root}")
+    if allow_code:
+        announce("  --allow-code: pipelines may run Python code (tools.python_script) as this user; "
+                 "anyone who can use this Studio can run code on this machine")
     if token:
         announce("  open the URL above once (it holds the access token); API clients send 'Authorization: Bearer TOKEN'")
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
