@@ -296,3 +296,14 @@ def test_python_script_called_eagerly_still_runs(tmp_path):
     code = f"def run(t1, t2=None, t3=None):\n    open({str(marker)!r}, 'w').write('ok')\n    return t1\n"
     assert len(python_script(pd.DataFrame({"a": [1]}), code=code)) == 1
     assert marker.read_text() == "ok"
+
+
+def test_service_specs_are_read_with_the_same_limits(tmp_path):
+    from tidal.serving._service import load_service
+
+    bomb = tmp_path / "service.yaml"
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [*a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}]" for i in range(1, 9)]
+    bomb.write_text("\n".join(lines) + "\n")
+    with pytest.raises(TidalError, match="service.yaml"):
+        load_service(bomb)

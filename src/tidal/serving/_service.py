@@ -31,10 +31,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tidal.core._errors import Issue, TidalError, ValidationFailed
+from tidal.core._yaml import load_yaml_file
 from tidal.serving._batching import BatchingConfig
 from tidal.serving._repository import ModelSpec
 
@@ -169,8 +169,5 @@ def load_service(path: str | Path) -> ServiceSpec:
     file = Path(path)
     if not file.exists():
         raise TidalError(f"no service spec at {file}")
-    try:
-        data = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as error:
-        raise TidalError(f"{file} is not valid YAML: {error}") from None
+    data = load_yaml_file(file)  # limits on size, depth and aliases: a service spec may come from anyone
     return parse_service(data, source=str(file))
