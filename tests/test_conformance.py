@@ -2,8 +2,8 @@
 
 import pytest
 
+from tidal.conformance import parametrize_with_checks
 from tidal.core import registry
-from tidal.core.conformance import parametrize_with_checks
 
 BUILT_IN = [spec.id for spec in registry.all() if spec.func.__module__.startswith("tidal.components.")]
 

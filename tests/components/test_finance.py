@@ -20,8 +20,8 @@ import tidal
 from tidal.components.finance import psi, scorecard, scorecard_predict, woe_binning
 from tidal.components.finance_selection import logistic_aic, stepwise_selection
 from tidal.components.model import predict
+from tidal.conformance import sample_for, sample_model
 from tidal.core import DataError
-from tidal.core._samples import sample_for, sample_model
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ def test_installed_plugin_is_discovered_runs_and_passes_conformance(tmp_path):
     ran = subprocess.run([sys.executable, "-m", "tidal.cli", "run", "p.yaml", "--json"], cwd=tmp_path, capture_output=True, text=True, env=env)
     assert ran.returncode == 0, ran.stderr
     checks = subprocess.run(
-        [sys.executable, "-c", "from tidal.core.conformance import run_checks; from tidal import get_component;"
+        [sys.executable, "-c", "from tidal.conformance import run_checks; from tidal import get_component;"
          "import json; print(json.dumps(run_checks(get_component('acme.add_constant'))))"],
         capture_output=True, text=True, env=env, check=True)
     assert json.loads(checks.stdout) == dict.fromkeys(json.loads(checks.stdout), None)

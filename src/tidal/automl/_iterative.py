@@ -19,14 +19,14 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from tidal.components._training import (
+from tidal.core._errors import TidalError
+from tidal.models import ModelPackage
+from tidal.models._training_data import (
     classification_task,
     feature_columns,
     label_values,
     numeric_features,
 )
-from tidal.core._errors import TidalError
-from tidal.models import ModelPackage
 
 
 class IterativeTrainer(Protocol):

@@ -186,9 +186,9 @@ class ComponentSpec:
 
     # -- calling -----------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from tidal.pipeline._builder import current_pipeline
+        from tidal.core._building import current_recorder
 
-        builder = current_pipeline()
+        builder = current_recorder()
         if builder is not None:
             return builder.add_call(self, args, kwargs)
         return self.run_eager(*args, **kwargs)

@@ -16,6 +16,15 @@ import pyarrow as pa
 
 PORT_TYPES = ("Table", "Model", "Metrics", "Figure")
 
+#: classes whose instances travel on Model ports; the models layer registers its package class
+#: here (the core cannot import it), see :func:`register_model_class`
+MODEL_CLASSES: list[type] = []
+
+
+def register_model_class(cls: type) -> None:
+    if cls not in MODEL_CLASSES:
+        MODEL_CLASSES.append(cls)
+
 
 class Table:
     """Annotation marker for a table port delivered as a pandas DataFrame.
@@ -135,15 +144,13 @@ class LazyTable:
 
 def resolve_annotation(annotation: Any) -> tuple[str, str] | None:
     """Map a Python annotation to ``(port_type, delivery)``; None if it is not a port."""
-    from tidal.models import ModelPackage
-
     if annotation is Table or annotation is pd.DataFrame:
         return ("Table", "pandas")
     if annotation is pa.Table:
         return ("Table", "arrow")
     if annotation is LazyTable:
         return ("Table", "lazy")
-    if annotation is ModelPackage:
+    if annotation in MODEL_CLASSES:
         return ("Model", "model")
     if annotation is Metrics:
         return ("Metrics", "metrics")
@@ -154,11 +161,9 @@ def resolve_annotation(annotation: Any) -> tuple[str, str] | None:
 
 def port_type_of_value(value: Any) -> str | None:
     """The port type a runtime value belongs to."""
-    from tidal.models import ModelPackage
-
     if isinstance(value, (pd.DataFrame, pa.Table, LazyTable)):
         return "Table"
-    if isinstance(value, ModelPackage):
+    if isinstance(value, tuple(MODEL_CLASSES)):
         return "Model"
     if isinstance(value, Metrics):
         return "Metrics"

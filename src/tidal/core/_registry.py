@@ -21,6 +21,10 @@ PLUGINS_VARIABLE = "TIDAL_PLUGINS"
 log = logging.getLogger(__name__)
 
 
+#: the package whose public modules hold Tidal's own components
+BUILTIN_PACKAGE = "tidal.components"
+
+
 class Registry:
     """Maps component ids to their specs. Built-ins and plug-ins load on first use."""
 
@@ -46,8 +50,8 @@ class Registry:
             return
         self._loading = True
         try:
-            import tidal.components as builtin
-
+            # the library sits above the core: it is found by name, like any plug-in
+            builtin = importlib.import_module(BUILTIN_PACKAGE)
             for module in pkgutil.iter_modules(builtin.__path__):
                 if not module.name.startswith("_"):
                     importlib.import_module(f"{builtin.__name__}.{module.name}")

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from tidal.core._errors import DataError, NotFound, TidalError
-from tidal.core._ports import LazyTable, to_jsonable
+from tidal.core._ports import LazyTable, register_model_class, to_jsonable
 from tidal.models._archive import (
     MANIFEST,
     ArchiveLimits,
@@ -255,6 +255,9 @@ class ModelPackage:
 
     def __repr__(self) -> str:
         return f"<ModelPackage {self.flavor} {self.task} features={len(self.features)}>"
+
+
+register_model_class(ModelPackage)
 
 
 def load_model(path: str | Path, *, trust: bool = False, limits: ArchiveLimits | None = None) -> ModelPackage:

@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tidal.core._building import current_recorder, pop_recorder, push_recorder
 from tidal.pipeline._graph import Pipeline, Ref
 
 if TYPE_CHECKING:
     from tidal.core._component import ComponentSpec
-
-_stack: ContextVar[tuple[Pipeline, ...]] = ContextVar("tidal_pipelines", default=())
 
 #: keyword arguments every component call accepts inside a pipeline
 NODE_OPTIONS = ("_id", "_cache", "_retries", "_timeout")
 
 
 def push_pipeline(pipeline: Pipeline) -> None:
-    _stack.set((*_stack.get(), pipeline))
+    push_recorder(Builder(pipeline))
 
 
 def pop_pipeline(pipeline: Pipeline) -> None:
-    stack = _stack.get()
-    if stack and stack[-1] is pipeline:
-        _stack.set(stack[:-1])
+    pop_recorder(pipeline)
 
 
 def current_pipeline() -> Builder | None:
-    stack = _stack.get()
-    return Builder(stack[-1]) if stack else None
+    recorder = current_recorder()
+    return recorder if isinstance(recorder, Builder) else None
 
 
 @dataclass(frozen=True)
@@ -71,8 +67,11 @@ class NodeHandle:
 
 
 class Builder:
+    """Turns component calls inside ``with Pipeline(...)`` into nodes (the core's call recorder)."""
+
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
+        self.owner = pipeline
 
     def add_call(self, spec: ComponentSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         options = {key: kwargs.pop(key) for key in NODE_OPTIONS if key in kwargs}

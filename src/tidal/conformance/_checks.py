@@ -2,13 +2,13 @@
 
 Run it over the whole registry (Tidal's own tests do) or over your plug-in's components::
 
-    from tidal.core.conformance import parametrize_with_checks
+    from tidal.conformance import parametrize_with_checks
 
     @parametrize_with_checks(["acme.my_component"])
     def test_conformance(component_id, check):
         check()
 
-Checks choose their data from the component's ``sample`` tag (see :mod:`tidal.core._samples`),
+Checks choose their data from the component's ``sample`` tag (see :mod:`tidal.conformance._samples`),
 never from its name. Known, accepted failures live in :data:`EXPECTED_FAILURES` with a reason.
 """
 
@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from tidal.conformance._samples import Sample, sample_for, sample_model
 from tidal.core._component import ComponentSpec
 from tidal.core._errors import TidalError, ValidationFailed
 from tidal.core._ports import Figure, LazyTable, Metrics, port_type_of_value
 from tidal.core._registry import registry
-from tidal.core._samples import Sample, sample_for, sample_model
 
 CHECKS = ("schema", "docs", "runs", "deterministic", "bad_params", "empty_input", "model_roundtrip")
 
