@@ -61,6 +61,15 @@ class InlineExecutor:
         pass
 
 
+#: seconds a new worker may take to start and connect (imports included) before its node fails
+DEFAULT_START_TIMEOUT_S = 60.0
+START_TIMEOUT_VARIABLE = "TIDAL_WORKER_START_TIMEOUT"
+
+
+class WorkerStartFailed(Exception):
+    """A worker process died or stalled before connecting; the node it was for fails."""
+
+
 @dataclass
 class _Worker:
     process: subprocess.Popen[bytes]
@@ -82,6 +91,7 @@ class LocalExecutor:
 
     def __init__(self, workers: int) -> None:
         self.capacity = max(1, workers)
+        self._failed: list[TaskResult] = []
         self._idle: list[_Worker] = []
         self._busy: list[_Worker] = []
         self._folder = tempfile.mkdtemp(prefix="tidal-workers-")
@@ -91,6 +101,7 @@ class LocalExecutor:
         )
 
     def _spawn(self) -> _Worker:
+        """A new worker, connected; a worker that dies or stalls before connecting raises :class:`WorkerStartFailed`."""
         environment = dict(os.environ)
         environment["TIDAL_WORKER_AUTHKEY"] = self._authkey.hex()
         environment["PYTHONPATH"] = os.pathsep.join(path for path in sys.path if path)
@@ -99,11 +110,34 @@ class LocalExecutor:
             env=environment,
             stdin=subprocess.DEVNULL,
         )
-        connection = self._listener.accept()
-        return _Worker(process, connection)
+        limit = float(os.environ.get(START_TIMEOUT_VARIABLE) or DEFAULT_START_TIMEOUT_S)
+        deadline = time.monotonic() + limit
+        while True:
+            # wait for the connection in short slices, so a worker that died is noticed at once
+            ready = multiprocessing.connection.wait([self._listener_socket], timeout=0.2)
+            if ready:
+                return _Worker(process, self._listener.accept())
+            code = process.poll()
+            if code is not None:
+                raise WorkerStartFailed(f"the worker process exited (code {code}) before it connected; "
+                                        "see its output above (a broken plug-in import, say)")
+            if time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                raise WorkerStartFailed(f"the worker process did not connect within {limit:g} s; raise "
+                                        f"{START_TIMEOUT_VARIABLE} on a very slow machine")
+
+    @property
+    def _listener_socket(self) -> Any:
+        return self._listener._listener._socket  # type: ignore[attr-defined]
 
     def submit(self, task: NodeTask) -> None:
-        worker = self._pick(task)
+        try:
+            worker = self._pick(task)
+        except WorkerStartFailed as error:
+            self._failed.append(TaskResult(task.node_id, ok=False, attempt=task.attempt, error=str(error),
+                                           error_kind="crash"))
+            return
         worker.task = task
         worker.started = time.monotonic()
         worker.connection.send(task)
@@ -131,6 +165,9 @@ class LocalExecutor:
         )
 
     def wait(self, timeout: float | None) -> list[TaskResult]:
+        if self._failed:
+            failed, self._failed = self._failed, []
+            return failed
         if not self._busy:
             return []
         deadline = self._deadline()

@@ -209,12 +209,30 @@ def execute_task(task: NodeTask, isolated: bool = True) -> TaskResult:
     return result
 
 
+#: how often a worker checks that the engine that started it is still alive
+ENGINE_CHECK_SECONDS = 0.5
+
+
+def _exit_with_engine(engine_pid: int) -> None:
+    """End this worker at once when its engine dies (``kill -9`` included), even in the middle of a node."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(ENGINE_CHECK_SECONDS)
+            if os.getppid() != engine_pid:  # re-parented: the engine is gone
+                os._exit(70)
+
+    threading.Thread(target=watch, name="tidal-engine-watch", daemon=True).start()
+
+
 def worker_main(address: str) -> None:
     """A worker process: connect to the engine, then run tasks until the connection closes."""
     import signal
     from multiprocessing.connection import Client
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the engine decides what Ctrl-C does
+    _exit_with_engine(os.getppid())
     connection = Client(address, family="AF_UNIX", authkey=bytes.fromhex(os.environ.pop("TIDAL_WORKER_AUTHKEY")))
     while True:
         try:
