@@ -103,3 +103,10 @@ def test_folders_are_fingerprinted_by_their_listing(tmp_path):
     (folder / "b.txt").write_text("three")
     third = FileFingerprints()(folder)
     assert len({first, second, third}) == 3 and first.startswith("dir:")
+
+
+def test_overrides_leave_the_callers_pipeline_unchanged(workspace):
+    pipeline = chain()
+    result = tidal.run(pipeline, workspace=workspace, workers=0, overrides=["m.scale=3"])
+    assert result.metrics("m") == {"rows": 12.0}
+    assert "scale" not in pipeline.nodes["m"].params

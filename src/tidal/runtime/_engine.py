@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
@@ -395,6 +396,8 @@ def run_pipeline(
     if not isinstance(pipeline, Pipeline):
         pipeline = Pipeline.load(pipeline)
     ws = _resolve_workspace(workspace)
+    if overrides:
+        pipeline = copy.deepcopy(pipeline)  # the caller's pipeline object stays as it was
     for text in overrides or []:
         node, param, value = parse_override(text)
         pipeline.set_param(node, param, value)
