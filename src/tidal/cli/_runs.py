@@ -94,8 +94,10 @@ def runs_list(
         )
         return
     table = Table(title="runs")
-    for column in ("id", "pipeline", "status", "started", "took"):
-        table.add_column(column)
+    # the id is what every later command needs: never cut it; other columns fold first
+    table.add_column("id", no_wrap=True, min_width=max((len(record.id) for record in records), default=2))
+    for column in ("pipeline", "status", "started", "took"):
+        table.add_column(column, overflow="fold")
     for record in records:
         took = ""
         if record.finished_at and record.started_at:

@@ -121,8 +121,10 @@ def _show(study: Any, json_: bool) -> None:
         return
     table = Table(title=f"study {data['id']} · {data['name']} · {styled(data['status'])} · {data['strategy']} · {data['metric']} ({data['direction']})")
     names = list((data.get("search_space") or {}).keys())
-    for column in ("trial", "status", "value", *names, "time", "note"):
-        table.add_column(column)
+    # headers never cut: each column is at least as wide as its name; the note folds first
+    for column in ("trial", "status", "value", *names, "time"):
+        table.add_column(column, min_width=len(column), overflow="fold")
+    table.add_column("note", overflow="fold")
     for trial in data["trials"]:
         meta = trial["meta"] or {}
         note = ", ".join(f"{key} {meta[key]}" for key in ("round", "generation", "parent") if meta.get(key) is not None)
@@ -157,8 +159,9 @@ def studies_list(
         print_json(rows)
         return
     table = Table(title="studies")
-    for column in ("id", "name", "status", "strategy", "metric", "budget", "best"):
-        table.add_column(column)
+    table.add_column("id", no_wrap=True, min_width=max((len(row["id"]) for row in rows), default=2))
+    for column in ("name", "status", "strategy", "metric", "budget", "best"):
+        table.add_column(column, min_width=len(column), overflow="fold")
     for row in rows:
         table.add_row(row["id"], row["name"], styled(row["status"]), row["strategy"], row["metric"], str(row["budget"]),
                       "" if row["best_value"] is None else format_metric(row["best_value"]))
