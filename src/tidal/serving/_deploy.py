@@ -14,13 +14,36 @@ from tidal.core._errors import TidalError
 from tidal.serving._service import ServiceSpec
 
 
+def check_models(service: ServiceSpec, workspace: Any = None) -> None:
+    """Every model version the service names exists and has a readable, checked manifest; all problems at once."""
+    from tidal.models import read_package_manifest
+    from tidal.serving._repository import resolve_source
+
+    problems = []
+    for spec in service.model_specs():
+        try:
+            path, _ = resolve_source(spec.source, spec.version, workspace)
+            read_package_manifest(path)
+        except TidalError as error:
+            problems.append(f"  - model '{spec.name}' from {spec.source}: {error}")
+    if problems:
+        raise TidalError("the service names models that cannot be served:\n" + "\n".join(problems))
+
+
 def deploy(service: ServiceSpec, *, target: str | None = None, output: Path | None = None, dry_run: bool = False,
            workspace: Any = None) -> str:
     chosen = target or service.target
+    if chosen not in ("local", "ray", "kubernetes"):
+        raise TidalError(f"unknown target '{chosen}'; choose local, ray or kubernetes")
+    if dry_run:
+        check_models(service, workspace)
     if chosen == "kubernetes":
-        from tidal.serving._kubernetes import token_secret_name, write_manifests
+        from tidal.serving._kubernetes import manifest_files, token_secret_name, write_manifests
 
         folder = output or Path("deploy") / service.name
+        if dry_run:
+            files = manifest_files(service)
+            return "\n".join(f"# would write {folder / name}\n---\n{text}" for name, text in files.items())
         written = write_manifests(service, folder)
         secret = token_secret_name(service)
         namespace = f" -n {service.kubernetes.namespace}" if service.kubernetes.namespace else ""

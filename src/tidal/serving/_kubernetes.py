@@ -142,11 +142,24 @@ def _quantity(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{int(value * 1000)}m"
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Writes shared values out in full: manifests carry no YAML anchors or aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def manifest_files(service: ServiceSpec) -> dict[str, str]:
+    """File name -> YAML text of every manifest, without writing anything."""
+    return {f"{manifest['kind'].lower()}.yaml": yaml.dump(manifest, Dumper=_PlainDumper, sort_keys=False)
+            for manifest in render_kubernetes(service)}
+
+
 def write_manifests(service: ServiceSpec, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for manifest in render_kubernetes(service):
-        path = folder / f"{manifest['kind'].lower()}.yaml"
-        path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+    for name, text in manifest_files(service).items():
+        path = folder / name
+        path.write_text(text)
         written.append(path)
     return written
