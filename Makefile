@@ -37,6 +37,7 @@ test: install-dev
 	@status=0; \
 	$(VENV)/bin/ruff check src tests benchmarks && \
 	$(VENV)/bin/mypy && \
+	$(VENV)/bin/lint-imports --no-cache && \
 	$(VENV)/bin/pytest -q --durations=15 || status=$$?; \
 	echo "make test: $$(( $$(date +%s) - $(TEST_STARTED) )) s in all, installs included (CI budget: 1500 s)"; \
 	exit $$status

@@ -137,13 +137,36 @@ for _flavor in (LightGBMFlavor(), XGBoostFlavor(), SklearnFlavor(), PickleFlavor
     register_flavor(_flavor)
 
 
+#: modules of Tidal's that define more flavors (pipeline, ONNX, PMML, custom); they sit in higher
+#: layers, so they are found by name, like plug-ins, and register themselves when imported
+FLAVOR_MODULES = ("tidal.serving._flavors",)
+#: third-party flavors: an entry point in this group names a module that calls register_flavor
+FLAVOR_ENTRY_POINTS = "tidal.flavors"
+_discovered = False
+
+
 def load_builtin_flavors() -> None:
-    """Register the flavors defined outside this module (pipeline, ONNX, PMML, custom)."""
-    import tidal.models._registry  # noqa: F401 - imports them as it loads
+    """Register the flavors defined outside this module: Tidal's own, then installed plug-ins."""
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    import importlib
+    import logging
+
+    for module in FLAVOR_MODULES:
+        importlib.import_module(module)
+    for entry in importlib.metadata.entry_points(group=FLAVOR_ENTRY_POINTS):
+        try:
+            entry.load()
+        except Exception as error:  # a broken plug-in must not stop the built-in flavors
+            logging.getLogger(__name__).warning("model flavor plug-in %s failed to load: %s", entry.name, error)
 
 
 def flavor_for(model: Any, preferred: str | None = None) -> Flavor:
     if preferred is not None:
+        if preferred not in FLAVORS:
+            load_builtin_flavors()
         return FLAVORS[preferred]
     for flavor in FLAVORS.values():
         if flavor.name != "pickle" and flavor.accepts(model):

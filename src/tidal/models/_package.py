@@ -71,6 +71,10 @@ class ModelPackage:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
         if not self.flavor:
             self.flavor = flavor_for(self.model).name
+        if self.flavor not in FLAVORS:
+            load_builtin_flavors()
+        if self.flavor not in FLAVORS:
+            raise ValueError(f"model flavor '{self.flavor}' is not installed; known: {', '.join(FLAVORS)}")
         if not self.libraries:
             self.libraries = library_versions(FLAVORS[self.flavor].libraries)
         if not self.created_at:

@@ -514,7 +514,3 @@ def resolve_model_uri(uri: str | Path, workspace: Workspace | None = None) -> Pa
     if not path.exists():
         raise NotFound(f"no model package at {path}; give a package folder or archive, or models:/NAME@ALIAS")
     return path
-
-
-# serving's flavors (pipeline, onnx, pmml, custom) register themselves so every loader knows them
-import tidal.serving._flavors  # noqa: E402, F401
