@@ -1,0 +1,122 @@
+"""Interoperability: models and clients made by other tools (skl2onnx, JPMML, tritonclient) work as they expect."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from tidal.core._errors import TidalError
+from tidal.serving import ModelServer, ModelSpec
+
+
+def call(server: ModelServer, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app), base_url="http://t") as client:
+            return await client.request(method, path, **kwargs)
+
+    return asyncio.run(go())
+
+
+# -- ONNX graphs with one typed input per column ---------------------------------------------------
+@pytest.fixture(scope="module")
+def mixed() -> pd.DataFrame:
+    generator = np.random.default_rng(0)
+    rows = 300
+    frame = pd.DataFrame({
+        "age": generator.integers(18, 80, rows).astype(np.int64),
+        "income": generator.normal(4000, 1500, rows).round(2),
+        "city": generator.choice(["Oslo", "Lyon", "Porto"], rows),
+    })
+    score = 0.04 * (frame["age"] - 45) + 0.0006 * (frame["income"] - 4000) + (frame["city"] == "Oslo") * 0.8
+    frame["bought"] = (score + generator.normal(0, 0.5, rows) > 0.3).astype(np.int64)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def mixed_onnx(mixed, tmp_path_factory):
+    """(scikit-learn pipeline, path of its skl2onnx export with one graph input per column)."""
+    pytest.importorskip("onnxruntime")
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    pipeline = Pipeline([
+        ("columns", ColumnTransformer([("numbers", StandardScaler(), ["age", "income"]),
+                                       ("city", OneHotEncoder(handle_unknown="ignore"), ["city"])])),
+        ("model", LogisticRegression(max_iter=500)),
+    ]).fit(mixed[["age", "income", "city"]], mixed["bought"])
+    onnx_model = skl2onnx.convert_sklearn(pipeline, initial_types=[
+        ("age", Int64TensorType([None, 1])), ("income", FloatTensorType([None, 1])), ("city", StringTensorType([None, 1]))])
+    path = tmp_path_factory.mktemp("onnx") / "mixed.onnx"
+    path.write_bytes(onnx_model.SerializeToString())
+    return pipeline, path
+
+
+def test_onnx_with_one_typed_input_per_column_matches_onnxruntime_and_sklearn(mixed, mixed_onnx, tmp_path):
+    import onnxruntime
+
+    from tidal.serving import onnx_package
+
+    pipeline, path = mixed_onnx
+    package = onnx_package(path, features=["age", "income", "city"], task="binary", classes=[0, 1])
+    assert package.feature_types == {"age": "int64", "income": "float64", "city": "string"}
+    archive = package.save_archive(tmp_path / "mixed.zip")
+    server = ModelServer([ModelSpec("m", str(archive))])
+    rows = mixed.iloc[:40]
+    answer = call(server, "POST", "/api/predict/m", json=rows[["age", "income", "city"]].to_dict(orient="records"))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    label, proba = session.run(None, {"age": rows[["age"]].to_numpy(np.int64),
+                                      "income": rows[["income"]].to_numpy(np.float32),
+                                      "city": rows[["city"]].to_numpy(object)})
+    got = np.array([[item["0"], item["1"]] for item in body["probabilities"]])
+    direct = np.array([[item[0], item[1]] for item in proba])
+    assert body["predictions"] == label.tolist()
+    np.testing.assert_array_equal(got, direct)
+    assert body["predictions"] == pipeline.predict(rows[["age", "income", "city"]]).tolist()
+    np.testing.assert_allclose(got, pipeline.predict_proba(rows[["age", "income", "city"]]), atol=1e-5)
+    v2 = call(server, "POST", "/v2/models/m/infer", json={"inputs": [
+        {"name": "age", "datatype": "INT64", "shape": [3, 1], "data": rows["age"].iloc[:3].tolist()},
+        {"name": "income", "datatype": "FP64", "shape": [3, 1], "data": rows["income"].iloc[:3].tolist()},
+        {"name": "city", "datatype": "BYTES", "shape": [3, 1], "data": rows["city"].iloc[:3].tolist()}]})
+    assert v2.status_code == 200, v2.text
+    assert v2.json()["outputs"][0]["data"] == label[:3].tolist()
+
+
+def test_onnx_that_the_signature_cannot_feed_is_refused_at_load_naming_the_input(mixed_onnx):
+    from tidal.serving import onnx_package
+
+    _, path = mixed_onnx
+    with pytest.raises(TidalError, match="'city'"):
+        onnx_package(path, features=["age", "income", "town"], task="binary", classes=[0, 1])
+    with pytest.raises(TidalError, match="'extra'"):
+        onnx_package(path, features=["age", "income", "city", "extra"], task="binary", classes=[0, 1])
+    with pytest.raises(TidalError, match="no output 'score'"):
+        onnx_package(path, features=["age", "income", "city"], task="binary", proba_output="score")
+
+
+def test_onnx_single_matrix_input_must_match_the_feature_count(tmp_path):
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.linear_model import LinearRegression
+
+    from tidal.serving import onnx_package
+
+    X = np.arange(30, dtype=float).reshape(10, 3)
+    estimator = LinearRegression().fit(X, X.sum(axis=1))
+    onnx_model = skl2onnx.convert_sklearn(estimator, initial_types=[("input", FloatTensorType([None, 3]))])
+    (tmp_path / "m.onnx").write_bytes(onnx_model.SerializeToString())
+    with pytest.raises(TidalError, match="graph input 'input'.*\\[N, 2\\]"):
+        onnx_package(tmp_path / "m.onnx", features=["a", "b"], task="regression")
+    package = onnx_package(tmp_path / "m.onnx", features=["a", "b", "c"], task="regression")
+    frame = pd.DataFrame(X[:2], columns=["a", "b", "c"])
+    np.testing.assert_allclose(np.asarray(package.predict(frame)).ravel(), X[:2].sum(axis=1), rtol=1e-5)
