@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from tidal.core._errors import TidalError
-from tidal.serving import ModelServer, ModelSpec
+from tidal.serving import ModelServer, ModelSpec, ServerOptions
 
 
 def call(server: ModelServer, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -120,3 +120,64 @@ def test_onnx_single_matrix_input_must_match_the_feature_count(tmp_path):
     package = onnx_package(tmp_path / "m.onnx", features=["a", "b", "c"], task="regression")
     frame = pd.DataFrame(X[:2], columns=["a", "b", "c"])
     np.testing.assert_allclose(np.asarray(package.predict(frame)).ravel(), X[:2].sum(axis=1), rtol=1e-5)
+
+
+# -- columns the model does not take (JPMML clients send the whole data dictionary) ----------------
+@pytest.fixture(scope="module")
+def linear_archive(tmp_path_factory):
+    from sklearn.linear_model import LinearRegression
+
+    from tidal.models import ModelPackage
+
+    frame = pd.DataFrame({"x": np.arange(10, dtype=float)})
+    package = ModelPackage.from_estimator(LinearRegression().fit(frame[["x"]], frame["x"] * 2), frame,
+                                          features=["x"], task="regression")
+    return package.save_archive(tmp_path_factory.mktemp("linear") / "times2.zip")
+
+
+def test_unknown_columns_are_ignored_by_default_and_named_in_a_header(linear_archive):
+    server = ModelServer([ModelSpec("m", str(linear_archive))])
+    answer = call(server, "POST", "/api/predict/m", json=[{"x": 1.0, "y": "a", "z": 1}, {"x": 2.0, "y": "b", "wé,ird": 0}])
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"] == pytest.approx([2.0, 4.0])
+    assert answer.headers["x-tidal-ignored-columns"] == "y,z,w%C3%A9%2Cird"
+    v2 = call(server, "POST", "/v2/models/m/infer", json={"inputs": [
+        {"name": "x", "datatype": "FP64", "shape": [1], "data": [3.0]},
+        {"name": "species", "datatype": "BYTES", "shape": [1], "data": ["cat"]}]})
+    assert v2.status_code == 200, v2.text
+    assert v2.json()["outputs"][0]["data"] == pytest.approx([6.0])
+    assert v2.headers["x-tidal-ignored-columns"] == "species"
+    plain = call(server, "POST", "/api/predict/m", json=[{"x": 1.0}])
+    assert "x-tidal-ignored-columns" not in plain.headers
+    missing = call(server, "POST", "/api/predict/m", json=[{"y": 1.0}])
+    assert missing.status_code == 400 and "missing column(s) 'x'" in missing.json()["error"]
+
+
+def test_unknown_columns_refused_when_the_operator_says_so(linear_archive):
+    server = ModelServer([ModelSpec("m", str(linear_archive))], options=ServerOptions(unknown_columns="refuse"))
+    answer = call(server, "POST", "/api/predict/m", json=[{"x": 1.0, "y": "a"}])
+    assert answer.status_code == 400 and "unknown column(s) 'y'" in answer.json()["error"]
+    v2 = call(server, "POST", "/v2/models/m/infer", json={"inputs": [
+        {"name": "x", "datatype": "FP64", "shape": [1], "data": [3.0]},
+        {"name": "y", "datatype": "FP64", "shape": [1], "data": [3.0]}]})
+    assert v2.status_code == 400 and "unknown input(s) 'y'" in v2.json()["error"]
+    with pytest.raises(TidalError, match="unknown_columns must be one of ignore, refuse"):
+        ServerOptions(unknown_columns="drop")
+
+
+def test_the_cli_passes_unknown_columns_to_the_server(monkeypatch, linear_archive, tmp_path):
+    from typer.testing import CliRunner
+
+    from tidal.cli import _serve  # noqa: F401 - registers the command
+    from tidal.cli._app import app
+    from tidal.serving import _run
+
+    monkeypatch.chdir(tmp_path)
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(_run, "serve", lambda specs, **kwargs: seen.update(kwargs))
+    result = CliRunner().invoke(app, ["serve", str(linear_archive), "--unknown-columns", "refuse"])
+    assert result.exit_code == 0, result.output
+    assert seen["options"].unknown_columns == "refuse"
+    bad = CliRunner().invoke(app, ["serve", str(linear_archive), "--unknown-columns", "drop"])
+    assert bad.exit_code != 0

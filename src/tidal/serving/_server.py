@@ -32,6 +32,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 from starlette.applications import Starlette
@@ -60,6 +61,8 @@ from tidal.serving._v2 import (
 JSON = "application/json"
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # model names and version labels
 LOAD_FIELDS = ("source", "version", "weight", "swap")
+UNKNOWN_COLUMNS = ("ignore", "refuse")
+IGNORED_HEADER = "x-tidal-ignored-columns"
 log = logging.getLogger("tidal.serving")
 
 
@@ -77,6 +80,11 @@ class ServerOptions:
     host: str = "127.0.0.1"  # the bind address: beyond loopback every route but health and metrics needs the token
     trust: bool = False  # loads through the repository API may run code (pickle, custom processors)
     retry_after_s: int = 1
+    unknown_columns: str = "ignore"  # columns / tensors the model does not take: "ignore" (listed in a header) or "refuse"
+
+    def __post_init__(self) -> None:
+        if self.unknown_columns not in UNKNOWN_COLUMNS:
+            raise TidalError(f"unknown_columns must be one of {', '.join(UNKNOWN_COLUMNS)}, got {self.unknown_columns!r}")
 
     @property
     def needs_token(self) -> bool:
@@ -248,15 +256,16 @@ class ModelServer:
         try:
             loaded = self.repository.pick(name, version)
             body = await self._body(request)
+            ignored: list[str] | None = [] if self.options.unknown_columns == "ignore" else None
             if route == "v2":
                 parsed = parse_request(body, request.headers.get(HEADER_LENGTH))
-                columns, rows = columns_from_tensors(parsed, loaded.processor.signature)
+                columns, rows = columns_from_tensors(parsed, loaded.processor.signature, ignored)
             else:
                 try:
                     records = loads(body)
                 except ValueError as error:
                     raise RequestInvalid([f"the body is not valid JSON: {error}"]) from None
-                columns, rows = columns_from_records(records, loaded.processor.signature)
+                columns, rows = columns_from_records(records, loaded.processor.signature, ignored)
             self.metrics.queue_depth.labels(name, loaded.version).set(loaded.batcher.depth)
             outputs = await loaded.batcher.submit(columns, rows)
             if route == "v2":
@@ -264,6 +273,8 @@ class ModelServer:
                 response = Response(content, media_type=JSON, headers=headers)
             else:
                 response = Response(dumps(_json_predictions(loaded, outputs, rows)), media_type=JSON)
+            if ignored:
+                response.headers[IGNORED_HEADER] = ignored_header(ignored)
         except Exception as error:  # every failure becomes a JSON answer with the right status
             response = self._error(error)
         finally:
@@ -366,6 +377,14 @@ class ModelServer:
         except Exception as error:
             return self._error(error)
         return json_response({"name": name, "weights": self.repository.get(name).weights})
+
+
+def ignored_header(names: list[str]) -> str:
+    """The ignored column names for a header: each percent-encoded (UTF-8), comma-separated, at most 4 KiB."""
+    text = ",".join(quote(name, safe="") for name in names)
+    if len(text) <= 4096:
+        return text
+    return text[:4096].rsplit(",", 1)[0] + ",..."
 
 
 def _json_predictions(loaded: LoadedVersion, outputs: dict[str, np.ndarray], rows: int) -> dict[str, Any]:

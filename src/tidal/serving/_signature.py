@@ -117,8 +117,12 @@ def _kind_ok(kind: str, value: Any) -> bool:
 KIND_WORDS = {"float": "a number (or null)", "int": "a whole number", "bool": "true or false", "string": "a string"}
 
 
-def columns_from_records(records: Any, signature: Signature) -> tuple[Columns, int]:
-    """Validate a list of feature objects (the simple JSON route) and return columns."""
+def columns_from_records(records: Any, signature: Signature, ignored: list[str] | None = None) -> tuple[Columns, int]:
+    """Validate a list of feature objects (the simple JSON route) and return columns.
+
+    Columns the model does not take are refused, or, when ``ignored`` is a list, skipped and
+    appended to it (each name once).
+    """
     if isinstance(records, dict):
         records = [records]
     if not isinstance(records, list) or not records:
@@ -135,7 +139,9 @@ def columns_from_records(records: Any, signature: Signature) -> tuple[Columns, i
         if missing:
             violations.append(f"row {index}: missing column(s) {', '.join(map(repr, missing))}")
         unknown = [name for name in record if name not in wanted]
-        if unknown:
+        if unknown and ignored is not None:
+            ignored.extend(name for name in unknown if name not in ignored)
+        elif unknown:
             violations.append(f"row {index}: unknown column(s) {', '.join(map(repr, unknown))} "
                               f"(the model takes: {', '.join(expected)})")
         if len(violations) > 50:

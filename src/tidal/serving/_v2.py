@@ -188,15 +188,21 @@ def _from_binary(chunk: bytes, datatype: str, count: int) -> np.ndarray:
     return np.frombuffer(chunk, dtype=dtype)
 
 
-def columns_from_tensors(request: InferRequest, signature: Signature) -> tuple[Columns, int]:
-    """Map named tensors (one per input column) or one 2-D tensor (all columns) onto the signature."""
+def columns_from_tensors(request: InferRequest, signature: Signature, ignored: list[str] | None = None) -> tuple[Columns, int]:
+    """Map named tensors (one per input column) or one 2-D tensor (all columns) onto the signature.
+
+    Tensors the model does not take are refused, or, when ``ignored`` is a list, skipped and
+    appended to it.
+    """
     by_name = {tensor.name: tensor for tensor in request.inputs}
     expected = signature.input_names
     if len(request.inputs) == 1 and request.inputs[0].name not in expected and len(expected) > 0:
         return _from_matrix(request.inputs[0], signature)
     violations: list[str] = []
     unknown = [name for name in by_name if name not in expected]
-    if unknown:
+    if unknown and ignored is not None:
+        ignored.extend(name for name in unknown if name not in ignored)
+    elif unknown:
         violations.append(f"unknown input(s) {', '.join(map(repr, unknown))}; the model takes: {', '.join(expected)}")
     missing = [name for name in expected if name not in by_name]
     if missing:
