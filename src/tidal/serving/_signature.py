@@ -104,17 +104,29 @@ class Signature:
 Columns = dict[str, np.ndarray]
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+FLOAT64_MAX = float(np.finfo(np.float64).max)
+
+
 def _kind_ok(kind: str, value: Any) -> bool:
-    if kind == "float":
-        return value is None or (type(value) in (int, float))
-    if kind == "int":
-        return type(value) is int or (type(value) is float and value.is_integer())
+    if kind == "float":  # an integer beyond float64 would overflow
+        return value is None or type(value) is float or (type(value) is int and abs(value) <= FLOAT64_MAX)
+    if kind == "int":  # whole numbers that fit in int64 (1e300 is whole, but fits no integer column)
+        if type(value) is float:  # JSON parsers turn integers beyond 64 bits into floats: exact only up to 2**53
+            return value.is_integer() and abs(value) <= 2**53
+        return type(value) is int and INT64_MIN <= value <= INT64_MAX
     if kind == "bool":
         return type(value) is bool
     return type(value) is str
 
 
-KIND_WORDS = {"float": "a number (or null)", "int": "a whole number", "bool": "true or false", "string": "a string"}
+KIND_WORDS = {"float": "a number (or null)", "int": "a whole number from -2**63 to 2**63-1", "bool": "true or false",
+              "string": "a string"}
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "..."
 
 
 def columns_from_records(records: Any, signature: Signature, ignored: list[str] | None = None) -> tuple[Columns, int]:
@@ -153,7 +165,7 @@ def columns_from_records(records: Any, signature: Signature, ignored: list[str] 
         values = [record[spec.name] for record in records]
         bad = [index for index, value in enumerate(values) if not _kind_ok(spec.kind, value)]
         if bad:
-            shown = ", ".join(f"row {index} has {values[index]!r}" for index in bad[:5])
+            shown = ", ".join(f"row {index} has {_short(values[index])}" for index in bad[:5])
             more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
             violations.append(f"column '{spec.name}' must be {KIND_WORDS[spec.kind]}: {shown}{more}")
             continue

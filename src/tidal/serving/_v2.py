@@ -91,61 +91,101 @@ def parse_request(body: bytes, header_length: str | None) -> InferRequest:
     for index, item in enumerate(document["inputs"]):
         where = f"inputs[{index}]"
         if not isinstance(item, dict):
-            violations.append(f"{where} must be an object")
+            violations.append(f"{where} must be an object {{name, shape, datatype, data}}")
             continue
         name, shape, datatype = item.get("name"), item.get("shape"), item.get("datatype")
         if not isinstance(name, str):
             violations.append(f"{where}: 'name' must be a string")
             continue
         where = f"input '{name}'"
-        if not isinstance(shape, list) or not all(isinstance(dim, int) and dim >= 0 for dim in shape) or not shape:
-            violations.append(f"{where}: 'shape' must be a list of non-negative integers")
+        if not isinstance(shape, list) or not shape or not all(type(dim) is int and dim >= 0 for dim in shape):
+            violations.append(f"{where}: 'shape' must be a non-empty list of non-negative integers, e.g. [3, 1]; got {_shown(shape)}")
+            continue
+        if not isinstance(datatype, str):
+            violations.append(f"{where}: 'datatype' must be a string, one of {', '.join(V2_TO_NUMPY)}; got {_shown(datatype)}")
             continue
         if datatype not in V2_TO_NUMPY:
-            violations.append(f"{where}: unknown datatype {datatype!r}; use one of {', '.join(V2_TO_NUMPY)}")
+            violations.append(f"{where}: unknown datatype {datatype[:40]!r}; use one of {', '.join(V2_TO_NUMPY)}")
             continue
         count = math.prod(shape)  # exact: numpy would wrap around on huge shapes
-        parameters = item.get("parameters") or {}
-        binary_size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
+        parameters = item.get("parameters")
+        if parameters is not None and not isinstance(parameters, dict):
+            violations.append(f"{where}: 'parameters' must be an object; got {_shown(parameters)}")
+            continue
+        binary_size = (parameters or {}).get("binary_data_size")
+        if binary_size is not None and (type(binary_size) is not int or binary_size < 0):
+            violations.append(f"{where}: parameters.binary_data_size must be a non-negative integer; got {_shown(binary_size)}")
+            continue
         try:
             if binary_size is not None:
-                chunk = binary[offset: offset + int(binary_size)]
-                offset += int(binary_size)
+                if offset + binary_size > len(binary):
+                    raise ValueError(f"parameters.binary_data_size {binary_size} runs past the binary data "
+                                     f"({len(binary) - offset} bytes left after the JSON header)")
+                chunk = binary[offset: offset + binary_size]
+                offset += binary_size
                 array = _from_binary(chunk, datatype, count)
             else:
                 array = _from_json(item.get("data"), datatype)
-        except (ValueError, TypeError, OverflowError) as error:
+        except (ValueError, TypeError, OverflowError, UnicodeDecodeError) as error:
             violations.append(f"{where}: {error}")
             continue
         if array.size != count:
             violations.append(f"{where}: shape {shape} needs {count} values, got {array.size}")
             continue
         tensors.append(Tensor(name, shape, datatype, array))
+    if offset < len(binary) and not violations:
+        violations.append(f"the body has {len(binary) - offset} bytes of binary data after the JSON header that no "
+                          "input's parameters.binary_data_size accounts for")
+    outputs = document.get("outputs")
+    if outputs is not None:
+        violations.extend(_output_problems(outputs))
+    parameters = document.get("parameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        violations.append(f"'parameters' must be an object; got {_shown(parameters)}")
+    request_id = document.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        violations.append(f"'id' must be a string; got {_shown(request_id)}")
     if violations:
         raise RequestInvalid(violations)
-    outputs = document.get("outputs")
-    if outputs is not None and not (isinstance(outputs, list) and all(isinstance(o, dict) and "name" in o for o in outputs)):
-        raise RequestInvalid(["'outputs' must be a list of objects with a 'name'"])
-    parameters = document.get("parameters") or {}
-    return InferRequest(document.get("id"), tensors, outputs, parameters if isinstance(parameters, dict) else {})
+    return InferRequest(request_id, tensors, outputs, parameters or {})
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message: its JSON kind and at most 60 characters of it."""
+    kind = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+            dict: "an object", type(None): "null"}.get(type(value), type(value).__name__)
+    text = repr(value)
+    return f"{kind} {text[:60]}{'...' if len(text) > 60 else ''}"
+
+
+def _output_problems(outputs: Any) -> list[str]:
+    if not isinstance(outputs, list):
+        return [f"'outputs' must be a list of objects with a 'name', e.g. [{{\"name\": \"prediction\"}}]; got {_shown(outputs)}"]
+    problems = []
+    for index, item in enumerate(outputs):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            problems.append(f"outputs[{index}] must be an object with a string 'name'; got {_shown(item)}")
+        elif item.get("parameters") is not None and not isinstance(item["parameters"], dict):
+            problems.append(f"outputs[{index}] ('{item['name']}'): 'parameters' must be an object; got {_shown(item['parameters'])}")
+    return problems
 
 
 def _flatten(data: Any) -> list[Any]:
     """Tensor data may be flat (row-major) or nested as the shape; both give the flat list."""
     if not isinstance(data, list):
-        raise TypeError("'data' must be a list")
-    if not data or not isinstance(data[0], list):
+        raise TypeError(f"'data' must be a list; got {_shown(data)}")
+    if not any(isinstance(element, list) for element in data):
         return data
     flat: list[Any] = []
-
-    def walk(items: list[Any]) -> None:
-        for element in items:
-            if isinstance(element, list):
-                walk(element)
-            else:
-                flat.append(element)
-
-    walk(data)
+    stack: list[Any] = [iter(data)]
+    while stack:  # depth-first without recursion: nesting as deep as the JSON allows is fine
+        element = next(stack[-1], stack)
+        if element is stack:
+            stack.pop()
+        elif isinstance(element, list):
+            stack.append(iter(element))
+        else:
+            flat.append(element)
     return flat
 
 
@@ -165,8 +205,21 @@ def _from_json(data: Any, datatype: str) -> np.ndarray:
     if not kinds <= allowed:  # bool is not a number here, and neither is a string
         value = next(value for value in values if type(value) not in allowed)
         kind = "whole numbers" if integer else "numbers"
-        raise TypeError(f"{datatype} data must be {kind}, got {value!r}")
-    return np.array(values, dtype=V2_TO_NUMPY[datatype])
+        raise TypeError(f"{datatype} data must be {kind}, got {_shown(value)}")
+    if integer:
+        limits = np.iinfo(V2_TO_NUMPY[datatype])
+        outside = next((value for value in values if not limits.min <= value <= limits.max), None)
+        if outside is not None:
+            raise ValueError(f"{datatype} data must lie in [{limits.min}, {limits.max}]; got {_shown(outside)}")
+        return np.array(values, dtype=V2_TO_NUMPY[datatype])
+    try:
+        with np.errstate(over="ignore"):  # overflow is checked just below
+            array = np.array(values, dtype=V2_TO_NUMPY[datatype])
+    except OverflowError:  # an integer too large for any float
+        raise ValueError(f"{datatype} data holds a number too large for {datatype}") from None
+    if not np.isfinite(array).all():  # JSON has no infinities: a finite number overflowed the datatype
+        raise ValueError(f"{datatype} data holds a number too large for {datatype} (largest: {np.finfo(array.dtype).max:.6g})")
+    return array
 
 
 def _from_binary(chunk: bytes, datatype: str, count: int) -> np.ndarray:
@@ -179,7 +232,10 @@ def _from_binary(chunk: bytes, datatype: str, count: int) -> np.ndarray:
             position += 4
             if position + length > len(chunk):
                 raise ValueError(f"BYTES data is cut short: an element of {length} bytes at byte {position} runs past the end")
-            values.append(chunk[position: position + length].decode("utf-8"))
+            try:
+                values.append(chunk[position: position + length].decode("utf-8"))
+            except UnicodeDecodeError:
+                raise ValueError(f"BYTES element at byte {position} is not UTF-8 text") from None
             position += length
         return np.array(values, dtype=object)
     dtype = np.dtype(V2_TO_NUMPY[datatype]).newbyteorder("<")
