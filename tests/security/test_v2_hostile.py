@@ -96,6 +96,8 @@ V2_BODIES: dict[str, tuple[bytes, dict[str, str]] | bytes] = {
     "BOOL data that are numbers": v2(tensor(datatype="BOOL", data=[1])),
     "tensor parameters as a list": v2(tensor(parameters=[1])),
     "request parameters as a list": v2(tensor(), parameters=[1]),
+    "binary_data_output a string": v2(tensor(), parameters={"binary_data_output": "yes"}),
+    "binary_data a number": v2(tensor(), outputs=[{"name": "prediction", "parameters": {"binary_data": 1}}]),
     "id as a number": v2(tensor(), id=7),
     "id as an object": v2(tensor(), id={"a": 1}),
     "inputs missing": json.dumps({"outputs": []}).encode(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -181,3 +182,133 @@ def test_the_cli_passes_unknown_columns_to_the_server(monkeypatch, linear_archiv
     assert seen["options"].unknown_columns == "refuse"
     bad = CliRunner().invoke(app, ["serve", str(linear_archive), "--unknown-columns", "drop"])
     assert bad.exit_code != 0
+
+
+# -- Open Inference Protocol v2 conformance ------------------------------------------------------
+@pytest.fixture(scope="module")
+def classifier_archive(tmp_path_factory):
+    from sklearn.linear_model import LogisticRegression
+
+    from tidal.models import ModelPackage
+
+    frame = pd.DataFrame({"x": np.arange(20, dtype=float), "label": ["no"] * 10 + ["yes"] * 10})
+    estimator = LogisticRegression().fit(frame[["x"]], frame["label"])
+    package = ModelPackage.from_estimator(estimator, frame, features=["x"], task="binary", label="label")
+    return package.save_archive(tmp_path_factory.mktemp("classifier") / "yesno.zip")
+
+
+def _parameters_conform(document: Any) -> bool:
+    """Every ``parameters`` object in a v2 document holds only strings, numbers and booleans."""
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if key == "parameters" and not all(isinstance(item, (str, int, float, bool)) for item in value.values()):
+                return False
+            if not _parameters_conform(value):
+                return False
+    if isinstance(document, list):
+        return all(_parameters_conform(item) for item in document)
+    return True
+
+
+def test_v2_parameters_are_strings_numbers_or_booleans(classifier_archive):
+    server = ModelServer([ModelSpec("m", str(classifier_archive))])
+    metadata = call(server, "GET", "/v2/models/m").json()
+    assert _parameters_conform(metadata)
+    probabilities = next(item for item in metadata["outputs"] if item["name"] == "probabilities")
+    assert json.loads(probabilities["parameters"]["classes"]) == ["no", "yes"]
+    answer = call(server, "POST", "/v2/models/m/infer", json={"inputs": [{"name": "x", "datatype": "FP64", "shape": [2], "data": [1.0, 18.0]}]})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert _parameters_conform(body)
+    outputs = {item["name"]: item for item in body["outputs"]}
+    assert outputs["prediction"]["data"] == ["no", "yes"]
+    assert json.loads(outputs["probabilities"]["parameters"]["classes"]) == ["no", "yes"]
+
+
+def _binary_outputs(answer: httpx.Response) -> dict[str, Any]:
+    size = int(answer.headers["inference-header-content-length"])
+    head, rest = json.loads(answer.content[:size]), answer.content[size:]
+    found: dict[str, Any] = {}
+    for item in head["outputs"]:
+        if "binary_data_size" in item.get("parameters", {}):
+            length = item["parameters"]["binary_data_size"]
+            found[item["name"]], rest = rest[:length], rest[length:]
+        else:
+            found[item["name"]] = item["data"]
+    return found
+
+
+def test_request_level_binary_data_output_is_honoured(linear_archive):
+    server = ModelServer([ModelSpec("m", str(linear_archive))])
+    request = {"inputs": [{"name": "x", "datatype": "FP64", "shape": [2], "data": [1.0, 2.0]}],
+               "parameters": {"binary_data_output": True}}
+    answer = call(server, "POST", "/v2/models/m/infer", json=request)
+    assert answer.status_code == 200, answer.text
+    np.testing.assert_allclose(np.frombuffer(_binary_outputs(answer)["prediction"], "<f8"), [2.0, 4.0])
+    # an output's own word wins over the request's
+    request["outputs"] = [{"name": "prediction", "parameters": {"binary_data": False}}]
+    plain = call(server, "POST", "/v2/models/m/infer", json=request)
+    assert "inference-header-content-length" not in plain.headers
+    assert plain.json()["outputs"][0]["data"] == pytest.approx([2.0, 4.0])
+
+
+def test_tritonclient_default_request_gets_binary_outputs(linear_archive):
+    triton = pytest.importorskip("tritonclient.http")
+    server = ModelServer([ModelSpec("m", str(linear_archive))])
+    tensor = triton.InferInput("x", [2], "FP64")
+    tensor.set_data_from_numpy(np.array([1.0, 3.0]))
+    body, header_length = triton.InferenceServerClient.generate_request_body([tensor])
+    headers = {"Inference-Header-Content-Length": str(header_length)} if header_length else {}
+    answer = call(server, "POST", "/v2/models/m/infer", content=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    result = triton.InferenceServerClient.parse_response_body(
+        answer.content, header_length=int(answer.headers.get("inference-header-content-length", 0)) or None)
+    np.testing.assert_allclose(result.as_numpy("prediction"), [2.0, 6.0])
+
+
+def test_model_not_ready_answers_4xx_as_the_v2_health_api_says(linear_archive, tmp_path):
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"not a package")
+    token = "t" * 32
+    server = ModelServer([ModelSpec("m", str(linear_archive))], options=ServerOptions(admin=True, token=token))
+    auth = {"Authorization": f"Bearer {token}"}
+    failed = call(server, "POST", "/v2/repository/models/m/load", json={"source": str(broken), "version": "9", "swap": False},
+                  headers=auth)
+    assert failed.status_code == 400
+    ready = call(server, "GET", "/v2/models/m/versions/9/ready")
+    assert ready.status_code == 400 and ready.json()["ready"] is False and "failed to load" in ready.json()["error"]
+    assert call(server, "GET", "/v2/models/m/ready").json() == {"name": "m", "ready": True}
+    server.draining = True
+    draining = call(server, "GET", "/v2/models/m/ready")
+    assert draining.status_code == 400 and draining.json()["ready"] is False
+    assert call(server, "GET", "/v2/models/nothing/ready").status_code == 404
+
+
+def test_repository_load_by_name_alone_loads_the_registered_latest_version(linear_archive, tmp_path):
+    from sklearn.linear_model import LinearRegression
+
+    from tidal.models import ModelPackage, ModelRegistry
+    from tidal.store import Workspace
+
+    frame = pd.DataFrame({"x": np.arange(10, dtype=float)})
+    older = ModelPackage.from_estimator(LinearRegression().fit(frame[["x"]], frame["x"] * 5), frame,
+                                        features=["x"], task="regression")
+    workspace = Workspace.open(tmp_path / "ws")
+    registry = ModelRegistry(workspace)
+    registry.register(older, "doubler")
+    assert registry.register(str(linear_archive), "doubler").version == 2
+    token = "t" * 32
+    auth = {"Authorization": f"Bearer {token}"}
+    server = ModelServer(options=ServerOptions(admin=True, token=token), workspace=workspace)
+    loaded = call(server, "POST", "/v2/repository/models/doubler/load", headers={**auth, "Content-Type": "application/json"})
+    assert loaded.status_code == 200, loaded.text
+    assert loaded.json()["version"] == "2"
+    answer = call(server, "POST", "/api/predict/doubler", json=[{"x": 4.0}])
+    assert answer.json()["predictions"] == pytest.approx([8.0]) and answer.headers["x-tidal-model-version"] == "2"
+    with_parameters = call(server, "POST", "/v2/repository/models/doubler/load", json={"parameters": {}}, headers=auth)
+    assert with_parameters.status_code == 200, with_parameters.text
+    assert call(server, "POST", "/v2/repository/models/doubler/load", json={}, headers=auth).status_code == 200
+    unknown = call(server, "POST", "/v2/repository/models/ghost/load", json={}, headers=auth)
+    assert unknown.status_code == 400 and "'source' is required" in unknown.json()["error"]
+    config = call(server, "POST", "/v2/repository/models/doubler/load", json={"parameters": {"config": "{}"}}, headers=auth)
+    assert config.status_code == 400 and "'parameters' of a load are not supported" in config.json()["error"]

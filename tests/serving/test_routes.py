@@ -41,7 +41,7 @@ def test_health_server_and_model_metadata(server, cancer):
     assert [item["name"] for item in model["inputs"]] == feature_names(cancer)
     assert {item["datatype"] for item in model["inputs"]} == {"FP64"}
     assert model["outputs"][0] == {"name": "prediction", "datatype": "INT64", "shape": [-1]}
-    assert model["outputs"][1]["shape"] == [-1, 2] and model["outputs"][1]["parameters"]["classes"] == [0, 1]
+    assert model["outputs"][1]["shape"] == [-1, 2] and model["outputs"][1]["parameters"]["classes"] == "[0, 1]"
     assert call(server, "GET", "/v2/models/cancer/versions/1").json()["name"] == "cancer"
     assert call(server, "GET", "/v2/models/cancer/ready").json() == {"name": "cancer", "ready": True}
     assert call(server, "GET", "/v2/models/cancer/versions/1/ready").status_code == 200

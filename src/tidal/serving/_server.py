@@ -48,9 +48,10 @@ from tidal.serving._access import AccessMiddleware, is_loopback, resolve_token
 from tidal.serving._batching import Overloaded, Stopped
 from tidal.serving._metrics import ServerMetrics
 from tidal.serving._repository import LoadedVersion, ModelRepository, ModelSpec
-from tidal.serving._signature import RequestInvalid, columns_from_records
+from tidal.serving._signature import RequestInvalid, columns_from_records, output_parameters
 from tidal.serving._v2 import (
     HEADER_LENGTH,
+    binary_output,
     columns_from_tensors,
     dumps,
     encode_response,
@@ -60,7 +61,7 @@ from tidal.serving._v2 import (
 
 JSON = "application/json"
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # model names and version labels
-LOAD_FIELDS = ("source", "version", "weight", "swap")
+LOAD_FIELDS = ("source", "version", "weight", "swap", "parameters")
 UNKNOWN_COLUMNS = ("ignore", "refuse")
 IGNORED_HEADER = "x-tidal-ignored-columns"
 log = logging.getLogger("tidal.serving")
@@ -207,21 +208,27 @@ class ModelServer:
         return json_response({"ready": True})
 
     async def model_ready(self, request: Request) -> Response:
+        # The v2 health APIs: "a 200 status code indicates true and a 4xx status code indicates false".
+        # A model that is not ready answers 400 with {"name", "ready": false, "error"}; an unknown one 404.
         name, version = request.path_params["name"], request.path_params.get("version")
         model = self.repository.models.get(name)
         if model is None:
             return json_response({"error": f"no model '{name}' is served here"}, 404)
         if version is None:
             ready = model.ready and not self.draining
-            return json_response({"name": name, "ready": ready}, 200 if ready else 503)
+            if ready:
+                return json_response({"name": name, "ready": True})
+            reason = "draining: the server is shutting down" if self.draining else "no version is loaded"
+            return json_response({"name": name, "ready": False, "error": reason}, 400)
         if version in model.versions and not self.draining:
             return json_response({"name": name, "version": version, "ready": True})
         if version in model.failures:
             return json_response({"name": name, "version": version, "ready": False,
-                                  "error": f"version {version} failed to load: {model.failures[version]}"}, 503)
+                                  "error": f"version {version} failed to load: {model.failures[version]}"}, 400)
         if version not in model.versions:
             return json_response({"error": f"model '{name}' has no version '{version}'"}, 404)
-        return json_response({"name": name, "version": version, "ready": False, "error": "draining"}, 503)
+        return json_response({"name": name, "version": version, "ready": False,
+                              "error": "draining: the server is shutting down"}, 400)
 
     async def model_metadata(self, request: Request) -> Response:
         try:
@@ -269,7 +276,9 @@ class ModelServer:
             self.metrics.queue_depth.labels(name, loaded.version).set(loaded.batcher.depth)
             outputs = await loaded.batcher.submit(columns, rows)
             if route == "v2":
-                content, headers = encode_response(name, loaded.version, parsed.id, outputs, parsed.outputs)
+                content, headers = encode_response(name, loaded.version, parsed.id, outputs, parsed.outputs,
+                                                   binary_default=binary_output(parsed.parameters),
+                                                   parameters=output_parameters(loaded.processor.signature))
                 response = Response(content, media_type=JSON, headers=headers)
             else:
                 response = Response(dumps(_json_predictions(loaded, outputs, rows)), media_type=JSON)
@@ -325,9 +334,17 @@ class ModelServer:
         problems = [f"unknown field '{key}'; a load takes: {', '.join(LOAD_FIELDS)}" for key in body if key not in LOAD_FIELDS]
         if not LABEL.match(name):
             problems.append(f"model name '{name[:100]}' must be letters, digits, '_', '.', '-' (starting with a letter or digit)")
+        if body.get("parameters") not in (None, {}):  # the v2 repository extension's load parameters (Triton's config, files)
+            problems.append("'parameters' of a load are not supported here; give 'source' (a package path or "
+                            "models:/NAME@ALIAS), or nothing to load the registered model NAME's latest version")
         source, version, weight, swap = body.get("source"), body.get("version"), body.get("weight", 100.0), body.get("swap", True)
+        if source is None and not problems and LABEL.match(name):
+            source = self._registered_source(name)
         if not isinstance(source, str) or not source:
-            problems.append("'source' is required: a package path or models:/NAME@ALIAS")
+            problems.append("'source' is required: a package path or models:/NAME@ALIAS"
+                            + ("" if source is None else f"; got {type(source).__name__}")
+                            + ("" if self.repository.workspace is not None else
+                               " (this server has no workspace, so a load by model name alone has no registry to look in)"))
         if version is not None and not (isinstance(version, str) and LABEL.match(version)):
             problems.append("'version' must be a label of letters, digits, '_', '.', '-', e.g. \"2\"")
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
@@ -342,6 +359,18 @@ class ModelServer:
         if current and current.versions:
             spec.batching = next(iter(current.versions.values())).batcher.config
         return spec, bool(swap)
+
+    def _registered_source(self, name: str) -> str | None:
+        """``models:/NAME`` (its latest version) when NAME is registered in the server's workspace, else None."""
+        if self.repository.workspace is None:
+            return None
+        from tidal.models._registry import ModelRegistry
+
+        try:
+            ModelRegistry(self.repository.workspace).resolve(f"models:/{name}")
+        except TidalError:  # not registered, or no version yet: the caller must name a source
+            return None
+        return f"models:/{name}"
 
     async def load_model(self, request: Request) -> Response:
         name = request.path_params["name"]

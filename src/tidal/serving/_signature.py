@@ -7,6 +7,7 @@ collected and reported at once as :class:`RequestInvalid`; the model is never ca
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,14 +95,26 @@ class Signature:
         for item in signature.get("outputs", []):
             kind = kind_of(item.get("dtype", "float64"))
             if item["name"] == "probabilities":
-                outputs.append(TensorSpec("probabilities", "float", "FP64", (-1, len(classes or item.get("classes") or [])),
-                                          {"parameters": {"classes": item.get("classes") or classes}}))
+                labels = list(item.get("classes") or classes or [])
+                outputs.append(TensorSpec("probabilities", "float", "FP64", (-1, len(labels)),
+                                          {"parameters": {"classes": classes_parameter(labels)}}))
             else:
                 outputs.append(TensorSpec(item["name"], kind, KIND_TO_V2[kind]))
         return cls(inputs, outputs)
 
 
 Columns = dict[str, np.ndarray]
+
+
+def classes_parameter(labels: list[Any]) -> str:
+    """Class labels as a v2 parameter value: parameters are strings, numbers or booleans, so the
+    labels travel as a JSON array in a string, e.g. ``"[0, 1]"`` or ``"[\"no\", \"yes\"]"``."""
+    return json.dumps([label.item() if isinstance(label, np.generic) else label for label in labels], default=str)
+
+
+def output_parameters(signature: Signature) -> dict[str, dict[str, Any]]:
+    """Per output, the v2 parameters its infer responses carry (the class labels of ``probabilities``)."""
+    return {spec.name: dict(spec.extra["parameters"]) for spec in signature.outputs if spec.extra.get("parameters")}
 
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1

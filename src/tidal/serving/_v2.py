@@ -142,6 +142,8 @@ def parse_request(body: bytes, header_length: str | None) -> InferRequest:
     parameters = document.get("parameters")
     if parameters is not None and not isinstance(parameters, dict):
         violations.append(f"'parameters' must be an object; got {_shown(parameters)}")
+    elif parameters is not None and not isinstance(parameters.get("binary_data_output", False), bool):
+        violations.append(f"parameters.binary_data_output must be true or false; got {_shown(parameters['binary_data_output'])}")
     request_id = document.get("id")
     if request_id is not None and not isinstance(request_id, str):
         violations.append(f"'id' must be a string; got {_shown(request_id)}")
@@ -167,6 +169,9 @@ def _output_problems(outputs: Any) -> list[str]:
             problems.append(f"outputs[{index}] must be an object with a string 'name'; got {_shown(item)}")
         elif item.get("parameters") is not None and not isinstance(item["parameters"], dict):
             problems.append(f"outputs[{index}] ('{item['name']}'): 'parameters' must be an object; got {_shown(item['parameters'])}")
+        elif not isinstance((item.get("parameters") or {}).get("binary_data", False), bool):
+            problems.append(f"outputs[{index}] ('{item['name']}'): parameters.binary_data must be true or false; "
+                            f"got {_shown(item['parameters']['binary_data'])}")
     return problems
 
 
@@ -334,18 +339,36 @@ def output_datatype(array: np.ndarray) -> str:
     return "BYTES"
 
 
+def binary_output(parameters: dict[str, Any]) -> bool:
+    """The request-level ``binary_data_output`` parameter (Triton's binary extension): every output in binary."""
+    value = parameters.get("binary_data_output", False)
+    if not isinstance(value, bool):
+        raise RequestInvalid([f"parameters.binary_data_output must be true or false; got {_shown(value)}"])
+    return value
+
+
 def encode_response(
-    model: str, version: str, request_id: str | None, outputs: dict[str, np.ndarray], requested: list[dict[str, Any]] | None
+    model: str, version: str, request_id: str | None, outputs: dict[str, np.ndarray], requested: list[dict[str, Any]] | None,
+    *, binary_default: bool = False, parameters: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """The response body and extra headers; binary outputs when the request asked for them."""
+    """The response body and extra headers.
+
+    An output is binary when its request entry says ``binary_data: true``, or, with no word of its
+    own, when the request says ``binary_data_output: true``. ``parameters`` are each output's
+    parameters (strings, numbers, booleans).
+    """
     names = list(outputs)
-    wants_binary: dict[str, bool] = {}
+    wants_binary = dict.fromkeys(names, binary_default)
     if requested:
         names = [item["name"] for item in requested]
         unknown = [name for name in names if name not in outputs]
         if unknown:
             raise RequestInvalid([f"unknown output(s) {', '.join(map(repr, unknown))}; the model gives: {', '.join(outputs)}"])
-        wants_binary = {item["name"]: bool((item.get("parameters") or {}).get("binary_data")) for item in requested}
+        for item in requested:
+            choice = (item.get("parameters") or {}).get("binary_data", binary_default)
+            if not isinstance(choice, bool):
+                raise RequestInvalid([f"output '{item['name']}': parameters.binary_data must be true or false; got {_shown(choice)}"])
+            wants_binary[item["name"]] = choice
     document: dict[str, Any] = {"model_name": model, "model_version": version, "outputs": []}
     if request_id is not None:
         document["id"] = request_id
@@ -354,13 +377,16 @@ def encode_response(
         array = outputs[name]
         datatype = output_datatype(array)
         entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
+        extra = dict((parameters or {}).get(name) or {})
         if wants_binary.get(name):
             chunk = _to_binary(array, datatype)
-            entry["parameters"] = {"binary_data_size": len(chunk)}
+            extra["binary_data_size"] = len(chunk)
             chunks.append(chunk)
         else:
             flat = array.ravel()
             entry["data"] = [str(value) for value in flat] if datatype == "BYTES" else flat
+        if extra:
+            entry["parameters"] = extra
         document["outputs"].append(entry)
     head = dumps(document)
     if not chunks:
