@@ -312,3 +312,87 @@ def test_repository_load_by_name_alone_loads_the_registered_latest_version(linea
     assert unknown.status_code == 400 and "'source' is required" in unknown.json()["error"]
     config = call(server, "POST", "/v2/repository/models/doubler/load", json={"parameters": {"config": "{}"}}, headers=auth)
     assert config.status_code == 400 and "'parameters' of a load are not supported" in config.json()["error"]
+
+
+# -- bare model files (`tidal serve model.pmml`, `tidal serve model.onnx`) -------------------------
+PMML = """<?xml version="1.0" encoding="UTF-8"?>
+<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">
+  <Header/>
+  <DataDictionary numberOfFields="3">
+    <DataField name="a" optype="continuous" dataType="double"/>
+    <DataField name="b" optype="continuous" dataType="double"/>
+    <DataField name="y" optype="continuous" dataType="double"/>
+  </DataDictionary>
+  <RegressionModel functionName="regression">
+    <MiningSchema>
+      <MiningField name="a"/>
+      <MiningField name="b"/>
+      <MiningField name="y" usageType="target"/>
+    </MiningSchema>
+    <RegressionTable intercept="1.0">
+      <NumericPredictor name="a" coefficient="2.0"/>
+      <NumericPredictor name="b" coefficient="-3.0"/>
+    </RegressionTable>
+  </RegressionModel>
+</PMML>
+"""
+
+
+def serve_file(path: Any) -> ModelServer:
+    """The server `tidal serve PATH` starts: the CLI's own spec parsing, then the server it runs."""
+    from tidal.cli._serve import model_specs
+    from tidal.serving import BatchingConfig
+
+    specs = model_specs([str(path)], trust=False, batching=BatchingConfig())
+    assert [spec.name for spec in specs] == [path.name.split(".")[0]]
+    return ModelServer(specs)
+
+
+def test_serve_a_bare_pmml_file(tmp_path):
+    path = tmp_path / "scores.pmml"
+    path.write_text(PMML)
+    server = serve_file(path)
+    answer = call(server, "POST", "/api/predict/scores", json=[{"a": 1.0, "b": 2.0}, {"a": 0.5, "b": 0.0}])
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"] == pytest.approx([1.0 + 2.0 - 6.0, 2.0])
+    metadata = call(server, "GET", "/v2/models/scores").json()
+    assert [item["name"] for item in metadata["inputs"]] == ["a", "b"] and metadata["platform"] == "tidal-pmml"
+
+
+def test_serve_a_bare_onnx_file_with_one_input_per_column(mixed, mixed_onnx, tmp_path):
+    import shutil
+
+    pipeline, source = mixed_onnx
+    path = tmp_path / "buyers.onnx"
+    shutil.copyfile(source, path)
+    server = serve_file(path)
+    metadata = call(server, "GET", "/v2/models/buyers").json()
+    assert [(item["name"], item["datatype"]) for item in metadata["inputs"]] == [("age", "INT64"), ("income", "FP64"), ("city", "BYTES")]
+    rows = mixed[["age", "income", "city"]].iloc[:10]
+    answer = call(server, "POST", "/api/predict/buyers", json=rows.to_dict(orient="records"))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"] == pipeline.predict(rows).tolist()
+    got = np.array([[item["0"], item["1"]] for item in answer.json()["probabilities"]])
+    np.testing.assert_allclose(got, pipeline.predict_proba(rows), atol=1e-5)
+
+
+def test_serve_a_bare_onnx_file_with_one_matrix_input(tmp_path):
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.linear_model import LinearRegression
+
+    X = np.arange(20, dtype=float).reshape(10, 2) % 7
+    estimator = LinearRegression().fit(X, X @ [1.0, 2.0])
+    onnx_model = skl2onnx.convert_sklearn(estimator, initial_types=[("input", FloatTensorType([None, 2]))])
+    path = tmp_path / "linear.onnx"
+    path.write_bytes(onnx_model.SerializeToString())
+    server = serve_file(path)
+    answer = call(server, "POST", "/v2/models/linear/infer", json={"inputs": [
+        {"name": "input", "datatype": "FP64", "shape": [2, 2], "data": [1.0, 1.0, 2.0, 0.0]}]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["outputs"][0]["data"] == pytest.approx([3.0, 2.0], rel=1e-5)
+    unknown = tmp_path / "free.onnx"
+    free = skl2onnx.convert_sklearn(estimator, initial_types=[("input", FloatTensorType([None, None]))])
+    unknown.write_bytes(free.SerializeToString())
+    with pytest.raises(TidalError, match="graph input 'input'.*no fixed width"):
+        serve_file(unknown)

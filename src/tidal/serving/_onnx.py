@@ -186,4 +186,55 @@ def onnx_package(onnx_file: str | Path, *, features: list[str], task: str, class
                         feature_types=feature_types)
 
 
+
+def _graph_classes(path: Path) -> list[Any] | None:
+    """Class labels an ONNX classifier stores in its graph (``classlabels_*`` of ZipMap, LinearClassifier ...)."""
+    try:
+        import onnx
+    except ImportError:  # pragma: no cover - onnx comes with skl2onnx; without it: no labels known
+        return None
+    graph = onnx.load(str(path), load_external_data=False).graph
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.name == "classlabels_int64s" and attribute.ints:
+                return [int(value) for value in attribute.ints]
+            if attribute.name == "classlabels_strings" and attribute.strings:
+                return [value.decode("utf-8") for value in attribute.strings]
+    return None
+
+
+def onnx_file_package(onnx_file: str | Path) -> Any:
+    """A model package from a bare ONNX file, its signature derived from the graph.
+
+    Features are the graph inputs (one per column), or ``NAME_0 ... NAME_{k-1}`` for a single
+    ``[N, k]`` input NAME. A graph with a probability output and class labels in its nodes is a
+    classifier; one with a single numeric output a regression; anything else serves its outputs
+    as task ``other``.
+    """
+    import onnxruntime
+
+    path = Path(onnx_file)
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime's own exceptions: not a graph it can run
+        raise TidalError(f"{path} is not an ONNX model onnxruntime can load: {error}") from None
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) == 1 and len(inputs[0].shape) == 2 and _width(inputs[0].shape) != 1:
+        width = _width(inputs[0].shape)
+        if width is None:
+            raise TidalError(f"{path}: graph input '{inputs[0].name}' has shape {inputs[0].shape} with no fixed width, so "
+                             "the feature names cannot be derived; wrap it with tidal.serving.onnx_package(path, features=[...])")
+        features = [f"{inputs[0].name}_{index}" for index in range(width)]
+    else:
+        features = [item.name for item in inputs]
+    classes = _graph_classes(path) if len(outputs) > 1 else None
+    if classes:
+        task = "binary" if len(classes) == 2 else "multiclass"
+    elif len(outputs) == 1 and outputs[0].type in ("tensor(float)", "tensor(double)"):
+        task = "regression"
+    else:
+        task, classes = "other", None
+    return onnx_package(path, features=features, task=task, classes=classes)
+
+
 register_flavor(OnnxFlavor())
