@@ -105,6 +105,19 @@ def test_onnx_that_the_signature_cannot_feed_is_refused_at_load_naming_the_input
         onnx_package(path, features=["age", "income", "city"], task="binary", proba_output="score")
 
 
+def test_onnx_integer_input_never_truncates_a_fraction(mixed_onnx, tmp_path):
+    from tidal.serving import onnx_package
+
+    _, path = mixed_onnx  # declared float64 (as packages made before typed inputs were): the graph still takes int64
+    package = onnx_package(path, features=["age", "income", "city"], task="binary", classes=[0, 1],
+                           feature_types={"age": "float64", "income": "float64", "city": "string"})
+    server = ModelServer([ModelSpec("m", str(package.save_archive(tmp_path / "m.zip")))])
+    answer = call(server, "POST", "/api/predict/m", json=[{"age": 30.5, "income": 100.0, "city": "Oslo"}])
+    assert answer.status_code == 422 and "column 'age' has fractions" in answer.json()["error"]
+    whole = call(server, "POST", "/api/predict/m", json=[{"age": 30.0, "income": 100.0, "city": "Oslo"}])
+    assert whole.status_code == 200, whole.text
+
+
 def test_onnx_single_matrix_input_must_match_the_feature_count(tmp_path):
     skl2onnx = pytest.importorskip("skl2onnx")
     from skl2onnx.common.data_types import FloatTensorType

@@ -94,8 +94,14 @@ def _column(values: Any, dtype: Any, name: str) -> np.ndarray:
     array = np.asarray(values)
     if dtype is np.object_:
         return np.array([str(value) for value in array], dtype=object)
-    if np.dtype(dtype).kind in "iub" and array.dtype.kind == "f" and np.isnan(array).any():
-        raise ValueError(f"column '{name}' has missing values (null), but the ONNX graph takes whole numbers there")
+    target = np.dtype(dtype).kind
+    if target in "iub" and array.dtype.kind == "f":  # never truncate 1.5 to 1, or read 0.5 as true
+        if np.isnan(array).any():
+            raise ValueError(f"column '{name}' has missing values (null), but the ONNX graph takes whole numbers there")
+        if not np.array_equal(array, np.trunc(array)):
+            raise ValueError(f"column '{name}' has fractions, but the ONNX graph takes whole numbers there")
+    if target == "b" and array.dtype.kind in "iuf" and not np.isin(array, (0, 1)).all():
+        raise ValueError(f"column '{name}' must be 0 or 1 (false or true) for the ONNX graph's boolean input")
     return array.astype(dtype, copy=False)
 
 

@@ -156,6 +156,7 @@ def columns_from_records(records: Any, signature: Signature, ignored: list[str] 
     violations: list[str] = []
     expected = signature.input_names
     wanted = set(expected)
+    skipped: dict[str, None] = {}  # an ordered set: rows may bring many distinct names
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             violations.append(f"row {index}: expected an object of feature values, got {type(record).__name__}")
@@ -165,7 +166,7 @@ def columns_from_records(records: Any, signature: Signature, ignored: list[str] 
             violations.append(f"row {index}: missing column(s) {', '.join(map(repr, missing))}")
         unknown = [name for name in record if name not in wanted]
         if unknown and ignored is not None:
-            ignored.extend(name for name in unknown if name not in ignored)
+            skipped.update(dict.fromkeys(unknown))
         elif unknown:
             violations.append(f"row {index}: unknown column(s) {', '.join(map(repr, unknown))} "
                               f"(the model takes: {', '.join(expected)})")
@@ -173,6 +174,8 @@ def columns_from_records(records: Any, signature: Signature, ignored: list[str] 
             break
     if violations:
         raise RequestInvalid(violations)
+    if ignored is not None:
+        ignored.extend(name for name in skipped if name not in ignored)
     columns: Columns = {}
     for spec in signature.inputs:
         values = [record[spec.name] for record in records]
