@@ -271,11 +271,13 @@ def test_tritonclient_default_request_gets_binary_outputs(linear_archive):
     tensor = triton.InferInput("x", [2], "FP64")
     tensor.set_data_from_numpy(np.array([1.0, 3.0]))
     body, header_length = triton.InferenceServerClient.generate_request_body([tensor])
-    headers = {"Inference-Header-Content-Length": str(header_length)} if header_length else {}
-    answer = call(server, "POST", "/v2/models/m/infer", content=body, headers=headers)
+    assert b'"binary_data_output":true' in body[:header_length]  # tritonclient's default
+    answer = call(server, "POST", "/v2/models/m/infer", content=body,
+                  headers={"Inference-Header-Content-Length": str(header_length)})
     assert answer.status_code == 200, answer.text
+    assert "inference-header-content-length" in answer.headers  # the outputs came back in binary
     result = triton.InferenceServerClient.parse_response_body(
-        answer.content, header_length=int(answer.headers.get("inference-header-content-length", 0)) or None)
+        answer.content, header_length=int(answer.headers["inference-header-content-length"]))
     np.testing.assert_allclose(result.as_numpy("prediction"), [2.0, 6.0])
 
 
