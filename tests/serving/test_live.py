@@ -69,7 +69,7 @@ def test_failed_load_keeps_the_old_version_serving(regression_archives, tmp_path
         assert answer.status_code == 400 and "could not be loaded" in answer.json()["error"]
         assert httpx.post(f"{base}/api/predict/linear", json=[{"x": 5.0}]).json()["predictions"] == pytest.approx([10.0])
         ready = httpx.get(f"{base}/v2/models/linear/versions/9/ready")
-        assert ready.status_code == 503 and "not a model package" in ready.json()["error"]
+        assert ready.status_code == 400 and "not a model package" in ready.json()["error"]
         assert httpx.get(f"{base}/v2/models/linear/versions/1/ready").status_code == 200
         assert httpx.get(f"{base}/v2/health/ready").status_code == 200
         states = {(row["version"], row["state"]) for row in httpx.get(f"{base}/v2/repository/index", headers=ADMIN).json()}

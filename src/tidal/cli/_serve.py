@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -38,6 +39,11 @@ def model_specs(models: list[str], *, trust: bool, batching):  # type: ignore[no
     return specs
 
 
+class UnknownColumns(enum.StrEnum):
+    ignore = "ignore"
+    refuse = "refuse"
+
+
 @app.command()
 def serve(
     models: Annotated[list[str], typer.Argument(
@@ -63,6 +69,10 @@ def serve(
         help="the bearer token clients send (repository API; every route beyond loopback); "
              "default: one generated and printed at start. Prefer the environment variable: "
              "a command line is visible to other users")] = None,
+    unknown_columns: Annotated[UnknownColumns, typer.Option(
+        "--unknown-columns",
+        help="request columns (or v2 tensors) the model does not take: ignore them, naming them in the "
+             "x-tidal-ignored-columns response header, or refuse the request with 400")] = UnknownColumns.ignore,
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol v2 (/v2/...) and a simple JSON route (/api/predict/NAME)."""
     from tidal.serving._batching import BatchingConfig
@@ -73,7 +83,7 @@ def serve(
                               queue_timeout_s=queue_timeout_s, threaded=threaded)
     specs = model_specs(models, trust=trust, batching=batching)
     options = ServerOptions(max_body_bytes=int(max_body_mb * 1024 * 1024), admin=admin, token=admin_token, host=host,
-                            trust=trust)
+                            trust=trust, unknown_columns=unknown_columns.value)
     run_server(specs, host=host, port=port, workers=workers, options=options, drain_seconds=drain_seconds,
                workspace=settings.workspace())
 

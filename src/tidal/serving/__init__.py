@@ -34,7 +34,7 @@ _EXPORTS = {
     "render_kubernetes": "tidal.serving._kubernetes",
     "pipeline_package": "tidal.serving._flavors",
     "custom_package": "tidal.serving._custom",
-    "onnx_package": "tidal.serving._flavors",
+    "onnx_package": "tidal.serving._onnx",
     "pmml_package": "tidal.serving._pmml",
 }
 

@@ -98,11 +98,32 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return read_package_manifest(path)
 
 
+#: bare model files served the way PAI-EAS and similar platforms deploy them: wrapped into a package on the fly
+BARE_SUFFIXES = (".pmml", ".onnx")
+
+
+def bare_model_file(source: Path) -> Any:
+    """The package for a bare ``.pmml`` or ``.onnx`` file (its signature from the document or the graph), else None."""
+    suffix = source.suffix.lower()
+    if suffix not in BARE_SUFFIXES or not source.is_file():
+        return None
+    if suffix == ".pmml":
+        from tidal.serving._pmml import pmml_package
+
+        return pmml_package(source)
+    from tidal.serving._onnx import onnx_file_package
+
+    return onnx_file_package(source)
+
+
 def load_processor(path: str | Path, *, trust: bool = False) -> Processor:
-    """The processor for a model package folder or archive."""
+    """The processor for a model package folder or archive, or a bare ``.pmml`` / ``.onnx`` file."""
     from tidal.models import ModelPackage
 
     source = Path(path)
+    bare = bare_model_file(source)
+    if bare is not None:
+        return PackageProcessor(bare)
     try:
         manifest = read_manifest(source)
     except OSError as error:

@@ -32,6 +32,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 from starlette.applications import Starlette
@@ -47,9 +48,10 @@ from tidal.serving._access import AccessMiddleware, is_loopback, resolve_token
 from tidal.serving._batching import Overloaded, Stopped
 from tidal.serving._metrics import ServerMetrics
 from tidal.serving._repository import LoadedVersion, ModelRepository, ModelSpec
-from tidal.serving._signature import RequestInvalid, columns_from_records
+from tidal.serving._signature import RequestInvalid, columns_from_records, output_parameters
 from tidal.serving._v2 import (
     HEADER_LENGTH,
+    binary_output,
     columns_from_tensors,
     dumps,
     encode_response,
@@ -59,7 +61,9 @@ from tidal.serving._v2 import (
 
 JSON = "application/json"
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # model names and version labels
-LOAD_FIELDS = ("source", "version", "weight", "swap")
+LOAD_FIELDS = ("source", "version", "weight", "swap", "parameters")
+UNKNOWN_COLUMNS = ("ignore", "refuse")
+IGNORED_HEADER = "x-tidal-ignored-columns"
 log = logging.getLogger("tidal.serving")
 
 
@@ -77,6 +81,11 @@ class ServerOptions:
     host: str = "127.0.0.1"  # the bind address: beyond loopback every route but health and metrics needs the token
     trust: bool = False  # loads through the repository API may run code (pickle, custom processors)
     retry_after_s: int = 1
+    unknown_columns: str = "ignore"  # columns / tensors the model does not take: "ignore" (listed in a header) or "refuse"
+
+    def __post_init__(self) -> None:
+        if self.unknown_columns not in UNKNOWN_COLUMNS:
+            raise TidalError(f"unknown_columns must be one of {', '.join(UNKNOWN_COLUMNS)}, got {self.unknown_columns!r}")
 
     @property
     def needs_token(self) -> bool:
@@ -199,21 +208,27 @@ class ModelServer:
         return json_response({"ready": True})
 
     async def model_ready(self, request: Request) -> Response:
+        # The v2 health APIs: "a 200 status code indicates true and a 4xx status code indicates false".
+        # A model that is not ready answers 400 with {"name", "ready": false, "error"}; an unknown one 404.
         name, version = request.path_params["name"], request.path_params.get("version")
         model = self.repository.models.get(name)
         if model is None:
             return json_response({"error": f"no model '{name}' is served here"}, 404)
         if version is None:
             ready = model.ready and not self.draining
-            return json_response({"name": name, "ready": ready}, 200 if ready else 503)
+            if ready:
+                return json_response({"name": name, "ready": True})
+            reason = "draining: the server is shutting down" if self.draining else "no version is loaded"
+            return json_response({"name": name, "ready": False, "error": reason}, 400)
         if version in model.versions and not self.draining:
             return json_response({"name": name, "version": version, "ready": True})
         if version in model.failures:
             return json_response({"name": name, "version": version, "ready": False,
-                                  "error": f"version {version} failed to load: {model.failures[version]}"}, 503)
+                                  "error": f"version {version} failed to load: {model.failures[version]}"}, 400)
         if version not in model.versions:
             return json_response({"error": f"model '{name}' has no version '{version}'"}, 404)
-        return json_response({"name": name, "version": version, "ready": False, "error": "draining"}, 503)
+        return json_response({"name": name, "version": version, "ready": False,
+                              "error": "draining: the server is shutting down"}, 400)
 
     async def model_metadata(self, request: Request) -> Response:
         try:
@@ -248,22 +263,27 @@ class ModelServer:
         try:
             loaded = self.repository.pick(name, version)
             body = await self._body(request)
+            ignored: list[str] | None = [] if self.options.unknown_columns == "ignore" else None
             if route == "v2":
                 parsed = parse_request(body, request.headers.get(HEADER_LENGTH))
-                columns, rows = columns_from_tensors(parsed, loaded.processor.signature)
+                columns, rows = columns_from_tensors(parsed, loaded.processor.signature, ignored)
             else:
                 try:
                     records = loads(body)
                 except ValueError as error:
                     raise RequestInvalid([f"the body is not valid JSON: {error}"]) from None
-                columns, rows = columns_from_records(records, loaded.processor.signature)
+                columns, rows = columns_from_records(records, loaded.processor.signature, ignored)
             self.metrics.queue_depth.labels(name, loaded.version).set(loaded.batcher.depth)
             outputs = await loaded.batcher.submit(columns, rows)
             if route == "v2":
-                content, headers = encode_response(name, loaded.version, parsed.id, outputs, parsed.outputs)
+                content, headers = encode_response(name, loaded.version, parsed.id, outputs, parsed.outputs,
+                                                   binary_default=binary_output(parsed.parameters),
+                                                   parameters=output_parameters(loaded.processor.signature))
                 response = Response(content, media_type=JSON, headers=headers)
             else:
                 response = Response(dumps(_json_predictions(loaded, outputs, rows)), media_type=JSON)
+            if ignored:
+                response.headers[IGNORED_HEADER] = ignored_header(ignored)
         except Exception as error:  # every failure becomes a JSON answer with the right status
             response = self._error(error)
         finally:
@@ -314,9 +334,17 @@ class ModelServer:
         problems = [f"unknown field '{key}'; a load takes: {', '.join(LOAD_FIELDS)}" for key in body if key not in LOAD_FIELDS]
         if not LABEL.match(name):
             problems.append(f"model name '{name[:100]}' must be letters, digits, '_', '.', '-' (starting with a letter or digit)")
+        if body.get("parameters") not in (None, {}):  # the v2 repository extension's load parameters (Triton's config, files)
+            problems.append("'parameters' of a load are not supported here; give 'source' (a package path or "
+                            "models:/NAME@ALIAS), or nothing to load the registered model NAME's latest version")
         source, version, weight, swap = body.get("source"), body.get("version"), body.get("weight", 100.0), body.get("swap", True)
+        if source is None and not problems and LABEL.match(name):
+            source = self._registered_source(name)
         if not isinstance(source, str) or not source:
-            problems.append("'source' is required: a package path or models:/NAME@ALIAS")
+            problems.append("'source' is required: a package path or models:/NAME@ALIAS"
+                            + ("" if source is None else f"; got {type(source).__name__}")
+                            + ("" if self.repository.workspace is not None else
+                               " (this server has no workspace, so a load by model name alone has no registry to look in)"))
         if version is not None and not (isinstance(version, str) and LABEL.match(version)):
             problems.append("'version' must be a label of letters, digits, '_', '.', '-', e.g. \"2\"")
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
@@ -331,6 +359,18 @@ class ModelServer:
         if current and current.versions:
             spec.batching = next(iter(current.versions.values())).batcher.config
         return spec, bool(swap)
+
+    def _registered_source(self, name: str) -> str | None:
+        """``models:/NAME`` (its latest version) when NAME is registered in the server's workspace, else None."""
+        if self.repository.workspace is None:
+            return None
+        from tidal.models._registry import ModelRegistry
+
+        try:
+            ModelRegistry(self.repository.workspace).resolve(f"models:/{name}")
+        except TidalError:  # not registered, or no version yet: the caller must name a source
+            return None
+        return f"models:/{name}"
 
     async def load_model(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -366,6 +406,14 @@ class ModelServer:
         except Exception as error:
             return self._error(error)
         return json_response({"name": name, "weights": self.repository.get(name).weights})
+
+
+def ignored_header(names: list[str]) -> str:
+    """The ignored column names for a header: each percent-encoded (UTF-8), comma-separated, at most 4 KiB."""
+    text = ",".join(quote(name, safe="") for name in names)
+    if len(text) <= 4096:
+        return text
+    return text[:4096].rsplit(",", 1)[0] + ",..."
 
 
 def _json_predictions(loaded: LoadedVersion, outputs: dict[str, np.ndarray], rows: int) -> dict[str, Any]:

@@ -7,6 +7,7 @@ collected and reported at once as :class:`RequestInvalid`; the model is never ca
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,8 +95,9 @@ class Signature:
         for item in signature.get("outputs", []):
             kind = kind_of(item.get("dtype", "float64"))
             if item["name"] == "probabilities":
-                outputs.append(TensorSpec("probabilities", "float", "FP64", (-1, len(classes or item.get("classes") or [])),
-                                          {"parameters": {"classes": item.get("classes") or classes}}))
+                labels = list(item.get("classes") or classes or [])
+                outputs.append(TensorSpec("probabilities", "float", "FP64", (-1, len(labels)),
+                                          {"parameters": {"classes": classes_parameter(labels)}}))
             else:
                 outputs.append(TensorSpec(item["name"], kind, KIND_TO_V2[kind]))
         return cls(inputs, outputs)
@@ -104,21 +106,48 @@ class Signature:
 Columns = dict[str, np.ndarray]
 
 
+def classes_parameter(labels: list[Any]) -> str:
+    """Class labels as a v2 parameter value: parameters are strings, numbers or booleans, so the
+    labels travel as a JSON array in a string, e.g. ``"[0, 1]"`` or ``"[\"no\", \"yes\"]"``."""
+    return json.dumps([label.item() if isinstance(label, np.generic) else label for label in labels], default=str)
+
+
+def output_parameters(signature: Signature) -> dict[str, dict[str, Any]]:
+    """Per output, the v2 parameters its infer responses carry (the class labels of ``probabilities``)."""
+    return {spec.name: dict(spec.extra["parameters"]) for spec in signature.outputs if spec.extra.get("parameters")}
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+FLOAT64_MAX = float(np.finfo(np.float64).max)
+
+
 def _kind_ok(kind: str, value: Any) -> bool:
-    if kind == "float":
-        return value is None or (type(value) in (int, float))
-    if kind == "int":
-        return type(value) is int or (type(value) is float and value.is_integer())
+    if kind == "float":  # an integer beyond float64 would overflow
+        return value is None or type(value) is float or (type(value) is int and abs(value) <= FLOAT64_MAX)
+    if kind == "int":  # whole numbers that fit in int64 (1e300 is whole, but fits no integer column)
+        if type(value) is float:  # JSON parsers turn integers beyond 64 bits into floats: exact only up to 2**53
+            return value.is_integer() and abs(value) <= 2**53
+        return type(value) is int and INT64_MIN <= value <= INT64_MAX
     if kind == "bool":
         return type(value) is bool
     return type(value) is str
 
 
-KIND_WORDS = {"float": "a number (or null)", "int": "a whole number", "bool": "true or false", "string": "a string"}
+KIND_WORDS = {"float": "a number (or null)", "int": "a whole number from -2**63 to 2**63-1", "bool": "true or false",
+              "string": "a string"}
 
 
-def columns_from_records(records: Any, signature: Signature) -> tuple[Columns, int]:
-    """Validate a list of feature objects (the simple JSON route) and return columns."""
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "..."
+
+
+def columns_from_records(records: Any, signature: Signature, ignored: list[str] | None = None) -> tuple[Columns, int]:
+    """Validate a list of feature objects (the simple JSON route) and return columns.
+
+    Columns the model does not take are refused, or, when ``ignored`` is a list, skipped and
+    appended to it (each name once).
+    """
     if isinstance(records, dict):
         records = [records]
     if not isinstance(records, list) or not records:
@@ -127,6 +156,7 @@ def columns_from_records(records: Any, signature: Signature) -> tuple[Columns, i
     violations: list[str] = []
     expected = signature.input_names
     wanted = set(expected)
+    skipped: dict[str, None] = {}  # an ordered set: rows may bring many distinct names
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             violations.append(f"row {index}: expected an object of feature values, got {type(record).__name__}")
@@ -135,19 +165,23 @@ def columns_from_records(records: Any, signature: Signature) -> tuple[Columns, i
         if missing:
             violations.append(f"row {index}: missing column(s) {', '.join(map(repr, missing))}")
         unknown = [name for name in record if name not in wanted]
-        if unknown:
+        if unknown and ignored is not None:
+            skipped.update(dict.fromkeys(unknown))
+        elif unknown:
             violations.append(f"row {index}: unknown column(s) {', '.join(map(repr, unknown))} "
                               f"(the model takes: {', '.join(expected)})")
         if len(violations) > 50:
             break
     if violations:
         raise RequestInvalid(violations)
+    if ignored is not None:
+        ignored.extend(name for name in skipped if name not in ignored)
     columns: Columns = {}
     for spec in signature.inputs:
         values = [record[spec.name] for record in records]
         bad = [index for index, value in enumerate(values) if not _kind_ok(spec.kind, value)]
         if bad:
-            shown = ", ".join(f"row {index} has {values[index]!r}" for index in bad[:5])
+            shown = ", ".join(f"row {index} has {_short(values[index])}" for index in bad[:5])
             more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
             violations.append(f"column '{spec.name}' must be {KIND_WORDS[spec.kind]}: {shown}{more}")
             continue

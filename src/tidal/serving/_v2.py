@@ -91,61 +91,106 @@ def parse_request(body: bytes, header_length: str | None) -> InferRequest:
     for index, item in enumerate(document["inputs"]):
         where = f"inputs[{index}]"
         if not isinstance(item, dict):
-            violations.append(f"{where} must be an object")
+            violations.append(f"{where} must be an object {{name, shape, datatype, data}}")
             continue
         name, shape, datatype = item.get("name"), item.get("shape"), item.get("datatype")
         if not isinstance(name, str):
             violations.append(f"{where}: 'name' must be a string")
             continue
         where = f"input '{name}'"
-        if not isinstance(shape, list) or not all(isinstance(dim, int) and dim >= 0 for dim in shape) or not shape:
-            violations.append(f"{where}: 'shape' must be a list of non-negative integers")
+        if not isinstance(shape, list) or not shape or not all(type(dim) is int and dim >= 0 for dim in shape):
+            violations.append(f"{where}: 'shape' must be a non-empty list of non-negative integers, e.g. [3, 1]; got {_shown(shape)}")
+            continue
+        if not isinstance(datatype, str):
+            violations.append(f"{where}: 'datatype' must be a string, one of {', '.join(V2_TO_NUMPY)}; got {_shown(datatype)}")
             continue
         if datatype not in V2_TO_NUMPY:
-            violations.append(f"{where}: unknown datatype {datatype!r}; use one of {', '.join(V2_TO_NUMPY)}")
+            violations.append(f"{where}: unknown datatype {datatype[:40]!r}; use one of {', '.join(V2_TO_NUMPY)}")
             continue
         count = math.prod(shape)  # exact: numpy would wrap around on huge shapes
-        parameters = item.get("parameters") or {}
-        binary_size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
+        parameters = item.get("parameters")
+        if parameters is not None and not isinstance(parameters, dict):
+            violations.append(f"{where}: 'parameters' must be an object; got {_shown(parameters)}")
+            continue
+        binary_size = (parameters or {}).get("binary_data_size")
+        if binary_size is not None and (type(binary_size) is not int or binary_size < 0):
+            violations.append(f"{where}: parameters.binary_data_size must be a non-negative integer; got {_shown(binary_size)}")
+            continue
         try:
             if binary_size is not None:
-                chunk = binary[offset: offset + int(binary_size)]
-                offset += int(binary_size)
+                if offset + binary_size > len(binary):
+                    raise ValueError(f"parameters.binary_data_size {binary_size} runs past the binary data "
+                                     f"({len(binary) - offset} bytes left after the JSON header)")
+                chunk = binary[offset: offset + binary_size]
+                offset += binary_size
                 array = _from_binary(chunk, datatype, count)
             else:
                 array = _from_json(item.get("data"), datatype)
-        except (ValueError, TypeError, OverflowError) as error:
+        except (ValueError, TypeError, OverflowError, UnicodeDecodeError) as error:
             violations.append(f"{where}: {error}")
             continue
         if array.size != count:
             violations.append(f"{where}: shape {shape} needs {count} values, got {array.size}")
             continue
         tensors.append(Tensor(name, shape, datatype, array))
+    if offset < len(binary) and not violations:
+        violations.append(f"the body has {len(binary) - offset} bytes of binary data after the JSON header that no "
+                          "input's parameters.binary_data_size accounts for")
+    outputs = document.get("outputs")
+    if outputs is not None:
+        violations.extend(_output_problems(outputs))
+    parameters = document.get("parameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        violations.append(f"'parameters' must be an object; got {_shown(parameters)}")
+    elif parameters is not None and not isinstance(parameters.get("binary_data_output", False), bool):
+        violations.append(f"parameters.binary_data_output must be true or false; got {_shown(parameters['binary_data_output'])}")
+    request_id = document.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        violations.append(f"'id' must be a string; got {_shown(request_id)}")
     if violations:
         raise RequestInvalid(violations)
-    outputs = document.get("outputs")
-    if outputs is not None and not (isinstance(outputs, list) and all(isinstance(o, dict) and "name" in o for o in outputs)):
-        raise RequestInvalid(["'outputs' must be a list of objects with a 'name'"])
-    parameters = document.get("parameters") or {}
-    return InferRequest(document.get("id"), tensors, outputs, parameters if isinstance(parameters, dict) else {})
+    return InferRequest(request_id, tensors, outputs, parameters or {})
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message: its JSON kind and at most 60 characters of it."""
+    kind = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+            dict: "an object", type(None): "null"}.get(type(value), type(value).__name__)
+    text = repr(value)
+    return f"{kind} {text[:60]}{'...' if len(text) > 60 else ''}"
+
+
+def _output_problems(outputs: Any) -> list[str]:
+    if not isinstance(outputs, list):
+        return [f"'outputs' must be a list of objects with a 'name', e.g. [{{\"name\": \"prediction\"}}]; got {_shown(outputs)}"]
+    problems = []
+    for index, item in enumerate(outputs):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            problems.append(f"outputs[{index}] must be an object with a string 'name'; got {_shown(item)}")
+        elif item.get("parameters") is not None and not isinstance(item["parameters"], dict):
+            problems.append(f"outputs[{index}] ('{item['name']}'): 'parameters' must be an object; got {_shown(item['parameters'])}")
+        elif not isinstance((item.get("parameters") or {}).get("binary_data", False), bool):
+            problems.append(f"outputs[{index}] ('{item['name']}'): parameters.binary_data must be true or false; "
+                            f"got {_shown(item['parameters']['binary_data'])}")
+    return problems
 
 
 def _flatten(data: Any) -> list[Any]:
     """Tensor data may be flat (row-major) or nested as the shape; both give the flat list."""
     if not isinstance(data, list):
-        raise TypeError("'data' must be a list")
-    if not data or not isinstance(data[0], list):
+        raise TypeError(f"'data' must be a list; got {_shown(data)}")
+    if not any(isinstance(element, list) for element in data):
         return data
     flat: list[Any] = []
-
-    def walk(items: list[Any]) -> None:
-        for element in items:
-            if isinstance(element, list):
-                walk(element)
-            else:
-                flat.append(element)
-
-    walk(data)
+    stack: list[Any] = [iter(data)]
+    while stack:  # depth-first without recursion: nesting as deep as the JSON allows is fine
+        element = next(stack[-1], stack)
+        if element is stack:
+            stack.pop()
+        elif isinstance(element, list):
+            stack.append(iter(element))
+        else:
+            flat.append(element)
     return flat
 
 
@@ -165,8 +210,21 @@ def _from_json(data: Any, datatype: str) -> np.ndarray:
     if not kinds <= allowed:  # bool is not a number here, and neither is a string
         value = next(value for value in values if type(value) not in allowed)
         kind = "whole numbers" if integer else "numbers"
-        raise TypeError(f"{datatype} data must be {kind}, got {value!r}")
-    return np.array(values, dtype=V2_TO_NUMPY[datatype])
+        raise TypeError(f"{datatype} data must be {kind}, got {_shown(value)}")
+    if integer:
+        limits = np.iinfo(V2_TO_NUMPY[datatype])
+        outside = next((value for value in values if not limits.min <= value <= limits.max), None)
+        if outside is not None:
+            raise ValueError(f"{datatype} data must lie in [{limits.min}, {limits.max}]; got {_shown(outside)}")
+        return np.array(values, dtype=V2_TO_NUMPY[datatype])
+    try:
+        with np.errstate(over="ignore"):  # overflow is checked just below
+            array = np.array(values, dtype=V2_TO_NUMPY[datatype])
+    except OverflowError:  # an integer too large for any float
+        raise ValueError(f"{datatype} data holds a number too large for {datatype}") from None
+    if not np.isfinite(array).all():  # JSON has no infinities: a finite number overflowed the datatype
+        raise ValueError(f"{datatype} data holds a number too large for {datatype} (largest: {np.finfo(array.dtype).max:.6g})")
+    return array
 
 
 def _from_binary(chunk: bytes, datatype: str, count: int) -> np.ndarray:
@@ -179,7 +237,10 @@ def _from_binary(chunk: bytes, datatype: str, count: int) -> np.ndarray:
             position += 4
             if position + length > len(chunk):
                 raise ValueError(f"BYTES data is cut short: an element of {length} bytes at byte {position} runs past the end")
-            values.append(chunk[position: position + length].decode("utf-8"))
+            try:
+                values.append(chunk[position: position + length].decode("utf-8"))
+            except UnicodeDecodeError:
+                raise ValueError(f"BYTES element at byte {position} is not UTF-8 text") from None
             position += length
         return np.array(values, dtype=object)
     dtype = np.dtype(V2_TO_NUMPY[datatype]).newbyteorder("<")
@@ -188,15 +249,21 @@ def _from_binary(chunk: bytes, datatype: str, count: int) -> np.ndarray:
     return np.frombuffer(chunk, dtype=dtype)
 
 
-def columns_from_tensors(request: InferRequest, signature: Signature) -> tuple[Columns, int]:
-    """Map named tensors (one per input column) or one 2-D tensor (all columns) onto the signature."""
+def columns_from_tensors(request: InferRequest, signature: Signature, ignored: list[str] | None = None) -> tuple[Columns, int]:
+    """Map named tensors (one per input column) or one 2-D tensor (all columns) onto the signature.
+
+    Tensors the model does not take are refused, or, when ``ignored`` is a list, skipped and
+    appended to it.
+    """
     by_name = {tensor.name: tensor for tensor in request.inputs}
     expected = signature.input_names
     if len(request.inputs) == 1 and request.inputs[0].name not in expected and len(expected) > 0:
         return _from_matrix(request.inputs[0], signature)
     violations: list[str] = []
     unknown = [name for name in by_name if name not in expected]
-    if unknown:
+    if unknown and ignored is not None:
+        ignored.extend(name for name in unknown if name not in ignored)
+    elif unknown:
         violations.append(f"unknown input(s) {', '.join(map(repr, unknown))}; the model takes: {', '.join(expected)}")
     missing = [name for name in expected if name not in by_name]
     if missing:
@@ -272,18 +339,36 @@ def output_datatype(array: np.ndarray) -> str:
     return "BYTES"
 
 
+def binary_output(parameters: dict[str, Any]) -> bool:
+    """The request-level ``binary_data_output`` parameter (Triton's binary extension): every output in binary."""
+    value = parameters.get("binary_data_output", False)
+    if not isinstance(value, bool):
+        raise RequestInvalid([f"parameters.binary_data_output must be true or false; got {_shown(value)}"])
+    return value
+
+
 def encode_response(
-    model: str, version: str, request_id: str | None, outputs: dict[str, np.ndarray], requested: list[dict[str, Any]] | None
+    model: str, version: str, request_id: str | None, outputs: dict[str, np.ndarray], requested: list[dict[str, Any]] | None,
+    *, binary_default: bool = False, parameters: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """The response body and extra headers; binary outputs when the request asked for them."""
+    """The response body and extra headers.
+
+    An output is binary when its request entry says ``binary_data: true``, or, with no word of its
+    own, when the request says ``binary_data_output: true``. ``parameters`` are each output's
+    parameters (strings, numbers, booleans).
+    """
     names = list(outputs)
-    wants_binary: dict[str, bool] = {}
+    wants_binary = dict.fromkeys(names, binary_default)
     if requested:
         names = [item["name"] for item in requested]
         unknown = [name for name in names if name not in outputs]
         if unknown:
             raise RequestInvalid([f"unknown output(s) {', '.join(map(repr, unknown))}; the model gives: {', '.join(outputs)}"])
-        wants_binary = {item["name"]: bool((item.get("parameters") or {}).get("binary_data")) for item in requested}
+        for item in requested:
+            choice = (item.get("parameters") or {}).get("binary_data", binary_default)
+            if not isinstance(choice, bool):
+                raise RequestInvalid([f"output '{item['name']}': parameters.binary_data must be true or false; got {_shown(choice)}"])
+            wants_binary[item["name"]] = choice
     document: dict[str, Any] = {"model_name": model, "model_version": version, "outputs": []}
     if request_id is not None:
         document["id"] = request_id
@@ -292,13 +377,16 @@ def encode_response(
         array = outputs[name]
         datatype = output_datatype(array)
         entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
+        extra = dict((parameters or {}).get(name) or {})
         if wants_binary.get(name):
             chunk = _to_binary(array, datatype)
-            entry["parameters"] = {"binary_data_size": len(chunk)}
+            extra["binary_data_size"] = len(chunk)
             chunks.append(chunk)
         else:
             flat = array.ravel()
             entry["data"] = [str(value) for value in flat] if datatype == "BYTES" else flat
+        if extra:
+            entry["parameters"] = extra
         document["outputs"].append(entry)
     head = dumps(document)
     if not chunks:
