@@ -22,8 +22,8 @@ from serving_attack_helpers import (
     uvicorn_in_thread,
 )
 
+from tidal.core._hosts import is_loopback
 from tidal.serving import Batcher, BatchingConfig, ModelServer, ModelSpec, Overloaded, ServerOptions
-from tidal.serving._access import is_loopback
 
 TOKEN = "serving-security-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

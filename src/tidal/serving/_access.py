@@ -16,7 +16,6 @@ The rules, checked in this order before a request reaches a route:
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 import os
 import secrets
@@ -24,7 +23,6 @@ from typing import Any
 
 TOKEN_VARIABLE = "TIDAL_SERVE_TOKEN"
 MIN_TOKEN_LENGTH = 16
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 OPEN_ROUTES = {"/v2/health/live", "/v2/health/ready", "/metrics"}
 REPOSITORY_PREFIX = "/v2/repository/"
 CHANGING_PREFIX = "/v2/repository/models/"  # load, unload, traffic: they change what is served
@@ -34,14 +32,6 @@ ADMIN_OFF = ("the repository API (load, unload, traffic, index) is off on this s
 Scope = dict[str, Any]
 
 
-def is_loopback(host: str) -> bool:
-    """Whether a bind address only accepts connections from this machine (a name we cannot tell: no)."""
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def new_token() -> str:

@@ -44,7 +44,8 @@ from starlette.routing import Route
 
 import tidal
 from tidal.core._errors import NotFound, TidalError
-from tidal.serving._access import AccessMiddleware, is_loopback, resolve_token
+from tidal.core._hosts import is_loopback
+from tidal.serving._access import AccessMiddleware, resolve_token
 from tidal.serving._batching import Overloaded, Stopped
 from tidal.serving._metrics import ServerMetrics
 from tidal.serving._repository import LoadedVersion, ModelRepository, ModelSpec

@@ -17,7 +17,6 @@ requests cannot send without a CORS preflight the Studio never grants (else 415)
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 import secrets
 from http.cookies import SimpleCookie
@@ -25,7 +24,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 COOKIE = "tidal_token"
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 #: methods that change state; under /api they must be JSON and same-origin
 WRITE_METHODS = {"POST", "PUT", "DELETE", "PATCH"}
 
@@ -36,13 +34,6 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tidal.studio._auth import LOOPBACK_NAMES, is_loopback, new_token
+from tidal.core._hosts import LOOPBACK_NAMES, is_loopback
+from tidal.studio._auth import new_token
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
