@@ -18,7 +18,9 @@ Models are addressed by URI anywhere a model is accepted::
 from __future__ import annotations
 
 import datetime as dt
+import random
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from tidal.store import Workspace
 
 URI_SCHEME = "models:/"
+_REGISTER_ATTEMPTS = 30
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 ALIAS_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")
 
@@ -311,11 +314,16 @@ class ModelRegistry:
         tags: dict[str, str] | None,
     ) -> ModelVersion:
         lineage = package.lineage or {}
-        for _attempt in range(5):
+        for attempt in range(_REGISTER_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0.01, 0.05) * attempt)  # back off: another writer is committing
             try:
                 with self.engine.begin() as connection:
                     stamp = _now()
-                    exists = connection.execute(select(registered_models.c.name).where(registered_models.c.name == name)).first()
+                    # the row lock serialises version numbering per model on PostgreSQL (SQLite serialises writers itself)
+                    exists = connection.execute(
+                        select(registered_models.c.name).where(registered_models.c.name == name).with_for_update()
+                    ).first()
                     if exists is None:
                         connection.execute(registered_models.insert().values(
                             name=name, description=None, tags={}, created_at=stamp, updated_at=stamp))
@@ -339,7 +347,7 @@ class ModelRegistry:
                 break
             except IntegrityError:  # another writer took the same version number: try the next one
                 continue
-        else:  # pragma: no cover - needs five concurrent writers in a row
+        else:  # pragma: no cover - needs many concurrent writers in a row
             raise TidalError(f"could not register a version of '{name}': too many concurrent registrations, try again")
         if alias is not None:
             self.set_alias(name, alias, version)
