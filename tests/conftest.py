@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -12,6 +13,11 @@ SUPPORT = Path(__file__).parent / "support"
 sys.path.insert(0, str(SUPPORT))
 os.environ["TIDAL_PLUGINS"] = "testing_components"
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH", "")]))
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    # pytest-xdist's workers ignore SIGINT, and every process they start would inherit that, so the
+    # Ctrl-C tests could never interrupt the commands they start: give SIGINT its default back
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
