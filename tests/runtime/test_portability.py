@@ -110,3 +110,25 @@ def test_overrides_leave_the_callers_pipeline_unchanged(workspace):
     result = tidal.run(pipeline, workspace=workspace, workers=0, overrides=["m.scale=3"])
     assert result.metrics("m") == {"rows": 12.0}
     assert "scale" not in pipeline.nodes["m"].params
+
+
+def test_a_pipeline_file_run_from_elsewhere_goes_to_its_workspace_and_reads_its_data(tmp_path, monkeypatch):
+    """`tidal.run(path)` without a workspace: the pipeline's own, found as git finds a repository."""
+    monkeypatch.delenv("TIDAL_WORKSPACE", raising=False)
+    monkeypatch.delenv("TIDAL_HOME", raising=False)
+    project = tmp_path / "project"
+    (project / "pipelines").mkdir(parents=True)
+    (project / "data").mkdir()
+    (project / ".tidal").mkdir()
+    (project / "data" / "x.csv").write_text("a\n1\n2\n")
+    (project / "pipelines" / "p.yaml").write_text(
+        "tidal: 1\nname: p\nnodes:\n  - {id: read, component: io.read_csv, params: {path: data/x.csv}}\n")
+    away = tmp_path / "away"
+    away.mkdir()
+    monkeypatch.chdir(away)
+    result = tidal.run(project / "pipelines" / "p.yaml", workers=0)
+    assert result.ok and result.output("read").num_rows == 2
+    assert result.workspace.root == project.resolve() and not (away / ".tidal").exists()
+    assert result.run.pipeline_path == "pipelines/p.yaml"
+    assert Path.cwd() == away.resolve()  # the worker read from the workspace root and came back
+    result.workspace.close()

@@ -21,16 +21,40 @@ app = typer.Typer(
 )
 
 
+WORKSPACE_HELP = ("workspace folder (default: the nearest one holding .tidal/ above the pipeline file, "
+                  "then above the current folder; or TIDAL_WORKSPACE)")
+#: ``--workspace`` on a command; the same as ``tidal --workspace DIR COMMAND``, and wins over it
+WorkspaceOption = Annotated[Path | None, typer.Option("--workspace", "-w", help=WORKSPACE_HELP)]
+
+
 @dataclass
 class Settings:
     home: Path | None = None
     db: str | None = None
     artifacts: str | None = None
 
-    def workspace(self):  # type: ignore[no-untyped-def]
-        from tidal.store import Workspace
+    def workspace(self, near: Path | None = None, *, chosen: Path | None = None, announce: bool = True):  # type: ignore[no-untyped-def]
+        """The workspace for a command about ``near`` (a pipeline or study file, or a folder).
 
-        return Workspace.open(self.home, db=self.db, artifacts=self.artifacts)
+        ``chosen`` (the command's ``--workspace``) beats ``tidal --workspace``, which beats
+        ``TIDAL_WORKSPACE``, which beats discovery (``tidal.store.find_workspace``). ``announce``
+        prints ``workspace: PATH`` on stderr (never on stdout, where ``--json`` writes).
+        """
+        from tidal.store import Workspace, find_workspace
+        from tidal.store._workspace import STATE_DIR
+
+        root = find_workspace(near, chosen=chosen or self.home)
+        new = not (root / STATE_DIR).is_dir()
+        if root.exists() and not root.is_dir():
+            raise TidalError(f"the workspace {root} is a file, not a folder; choose a folder with --workspace")
+        workspace = Workspace.open(root, db=self.db, artifacts=self.artifacts)
+        if announce:
+            from rich.markup import escape
+
+            from tidal.cli._render import errors
+
+            errors.print(f"[dim]workspace: {escape(str(root))}{' (new)' if new else ''}[/]", highlight=False, soft_wrap=True)
+        return workspace
 
 
 settings = Settings()
@@ -48,7 +72,7 @@ def _print_version(value: bool) -> None:
 def _root(
     version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
                                           help="print Tidal's version and exit")] = False,
-    home: Annotated[Path | None, typer.Option("--home", help="workspace folder (default: current directory or TIDAL_HOME)")] = None,
+    home: Annotated[Path | None, typer.Option("--workspace", "-w", "--home", help=WORKSPACE_HELP)] = None,
     db: Annotated[str | None, typer.Option("--db", help="metadata database URL, e.g. postgresql://user@host/tidal")] = None,
     artifacts: Annotated[str | None, typer.Option("--artifacts", help="artifact store URI, e.g. s3://bucket/tidal")] = None,
 ) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tidal.cli._app import app, settings
+from tidal.cli._app import WorkspaceOption, app, settings
 from tidal.cli._render import console, format_metric, human_bytes, print_json
 from tidal.core._errors import NotFound
 
@@ -133,6 +133,7 @@ def artifacts_show(
     offset: Annotated[int, typer.Option("--offset", min=0, help="first table row to show")] = 0,
     max_columns: Annotated[int, typer.Option("--max-columns", min=1, help="table columns to show")] = 8,
     json_: Annotated[bool, typer.Option("--json")] = False,
+    workspace_dir: WorkspaceOption = None,
 ) -> None:
     """Preview an output: a table's first rows and columns, metrics, a model's summary."""
     from rich.table import Table
@@ -140,7 +141,7 @@ def artifacts_show(
     from tidal.runtime import RunResult
     from tidal.runtime._values import preview
 
-    workspace = settings.workspace()
+    workspace = settings.workspace(chosen=workspace_dir, announce=not json_)
     result = RunResult.load(workspace, run_id)
     node, _, port = output.partition(".")
     if node not in result.nodes:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tidal.cli._app import app, settings
+from tidal.cli._app import WorkspaceOption, app, settings
 from tidal.cli._render import console, print_json
 from tidal.core._errors import TidalError
 
@@ -15,10 +15,10 @@ models_app = typer.Typer(help="The model registry: named models, numbered versio
 app.add_typer(models_app, name="models")
 
 
-def _registry():  # type: ignore[no-untyped-def]
+def _registry(chosen: Path | None, announce: bool = True):  # type: ignore[no-untyped-def]
     from tidal.models import ModelRegistry
 
-    return ModelRegistry(settings.workspace())
+    return ModelRegistry(settings.workspace(chosen=chosen, announce=announce))
 
 
 def _tags(values: list[str] | None) -> dict[str, str]:
@@ -41,11 +41,12 @@ def register(
     description: Annotated[str | None, typer.Option("--description", help="what this version is")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE (repeatable)")] = None,
     json_: Annotated[bool, typer.Option("--json")] = False,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Register a model: `tidal models register RUN NODE --name churn` or `tidal models register model.zip --name churn`."""
     if not name:
         raise TidalError("give the registered model's name with --name NAME")
-    registry = _registry()
+    registry = _registry(workspace, announce=not json_)
     if node is None:
         if not Path(source).exists():
             raise TidalError(f"'{source}' is neither a model package path nor followed by a NODE; "
@@ -62,11 +63,11 @@ def register(
 
 
 @models_app.command("list")
-def list_models(json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+def list_models(json_: Annotated[bool, typer.Option("--json")] = False, workspace: WorkspaceOption = None) -> None:
     """Registered models with their newest version and aliases."""
     from rich.table import Table
 
-    models = _registry().list_models()
+    models = _registry(workspace, announce=not json_).list_models()
     if json_:
         print_json([model.to_dict() for model in models])
         return
@@ -84,11 +85,12 @@ def list_models(json_: Annotated[bool, typer.Option("--json")] = False) -> None:
 def show(
     model: Annotated[str, typer.Argument(help="NAME, or models:/NAME@ALIAS, models:/NAME/VERSION")],
     json_: Annotated[bool, typer.Option("--json")] = False,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """A model's versions (lineage, aliases, tags), or one version with its manifest."""
     from rich.table import Table
 
-    registry = _registry()
+    registry = _registry(workspace, announce=not json_)
     if model.startswith("models:/"):
         from tidal.models import read_package_manifest
 
@@ -126,9 +128,10 @@ def alias(
     alias_name: Annotated[str, typer.Argument(help="alias, e.g. production or staging")],
     version: Annotated[int | None, typer.Argument(help="version number (omit with --delete)")] = None,
     delete: Annotated[bool, typer.Option("--delete", help="remove the alias")] = False,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Point an alias at a version (`tidal models alias churn production 3`), or remove it."""
-    registry = _registry()
+    registry = _registry(workspace)
     if delete:
         registry.delete_alias(name, alias_name)
         console.print(f"removed alias {alias_name} of {name}")
@@ -145,9 +148,10 @@ def tag(
     tags: Annotated[list[str], typer.Argument(help="KEY=VALUE pairs")],
     version: Annotated[int | None, typer.Option("--version", help="tag this version instead of the model")] = None,
     description: Annotated[str | None, typer.Option("--description", help="also set the description")] = None,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Add tags (and a description) to a model or one of its versions."""
-    registry = _registry()
+    registry = _registry(workspace)
     if version is None:
         registry.update_model(name, description=description, tags=_tags(tags))
     else:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tidal.cli._app import app, settings
+from tidal.cli._app import WorkspaceOption, app, settings
 from tidal.cli._render import Progress, console, print_json, print_run, styled
 from tidal.core._errors import RunFailed, TidalError
 
@@ -27,8 +27,13 @@ def run(
     allow_code: Annotated[bool, typer.Option("--allow-code", help="allow nodes that run Python code written in the pipeline (tools.python_script); only for pipelines you trust")] = False,
     json_: Annotated[bool, typer.Option("--json", help="print the run as JSON")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no live progress")] = False,
+    workspace: WorkspaceOption = None,
 ) -> None:
-    """Validate and run a pipeline; exit code 0 on success, 1 if a node failed, 2 for invalid input."""
+    """Validate and run a pipeline; exit code 0 on success, 1 if a node failed, 2 for invalid input.
+
+    The run goes to the pipeline's workspace (the nearest folder holding .tidal/ above the file, then
+    above the current folder), and relative paths in the pipeline are read from that workspace's root.
+    """
     from tidal.pipeline import Pipeline, from_python
     from tidal.runtime import run_pipeline
 
@@ -37,7 +42,7 @@ def run(
     with progress:
         result = run_pipeline(
             pipeline,
-            workspace=settings.workspace(),
+            workspace=settings.workspace(file, chosen=workspace, announce=not (quiet or json_)),
             workers=workers,
             cache=not no_cache,
             overrides=set_ or [],
@@ -71,13 +76,14 @@ def runs_list(
     limit: Annotated[int, typer.Option(help="how many runs, newest first")] = 20,
     status: Annotated[str | None, typer.Option(help="only runs with this status")] = None,
     json_: Annotated[bool, typer.Option("--json")] = False,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Runs in this workspace, newest first."""
     from rich.table import Table
 
     from tidal.runtime import effective_status
 
-    store = settings.workspace().metadata
+    store = settings.workspace(chosen=workspace, announce=not json_).metadata
     records = store.list_runs(limit=limit, status=status)
     if json_:
         print_json(
@@ -110,11 +116,12 @@ def runs_list(
 def runs_show(
     run_id: Annotated[str, typer.Argument(help="run id (a unique prefix is enough)")],
     json_: Annotated[bool, typer.Option("--json")] = False,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """A run's nodes with status, cache use, timings, peak memory and metrics."""
     from tidal.runtime import RunResult
 
-    result = RunResult.load(settings.workspace(), run_id)
+    result = RunResult.load(settings.workspace(chosen=workspace, announce=not json_), run_id)
     if json_:
         print_json(result.to_dict())
     else:
@@ -125,9 +132,10 @@ def runs_show(
 def runs_logs(
     run_id: Annotated[str, typer.Argument(help="run id")],
     node: Annotated[str | None, typer.Argument(help="node id (default: every node)")] = None,
+    workspace_dir: WorkspaceOption = None,
 ) -> None:
     """Print the captured output (stdout, stderr, logging) of a run's nodes."""
-    workspace = settings.workspace()
+    workspace = settings.workspace(chosen=workspace_dir)
     store = workspace.metadata
     run_record = store.get_run(run_id)
     records = store.node_runs(run_record.id)
@@ -156,11 +164,12 @@ def runs_resume(
     workers: Annotated[int | None, typer.Option("--workers", min=0)] = None,
     allow_code: Annotated[bool, typer.Option("--allow-code", help="allow nodes that run Python code written in the pipeline (tools.python_script); only for pipelines you trust")] = False,
     json_: Annotated[bool, typer.Option("--json")] = False,
+    workspace_dir: WorkspaceOption = None,
 ) -> None:
     """Finish a run; nodes it already finished are reused, never recomputed."""
     from tidal.runtime import resume_run
 
-    workspace = settings.workspace()
+    workspace = settings.workspace(chosen=workspace_dir, announce=not json_)
     record = workspace.metadata.get_run(run_id)
     from tidal.pipeline import Pipeline
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from tidal.cli._app import app, settings
+from tidal.cli._app import WorkspaceOption, app, settings
 from tidal.cli._render import console
 from tidal.core._errors import TidalError
 
@@ -73,6 +73,7 @@ def serve(
         "--unknown-columns",
         help="request columns (or v2 tensors) the model does not take: ignore them, naming them in the "
              "x-tidal-ignored-columns response header, or refuse the request with 400")] = UnknownColumns.ignore,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol v2 (/v2/...) and a simple JSON route (/api/predict/NAME)."""
     from tidal.serving._batching import BatchingConfig
@@ -85,7 +86,7 @@ def serve(
     options = ServerOptions(max_body_bytes=int(max_body_mb * 1024 * 1024), admin=admin, token=admin_token, host=host,
                             trust=trust, unknown_columns=unknown_columns.value)
     run_server(specs, host=host, port=port, workers=workers, options=options, drain_seconds=drain_seconds,
-               workspace=settings.workspace())
+               workspace=settings.workspace(chosen=workspace))
 
 
 @app.command()
@@ -94,6 +95,7 @@ def deploy(
     target: Annotated[str | None, typer.Option("--target", help="local, ray or kubernetes (default: the spec's)")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="kubernetes: folder for the manifests")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="check and print the plan; start nothing")] = False,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Deploy a service spec: `local` runs the server here, `ray` on Ray Serve, `kubernetes` writes manifests."""
     from tidal.serving._deploy import deploy as run_deploy
@@ -103,6 +105,7 @@ def deploy(
     chosen = target or service.target
     if chosen not in ("local", "ray", "kubernetes"):
         raise TidalError(f"unknown target '{chosen}'; choose local, ray or kubernetes")
-    result = run_deploy(service, target=chosen, output=output, dry_run=dry_run, workspace=settings.workspace())
+    result = run_deploy(service, target=chosen, output=output, dry_run=dry_run,
+                        workspace=settings.workspace(spec, chosen=workspace))
     if result:
         console.print(result)

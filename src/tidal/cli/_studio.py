@@ -1,17 +1,21 @@
-"""``tidal studio``: the drag-and-drop web app over the current workspace."""
+"""``tidal studio [FOLDER]``: the drag-and-drop web app over a workspace."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tidal.cli._app import app, settings
+from tidal.cli._app import WorkspaceOption, app, settings
 from tidal.cli._render import console
 
 
 @app.command()
 def studio(
+    folder: Annotated[Path | None, typer.Argument(help="the project folder: its workspace is the nearest folder holding "
+                                                       ".tidal/ at or above it, else a new one there "
+                                                       "(default: found from the current folder)")] = None,
     host: Annotated[str, typer.Option("--host", help="address to bind; any non-loopback address requires a token")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="port to listen on")] = 8765,
     token: Annotated[str | None, typer.Option("--token", envvar="TIDAL_STUDIO_TOKEN",
@@ -19,17 +23,21 @@ def studio(
     workers: Annotated[int | None, typer.Option("--workers", min=0, help="worker processes per run")] = None,
     allow_code: Annotated[bool, typer.Option("--allow-code", help="let pipelines run Python code written in them (tools.python_script): "
                                                                    "anyone who can reach the Studio can then run code as you")] = False,
+    workspace: WorkspaceOption = None,
 ) -> None:
-    """Open the Studio: build pipelines by drag and drop, run them, inspect outputs (the workspace is the current directory)."""
+    """Open the Studio: build pipelines by drag and drop, run them, inspect outputs (in FOLDER's workspace)."""
     import socket
 
     from tidal.core._errors import TidalError
     from tidal.studio import serve
 
+    if folder is not None and not folder.is_dir():
+        raise TidalError(f"{folder} is not a folder; give the project folder to open (or nothing, for the current one)")
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         try:
             probe.bind((host.strip("[]"), port))
         except OSError as error:
             raise TidalError(f"cannot listen on {host}:{port}: {error.strerror}; choose another --port or --host") from None
-    serve(host, port, workspace=settings.workspace(), token=token, workers=workers, allow_code=allow_code,
-          announce=lambda text: console.print(text, highlight=False, soft_wrap=True))
+    # serve() announces the workspace itself, with the URL
+    serve(host, port, workspace=settings.workspace(folder, chosen=workspace, announce=False), token=token, workers=workers,
+          allow_code=allow_code, announce=lambda text: console.print(text, highlight=False, soft_wrap=True))

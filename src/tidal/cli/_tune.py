@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from tidal.cli._app import app, settings
+from tidal.cli._app import WorkspaceOption, app, settings
 from tidal.cli._render import console, errors, format_metric, print_json, styled
 from tidal.core._errors import CodeNotAllowed, TidalError
 
@@ -35,26 +36,33 @@ def load_config(path: Path) -> dict[str, Any]:
     return config
 
 
-def load_data(source: Any, base: Path, allow_code: bool = False) -> Any:
+def load_data(source: Any, base: Path, allow_code: bool = False, beside: Path | None = None) -> Any:
     """``data: file.csv|file.parquet`` or ``data: {component: io.dataset, params: {name: breast_cancer}}``.
 
-    A component that runs code from its parameters (``runs_user_code``) needs ``allow_code``.
+    A relative path is read from ``base`` (the workspace root, as a pipeline's paths are), else from
+    ``beside`` (the study file's folder). A component that runs code from its parameters
+    (``runs_user_code``) needs ``allow_code``.
     """
     import pandas as pd
 
     from tidal.core import get_component
 
     if isinstance(source, str):
-        path = Path(source) if Path(source).is_absolute() else base / source
+        path = Path(source).expanduser()
+        if not path.is_absolute():
+            candidates = [base / path] + ([beside / path] if beside is not None else [])
+            path = next((candidate for candidate in candidates if candidate.exists()), candidates[0])
         if not path.exists():
-            raise TidalError(f"data file {path} does not exist")
+            where = f" (relative paths are read from the workspace {base}" + (f", then from {beside})" if beside else ")")
+            raise TidalError(f"data file {source} does not exist{where if not Path(source).is_absolute() else ''}")
         return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     if isinstance(source, dict) and "component" in source:
         spec = get_component(source["component"])
         if spec.runs_user_code and not allow_code:
             raise CodeNotAllowed(f"'data' uses {spec.id}, which runs code written in the study file; "
                                  "allow it only for study files you trust: `tidal tune --allow-code`")
-        outputs = spec.execute({}, dict(source.get("params") or {}))
+        with contextlib.chdir(base):  # a component's relative paths are read from the workspace, as in a pipeline
+            outputs = spec.execute({}, dict(source.get("params") or {}))
         value = next(iter(outputs.values()))
         return value.to_pandas() if hasattr(value, "to_pandas") else value
     raise TidalError("'data' must be a file path or {component: ID, params: {...}} (e.g. io.dataset)")
@@ -86,13 +94,18 @@ def tune(
     json_: Annotated[bool, typer.Option("--json", help="print the study as JSON")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no live progress")] = False,
     allow_code: Annotated[bool, typer.Option("--allow-code", help="allow data or trainer components that run code written in the study file; only for files you trust")] = False,
+    workspace_dir: WorkspaceOption = None,
 ) -> None:
-    """Run an AutoML study from a YAML file; every trial is recorded (`tidal studies show`)."""
+    """Run an AutoML study from a YAML file; every trial is recorded (`tidal studies show`).
+
+    The study goes to the study file's workspace (found as for `tidal run`); a relative `data` path
+    is read from the workspace root, then from the study file's folder.
+    """
     from tidal.automl import create_study
 
     config = load_config(config_file)
-    workspace = settings.workspace()
-    data = load_data(config.pop("data"), config_file.parent, allow_code)
+    workspace = settings.workspace(config_file, chosen=workspace_dir, announce=not (quiet or json_))
+    data = load_data(config.pop("data"), workspace.root, allow_code, beside=config_file.parent.resolve())
     register = config.pop("register", None)
     chosen = config.pop("workers", None) if workers is None else workers
     config.pop("workers", None)
@@ -144,13 +157,14 @@ def _show(study: Any, json_: bool) -> None:
 def studies_list(
     limit: Annotated[int, typer.Option(help="how many studies, newest first")] = 20,
     json_: Annotated[bool, typer.Option("--json")] = False,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Studies in this workspace, newest first."""
     from rich.table import Table
 
     from tidal.automl import StudyStore, effective_status
 
-    store = StudyStore(settings.workspace().metadata.engine)
+    store = StudyStore(settings.workspace(chosen=workspace, announce=not json_).metadata.engine)
     records = store.list_studies(limit)
     rows: list[dict[str, Any]] = [{"id": r.id, "name": r.name, "status": effective_status(r, store.study_pid(r.id)), "strategy": r.strategy,
              "metric": r.metric, "budget": r.budget, "best_value": r.best_value, "best_trial": r.best_trial,
@@ -172,11 +186,12 @@ def studies_list(
 def studies_show(
     study_id: Annotated[str, typer.Argument(help="study id (a unique prefix or the study's name)")],
     json_: Annotated[bool, typer.Option("--json")] = False,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """A study's trials: parameters, values, status, timings, errors, lineage."""
     from tidal.automl import load_study
 
-    _show(load_study(study_id, settings.workspace()), json_)
+    _show(load_study(study_id, settings.workspace(chosen=workspace, announce=not json_)), json_)
 
 
 @studies_app.command("resume")
@@ -185,11 +200,12 @@ def studies_resume(
     workers: Annotated[int | None, typer.Option("--workers", min=0)] = None,
     json_: Annotated[bool, typer.Option("--json")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Continue a study; trials it already finished are kept, never rerun."""
     from tidal.automl import load_study
 
-    study = load_study(study_id, settings.workspace())
+    study = load_study(study_id, settings.workspace(chosen=workspace, announce=not (quiet or json_)))
     if study.record.status == "succeeded":
         raise TidalError(f"study {study.id} already finished; there is nothing to resume")
     count = 2 if workers is None else workers

@@ -355,10 +355,19 @@ class _Run:
         self.running.clear()
 
 
-def _resolve_workspace(workspace: Workspace | str | Path | None) -> Workspace:
+def _resolve_workspace(workspace: Workspace | str | Path | None, near: Path | None = None) -> Workspace:
+    """The given workspace, or the one found for the pipeline file ``near`` (``store.find_workspace``)."""
     if isinstance(workspace, Workspace):
         return workspace
-    return Workspace.open(workspace)
+    return Workspace.open(workspace, near=near)
+
+
+def _stored_path(source: Path | None, root: Path) -> str | None:
+    """The pipeline file as the run records it: relative to the workspace when inside it, so a moved workspace keeps it."""
+    if source is None:
+        return None
+    path = source.expanduser().resolve()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def default_workers() -> int:
@@ -389,13 +398,17 @@ def run_pipeline(
     Setting ``cancel`` (from another thread) stops the run as Ctrl-C does; ``run_id`` chooses the
     new run's id (a server can then hand it out before the run starts).
 
+    Without ``workspace``, the run goes to the workspace found for the pipeline's file, as git
+    finds a repository (``tidal.store.find_workspace``). Relative file paths in parameters are read
+    from the workspace's root, wherever the caller stands.
+
     A node whose component is tagged ``runs_user_code`` (``tools.python_script``) runs arbitrary
     code from the pipeline: the run is refused with :class:`CodeNotAllowed`, before anything runs
     or is recorded, unless ``allow_code=True``.
     """
     if not isinstance(pipeline, Pipeline):
         pipeline = Pipeline.load(pipeline)
-    ws = _resolve_workspace(workspace)
+    ws = _resolve_workspace(workspace, pipeline.source)
     if overrides:
         pipeline = copy.deepcopy(pipeline)  # the caller's pipeline object stays as it was
     for text in overrides or []:
@@ -429,7 +442,7 @@ def run_pipeline(
             id=run_id or new_run_id(),
             pipeline_name=pipeline.name,
             pipeline_yaml=pipeline.to_yaml(),
-            pipeline_path=str(pipeline.source) if pipeline.source else None,
+            pipeline_path=_stored_path(pipeline.source, ws.root),
             status="running",
             created_at=now(),
             started_at=now(),

@@ -4,8 +4,9 @@ A workspace is a folder with ``.tidal/tidal.db`` and ``.tidal/artifacts/``. Whic
 uses is found the way git finds a repository (:func:`find_workspace`): the one chosen with
 ``--workspace`` / ``TIDAL_WORKSPACE`` (or ``TIDAL_HOME``); else the nearest folder holding
 ``.tidal/`` above the pipeline file; else above the current directory; else a new one. The
-environment variables ``TIDAL_DB`` and ``TIDAL_ARTIFACTS`` (or the CLI's ``--db`` and
-``--artifacts``) move the database and the artifacts elsewhere.
+workspace's root is also the folder a pipeline's relative file paths are read from (the workers
+run there). The environment variables ``TIDAL_DB`` and ``TIDAL_ARTIFACTS`` (or the CLI's ``--db``
+and ``--artifacts``) move the database and the artifacts elsewhere.
 """
 
 from __future__ import annotations
@@ -32,25 +33,35 @@ def _nearest_workspace(start: Path) -> Path | None:
 
 
 def find_workspace(near: str | Path | None = None, *, chosen: str | Path | None = None) -> Path:
-    """The workspace folder for a command about ``near`` (a pipeline file), found as git finds a repository.
+    """The workspace folder for a command about ``near`` (a pipeline file or a folder), found as git finds a repository.
 
     ``chosen`` (``--workspace``), then ``TIDAL_WORKSPACE`` or ``TIDAL_HOME``, win outright. Else the
-    nearest folder holding ``.tidal/`` above ``near``, then above the current directory. With none,
-    a new workspace: the current directory when ``near`` lies inside it, else ``near``'s folder
-    (its parent when that folder is ``pipelines/``).
+    nearest folder holding ``.tidal/`` at or above ``near``'s folder, then at or above the current
+    directory. With none, a new workspace:
+
+    - ``near`` a folder: that folder (``tidal studio FOLDER`` means that folder);
+    - ``near`` a file in a folder named ``pipelines/``: the folder above it (the project);
+    - ``near`` a file at or below the current directory, or no ``near``: the current directory;
+    - else ``near``'s folder.
+
+    For a folder ``near`` the current directory is not searched: naming a folder names its workspace.
     """
     explicit = chosen or os.environ.get("TIDAL_WORKSPACE") or os.environ.get("TIDAL_HOME")
     if explicit:
         return Path(explicit).expanduser().resolve()
     here = Path.cwd().resolve()
-    folder = Path(near).expanduser().resolve().parent if near is not None else None
-    for start in ([folder] if folder is not None else []) + [here]:
-        found = _nearest_workspace(start)
-        if found is not None:
-            return found
-    if folder is None or folder == here or here in folder.parents:
-        return here
-    return folder.parent if folder.name == PIPELINES_DIR else folder
+    if near is None:
+        return _nearest_workspace(here) or here
+    target = Path(near).expanduser().resolve()
+    if target.is_dir():
+        return _nearest_workspace(target) or target
+    folder = target.parent
+    found = _nearest_workspace(folder) or _nearest_workspace(here)
+    if found is not None:
+        return found
+    if folder.name == PIPELINES_DIR:
+        return folder.parent
+    return here if folder == here or here in folder.parents else folder
 
 
 @dataclass
@@ -68,8 +79,13 @@ class Workspace:
         db: str | None = None,
         artifacts: str | None = None,
         storage_options: dict[str, Any] | None = None,
+        near: str | Path | None = None,
     ) -> Workspace:
-        home = Path(root or os.environ.get("TIDAL_WORKSPACE") or os.environ.get("TIDAL_HOME") or Path.cwd()).resolve()
+        """The workspace at ``root``; without one, the workspace :func:`find_workspace` finds for ``near``.
+
+        Opening creates ``.tidal/`` when it is not there yet.
+        """
+        home = Path(root).expanduser().resolve() if root else find_workspace(near)
         state = home / STATE_DIR
         db_url = db or os.environ.get("TIDAL_DB") or f"sqlite:///{state / 'tidal.db'}"
         artifacts_uri = artifacts or os.environ.get("TIDAL_ARTIFACTS") or str(state / "artifacts")

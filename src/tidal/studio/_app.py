@@ -76,7 +76,7 @@ def create_app(
     static_dir: Path | None = None,
     allow_code: bool = False,
 ) -> FastAPI:
-    """The Studio app over ``workspace`` (default: the current directory).
+    """The Studio app over ``workspace`` (default: the one found from the current directory, as git finds a repository).
 
     ``token`` set: every route needs it (``?token=``, cookie or bearer header). ``allowed_hosts``
     set: requests whose Host header is not in it are refused (DNS-rebinding protection).
