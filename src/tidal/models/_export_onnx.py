@@ -43,7 +43,7 @@ def require(*modules: str) -> None:
         except ImportError:
             missing.append(module)
     if missing:
-        raise ExportRefused(f"exporting to ONNX needs {', '.join(missing)}, which is not installed; {EXTRA_HINT}")
+        raise ExportRefused(f"exporting to ONNX needs {', '.join(missing)} (not installed); {EXTRA_HINT}")
 
 
 def converter_version(package: Any) -> str:
