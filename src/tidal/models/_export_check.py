@@ -7,8 +7,8 @@ An exported file is only written once it gives the model's own answers on a set 
 * otherwise rows generated from the package's signature and what the model itself records about
   its inputs: the value range of each feature (LightGBM's feature ranges, a leading scaler's
   statistics, the spread of the trees' split points) and the split points themselves, each taken
-  as stored, rounded to float32, and one float32 step either side, since that is where a
-  conversion to another arithmetic goes wrong. Features the model says nothing about get
+  as stored, rounded to float32, halfway between the two, and one float32 step either side, since
+  that is where a conversion to another arithmetic goes wrong. Features the model says nothing about get
   standard-normal values. LightGBM and XGBoost, which route missing values, also get rows with
   missing cells.
 
@@ -30,7 +30,7 @@ from tidal.core._errors import DataError, TidalError
 
 #: rows of random values generated when the caller gives none
 RANDOM_ROWS = 256
-#: split points probed (each gives four rows); more are sampled evenly
+#: split points probed (each gives up to five rows); more are sampled evenly
 SPLIT_POINTS = 64
 #: caller's rows beyond this are sampled evenly (the check scores every row three times)
 MAX_ROWS = 100_000
@@ -94,7 +94,8 @@ def generated_rows(package: Any, *, split_points: bool = True, seed: int = 0) ->
         probes = []
         for index, value in chosen:
             single = np.float32(value)
-            for candidate in sorted({float(value), float(single), float(np.nextafter(single, np.float32(-np.inf))),
+            between = float(value) + (float(single) - float(value)) / 2  # rounds to the split point in float32
+            for candidate in sorted({float(value), float(single), between, float(np.nextafter(single, np.float32(-np.inf))),
                                      float(np.nextafter(single, np.float32(np.inf)))}):
                 row = base.copy()
                 row[index] = candidate
@@ -211,8 +212,9 @@ def _plain(value: Any) -> str:
 
 def _describe(rows: pd.DataFrame, row: int) -> str:
     values = ", ".join(f"{name}={_plain(rows.iloc[row][name])}" for name in list(rows.columns)[:6])
-    missing = " — it has missing values, which the export treats differently; if your data never has any, " \
-        "check on held-out rows instead (--data FILE)" if rows.iloc[row].isna().any() else ""
+    absent = [str(name) for name, gone in rows.iloc[row].isna().items() if gone]
+    missing = (f" — its missing value(s) in {', '.join(map(repr, absent[:5]))} are treated differently by the export; "
+               "if your data never has missing values, check on held-out rows instead (--data FILE)") if absent else ""
     return f"row {row} ({values}{', ...' if rows.shape[1] > 6 else ''}){missing}"
 
 
