@@ -112,6 +112,47 @@ def test_the_onnx_file_names_its_source_and_frees_the_batch_size(exported):
     assert all(output.type.tensor_type.shape.dim[0].dim_param == "N" for output in graph.graph.output)
 
 
+def test_a_scikit_learn_pipeline_holding_a_booster_exports_through_the_registered_converters(small, tmp_path):
+    import lightgbm
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from tidal.serving import load_processor
+
+    pipeline = make_pipeline(StandardScaler(), lightgbm.LGBMClassifier(n_estimators=5, min_child_samples=5, verbose=-1))
+    model = _package(pipeline.fit(small[["a", "b", "c"]], small["label"]), small, "binary")
+    report = export_model(model, tmp_path / "pipeline.onnx", format="onnx", data=small)
+    assert report.converter.startswith("skl2onnx") and report.max_difference <= 1e-5
+    served = load_processor(report.path).predict({name: small[name].to_numpy() for name in "abc"}, len(small))
+    np.testing.assert_allclose(served["probabilities"], model.predict_proba(small), rtol=0, atol=1e-5)
+
+
+def test_the_cli_exports_a_registered_version_checked_on_a_data_file(trained, tmp_path, capsys):
+    import json
+
+    from tidal.cli import main
+    from tidal.models import ModelRegistry
+    from tidal.store import Workspace
+
+    model, rows = trained["forest"]
+    workspace = Workspace.open(tmp_path)
+    ModelRegistry(workspace).register(model, "cancer", alias="production")
+    workspace.close()
+    rows.to_parquet(tmp_path / "holdout.parquet")
+    target = tmp_path / "out" / "cancer.onnx"
+    target.parent.mkdir()
+    arguments = ["tidal", "--home", str(tmp_path), "models", "export", "models:/cancer@production", "--to", "onnx",
+                 "-o", str(target), "--data", str(tmp_path / "holdout.parquet"), "--json"]
+    with mock.patch.object(sys, "argv", arguments), pytest.raises(SystemExit) as stop:
+        main()
+    out, err = capsys.readouterr()
+    assert stop.value.code == 0, err
+    report = json.loads(out)
+    assert report["model_uri"] == "models:/cancer/1" and report["path"] == str(target)
+    assert (report["rows"], report["rows_source"], report["format"]) == (len(rows), "given", "onnx")
+    assert report["max_difference"] <= report["tolerance"] == 1e-5 and target.stat().st_size > 100
+
+
 # -- refusals -------------------------------------------------------------------------------------
 
 

@@ -64,6 +64,12 @@ def default_export_name(name: str, version: int | str, format: str) -> str:
     return file_name
 
 
+def _holds_xgboost(model: Any) -> bool:
+    """An XGBoost model, or a scikit-learn pipeline with one among its steps."""
+    steps = [step for _, step in getattr(model, "steps", [])] or [model]
+    return any(type(step).__module__.startswith("xgboost") for step in steps)
+
+
 def _check_target(target: Path, overwrite: bool) -> None:
     if target.is_dir():
         raise ExportRefused(f"{target} is a folder; give the path of the file to write")
@@ -124,7 +130,7 @@ def export_model(
         from tidal.models import _export_pmml as converter  # type: ignore[no-redef]
 
         probe_split_points = True
-        limit = tolerance or (FLOAT32_MODEL_TOLERANCE if package.flavor == "xgboost" else TOLERANCES["pmml"])
+        limit = tolerance or (FLOAT32_MODEL_TOLERANCE if _holds_xgboost(package.model) else TOLERANCES["pmml"])
     if data is not None:
         rows, rows_source = caller_rows(package, data), "given"
     else:

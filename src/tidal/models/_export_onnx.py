@@ -157,7 +157,10 @@ def _from_sklearn(estimator: Any, width: int, classifier: bool) -> Any:
 
     _register_booster_converters()
     options = {"zipmap": False} if classifier else None
-    return skl2onnx.convert_sklearn(estimator, initial_types=[("input", FloatTensorType([None, width]))], options=options)
+    # ai.onnx.ml 3: the version onnxmltools' booster converters write, and the one most runtimes read
+    opsets = {"": skl2onnx.get_latest_tested_opset_version(), "ai.onnx.ml": 3}
+    return skl2onnx.convert_sklearn(estimator, initial_types=[("input", FloatTensorType([None, width]))], options=options,
+                                    target_opset=opsets)
 
 
 def lightgbm_wrapper(package: Any) -> Any:
