@@ -127,7 +127,11 @@ def export(
 
     if data is not None and len(data) == 0:
         raise DataError("input 'data' is empty: give held-out rows to check the export on, or leave it unconnected")
-    report = export_model(model, os.path.expanduser(path), format=format, data=data, tolerance=tolerance, overwrite=True)
+    registered, lineage = model.metadata.get("registered") or {}, model.lineage or {}
+    source = (f"models:/{registered['name']}/{registered['version']}" if registered.get("name") else
+              f"run {lineage['run_id']}, node {lineage['node_id']}" if lineage.get("run_id") else "")
+    report = export_model(model, os.path.expanduser(path), format=format, data=data, tolerance=tolerance, overwrite=True,
+                          source=source)
     facts = report.to_dict()
     notes = facts.pop("notes")
     return Metrics(facts, tables={"notes": [{"note": note} for note in notes]} if notes else None)

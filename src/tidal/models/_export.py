@@ -87,7 +87,7 @@ def _check_package(package: Any, format: str) -> None:
     if not package.features:
         raise ExportRefused("the model's signature lists no input columns, so the export cannot be checked")
     text = [name for name in package.features
-            if not package.feature_types.get(name, "float64").startswith(("float", "int", "uint", "bool", "unknown"))]
+            if not package.feature_types.get(name, "float64").lower().startswith(("float", "int", "uint", "bool", "unknown"))]
     if text:
         kinds = ", ".join(f"'{name}' ({package.feature_types[name]})" for name in text[:5])
         raise ExportRefused(f"feature(s) {kinds} are not numeric; exported models take numeric features only "

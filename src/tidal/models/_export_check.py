@@ -64,6 +64,9 @@ def caller_rows(package: Any, data: Any) -> pd.DataFrame:
     if bad:
         raise DataError(f"column(s) {', '.join(map(repr, bad))} of the check rows are not numeric; "
                         "the exported model takes numbers")
+    nullable = [name for name in frame.columns if isinstance(frame[name].dtype, pd.api.extensions.ExtensionDtype)]
+    if nullable:  # pandas' nullable Int64, boolean ...: as floats, a missing value as NaN
+        frame = frame.astype({name: "float64" for name in nullable})
     return frame.reset_index(drop=True)
 
 
@@ -80,7 +83,7 @@ def generated_rows(package: Any, *, split_points: bool = True, seed: int = 0) ->
         else:
             pad = 0.05 * (high - low) if high > low else max(abs(low), 1.0) * 0.05
             columns[name] = generator.uniform(low - pad, high + pad, size=RANDOM_ROWS)
-        kind = package.feature_types.get(name, "")
+        kind = package.feature_types.get(name, "").lower()
         if kind.startswith("bool"):
             columns[name] = (generator.random(RANDOM_ROWS) > 0.5).astype(np.float64)
         elif kind.startswith(("int", "uint")):

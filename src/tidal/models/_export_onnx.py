@@ -98,8 +98,9 @@ def convert(package: Any, target: Path, source: str) -> Path:
     if classifier:
         _set_class_labels(graph, list(package.classes or []), kind)
     for key, value in (("tidal.source", source), ("tidal.task", package.task), ("tidal.label", package.label or "")):
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
+        if value:
+            entry = model.metadata_props.add()
+            entry.key, entry.value = key, value
     try:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as error:

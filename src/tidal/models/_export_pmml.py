@@ -85,8 +85,9 @@ def _xgboost_wrapper(package: Any) -> Any:
     classifier = package.task in ("binary", "multiclass")
     classes = list(package.classes or [])
     if classifier and classes != list(range(len(classes))):
+        whole = all(isinstance(value, int) and not isinstance(value, bool) for value in classes)
         raise ExportRefused(f"an XGBoost classifier with class labels {classes[:5]!r} cannot be exported to PMML: "
-                            "the converter labels classes 0..k-1; export it to ONNX instead")
+                            "the converter labels classes 0..k-1" + ("; export it to ONNX instead" if whole else ""))
     wrapper = xgboost.XGBClassifier() if classifier else xgboost.XGBRegressor()
     wrapper._Booster = model
     if classifier:
