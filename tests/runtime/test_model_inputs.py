@@ -73,6 +73,7 @@ def test_an_alias_resolves_at_run_time_and_moving_it_recomputes(workspace, regis
     assert moved.nodes["read"].cached and not moved.nodes["score"].cached
     np.testing.assert_allclose(_probabilities(moved), models[2].predict_proba(frame), rtol=0, atol=1e-12)
     assert moved.run.options["models"] == {"score.model": "models:/iris/2"}
+    assert moved.to_dict()["models"] == {"score.model": "models:/iris/2"}
 
     registry.set_alias("iris", "production", 1)
     back = _run(workspace, "models:/iris@production")

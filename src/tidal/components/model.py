@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pandas as pd
@@ -130,7 +131,9 @@ def export(
     registered, lineage = model.metadata.get("registered") or {}, model.lineage or {}
     source = (f"models:/{registered['name']}/{registered['version']}" if registered.get("name") else
               f"run {lineage['run_id']}, node {lineage['node_id']}" if lineage.get("run_id") else "")
-    report = export_model(model, os.path.expanduser(path), format=format, data=data, tolerance=tolerance, overwrite=True,
+    target = Path(os.path.expanduser(path)).absolute()
+    target.parent.mkdir(parents=True, exist_ok=True)  # as the other writers do
+    report = export_model(model, target, format=format, data=data, tolerance=tolerance, overwrite=True,
                           source=source)
     facts = report.to_dict()
     notes = facts.pop("notes")
