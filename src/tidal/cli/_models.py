@@ -1,7 +1,8 @@
-"""``tidal models``: the model registry (register, list, show, alias, tag)."""
+"""``tidal models``: the model registry (register, list, show, alias, tag) and exports (export)."""
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -157,3 +158,59 @@ def tag(
     else:
         registry.update_version(name, version, description=description, tags=_tags(tags))
     console.print("tagged")
+
+
+class ExportFormat(enum.StrEnum):
+    onnx = "onnx"
+    pmml = "pmml"
+
+
+def _read_rows(path: Path):  # type: ignore[no-untyped-def]
+    """A CSV or Parquet file of rows to check an export on."""
+    import pandas as pd
+
+    from tidal.core._errors import DataError
+
+    if not path.is_file():
+        raise DataError(f"--data {path}: no such file")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except (ValueError, OSError, UnicodeDecodeError) as error:
+        raise DataError(f"--data {path}: cannot read it as {'Parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'} "
+                        f"({error})") from None
+
+
+@models_app.command("export")
+def export(
+    model: Annotated[str, typer.Argument(help="NAME (newest version), NAME@ALIAS, NAME/VERSION, or models:/... the same")],
+    to: Annotated[ExportFormat, typer.Option("--to", help="onnx or pmml")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write (default: NAME-VERSION.onnx|.pmml here)")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="CSV or Parquet of held-out rows to check the export on "
+                                                             "(default: rows generated from the model)")] = None,
+    tolerance: Annotated[float | None, typer.Option("--tolerance", help="largest difference accepted "
+                                                                         "(default 1e-5 ONNX, 1e-9 PMML)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace the output file if it exists")] = False,
+    trust: Annotated[bool, typer.Option("--trust", help="allow model payloads that run code when loaded (pickle)")] = False,
+    json_: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Export a registered model to ONNX or PMML, writing it only after it reproduces the model's answers."""
+    from tidal.models import export_model, parse_model_uri
+    from tidal.models._export import default_export_name
+
+    reference = parse_model_uri(model if model.startswith("models:/") else f"models:/{model}")
+    registry = _registry()
+    version = registry.resolve(reference)
+    package = registry.load(version.model_uri, trust=trust)
+    target = output if output is not None else Path(default_export_name(version.name, version.version, to.value))
+    rows = _read_rows(data) if data is not None else None
+    report = export_model(package, target, format=to.value, data=rows, tolerance=tolerance, overwrite=force,
+                          source=version.model_uri)
+    if json_:
+        print_json({"model_uri": version.model_uri, **report.to_dict()})
+        return
+    console.print(f"exported {version.model_uri} to {report.path} ({report.converter}); {report.summary()}",
+                  markup=False, highlight=False, soft_wrap=True)
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)

@@ -183,11 +183,14 @@ def runs_resume(
 
 @app.command()
 def validate(file: Annotated[Path, typer.Argument(help="pipeline YAML file")]) -> None:
-    """Check a pipeline without running it; lists every problem with its node, port or parameter."""
+    """Check a pipeline without running it; lists every problem with its node, port or parameter.
+
+    Inputs that read registered models (models:/NAME@ALIAS) are looked up in the workspace's registry."""
     from tidal.pipeline import Pipeline, check
+    from tidal.runtime._model_inputs import model_registry
 
     pipeline = Pipeline.load(file)
-    check(pipeline)
+    check(pipeline, models=model_registry(pipeline, settings.workspace()))
     console.print(f"[green]✓[/] {file}: {len(pipeline.nodes)} nodes, no problems")
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tidal.core._building import current_recorder, pop_recorder, push_recorder
-from tidal.pipeline._graph import Pipeline, Ref
+from tidal.pipeline._graph import MODEL_SCHEME, Pipeline, Ref
 
 if TYPE_CHECKING:
     from tidal.core._component import ComponentSpec
@@ -88,10 +88,12 @@ class Builder:
                 source_spec = registry.find(source.component)
                 single = source_spec is not None and len(source_spec.outputs) == 1
                 refs[port] = Ref(value.node, None if single else value.port)
+            elif isinstance(value, str) and value.startswith(MODEL_SCHEME):
+                refs[port] = Ref.registered(value)  # a registered model: resolved when the pipeline runs
             else:
                 raise TypeError(
-                    f"{spec.id}: input '{port}' inside a pipeline must be another node's output, "
-                    f"got {type(value).__name__}"
+                    f"{spec.id}: input '{port}' inside a pipeline must be another node's output "
+                    f"(or, for a model, 'models:/NAME@ALIAS'), got {type(value).__name__}"
                 )
         node = self.pipeline.add(
             spec.id,

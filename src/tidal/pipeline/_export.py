@@ -60,6 +60,9 @@ def to_python(pipeline: Pipeline) -> str:
         variables[node_id] = variable
         arguments = []
         for port, ref in node.inputs.items():
+            if ref.model is not None:
+                arguments.append(f"{port}={ref.model!r}")
+                continue
             source = variables.get(ref.node, ref.node)
             arguments.append(f"{port}={source}" if ref.port is None else f"{port}={source}.{ref.port}")
         arguments.extend(f"{name}={_literal(value)}" for name, value in node.params.items())

@@ -12,19 +12,37 @@ from typing import Any
 FORMAT_VERSION = 1
 
 
+#: the scheme of a model registry reference given as a node input
+MODEL_SCHEME = "models:/"
+
+
 @dataclass(frozen=True)
 class Ref:
-    """A reference to a node's output: ``node`` (its only output) or ``node.port``."""
+    """What feeds a node input: another node's output, ``node`` (its only output) or ``node.port``;
+    or a registered model, ``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` or ``models:/NAME``
+    (then ``node`` is empty and ``model`` holds the reference, resolved by the registry at run time).
+    """
 
     node: str
     port: str | None = None
+    model: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> Ref:
-        node, _, port = str(text).partition(".")
+        text = str(text)
+        if text.startswith(MODEL_SCHEME):
+            return cls("", None, text)
+        node, _, port = text.partition(".")
         return cls(node, port or None)
 
+    @classmethod
+    def registered(cls, uri: str) -> Ref:
+        """A reference to a registered model (``models:/...``)."""
+        return cls("", None, str(uri))
+
     def __str__(self) -> str:
+        if self.model is not None:
+            return self.model
         return self.node if self.port is None else f"{self.node}.{self.port}"
 
 

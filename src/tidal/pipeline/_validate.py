@@ -1,14 +1,54 @@
-"""Validation before anything runs: every problem at once, each with its node, port or parameter."""
+"""Validation before anything runs: every problem at once, each with its node, port or parameter.
+
+Inputs that name a registered model (``models:/NAME@ALIAS``) are checked for their form always,
+and against the model registry when one is given (the engine gives the workspace's): a name,
+alias or version that does not exist is an issue naming the node, the port and the reference.
+"""
 
 from __future__ import annotations
 
-from tidal.core._errors import Issue, ValidationFailed
+from typing import TYPE_CHECKING, Any
+
+from tidal.core._errors import Issue, TidalError, ValidationFailed
 from tidal.core._registry import Registry, registry
-from tidal.pipeline._graph import Pipeline
+from tidal.pipeline._graph import Pipeline, Ref
+
+if TYPE_CHECKING:
+    from tidal.core._component import ComponentSpec
+    from tidal.models._registry import ModelRegistry
 
 
-def validate(pipeline: Pipeline, components: Registry | None = None) -> list[Issue]:
-    """All problems in ``pipeline``; an empty list means it can run."""
+def model_inputs(pipeline: Pipeline) -> dict[tuple[str, str], str]:
+    """(node, port) -> registry reference, for every input fed by a registered model."""
+    return {(node.id, port): ref.model for node in pipeline.nodes.values() for port, ref in node.inputs.items()
+            if ref.model is not None}
+
+
+def _model_issues(node_id: str, port: str, ref: Ref, spec: ComponentSpec | None, models: Any) -> list[Issue]:
+    from tidal.models._registry import parse_model_uri
+
+    wanted = spec.input(port) if spec is not None else None
+    if wanted is not None and wanted.type != "Model":
+        return [Issue(f"type mismatch: '{ref}' is a registered Model, but this input takes a {wanted.type}",
+                      node=node_id, port=port, code="type_mismatch")]
+    try:
+        reference = parse_model_uri(str(ref.model))
+    except TidalError as error:
+        return [Issue(f"'{ref}': {error}", node=node_id, port=port, code="bad_model_reference")]
+    try:
+        if models is not None:
+            models.resolve(reference)
+    except TidalError as error:
+        return [Issue(f"'{ref}': {error}", node=node_id, port=port, code="unknown_model")]
+    return []
+
+
+def validate(pipeline: Pipeline, components: Registry | None = None, *, models: ModelRegistry | None = None) -> list[Issue]:
+    """All problems in ``pipeline``; an empty list means it can run.
+
+    ``models`` (a :class:`~tidal.models.ModelRegistry`) also checks that every ``models:/`` input
+    names a registered model, alias or version; without it only their form is checked.
+    """
     components = components or registry
     issues: list[Issue] = []
     if not pipeline.nodes:
@@ -25,6 +65,9 @@ def validate(pipeline: Pipeline, components: Registry | None = None) -> list[Iss
                 issues.append(
                     Issue(f"{node.component} has no input '{port}'", node=node.id, port=port, hint=f"inputs: {known}", code="unknown_port")
                 )
+                continue
+            if ref.model is not None:
+                issues.extend(_model_issues(node.id, port, ref, spec, models))
                 continue
             source = pipeline.nodes.get(ref.node)
             if source is None:
@@ -78,8 +121,8 @@ def validate(pipeline: Pipeline, components: Registry | None = None) -> list[Iss
     return issues
 
 
-def check(pipeline: Pipeline, components: Registry | None = None) -> None:
+def check(pipeline: Pipeline, components: Registry | None = None, *, models: ModelRegistry | None = None) -> None:
     """Raise :class:`ValidationFailed` listing every problem, if there are any."""
-    issues = validate(pipeline, components)
+    issues = validate(pipeline, components, models=models)
     if issues:
         raise ValidationFailed(issues, subject=f"pipeline '{pipeline.name}'")

@@ -15,7 +15,8 @@ from tidal.core._yaml import load_yaml, read_yaml_text
 from tidal.pipeline._graph import FORMAT_VERSION, Node, Pipeline, Ref
 
 _ID = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
-_REF = r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_]*)?$"
+#: 'node', 'node.port', or a registered model 'models:/...' (whose name and alias validation checks)
+_REF = r"^(?:[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_]*)?|models:/\S+)$"
 
 PIPELINE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -39,7 +40,8 @@ PIPELINE_SCHEMA: dict[str, Any] = {
                     "inputs": {
                         "type": "object",
                         "additionalProperties": {"type": "string", "pattern": _REF},
-                        "description": "input port -> 'node' (its only output) or 'node.port'",
+                        "description": "input port -> 'node' (its only output), 'node.port', or a registered model: "
+                                       "'models:/NAME@ALIAS', 'models:/NAME/VERSION' or 'models:/NAME' (the newest version)",
                     },
                     "params": {"type": "object"},
                     "cache": {"type": "boolean", "default": True},

@@ -19,6 +19,7 @@ from tidal.pipeline._graph import Pipeline
 from tidal.pipeline._validate import check
 from tidal.runtime._cache import FileFingerprints, cache_key
 from tidal.runtime._executor import Executor, make_executor
+from tidal.runtime._model_inputs import ResolvedModel, model_registry, resolve_model_inputs
 from tidal.runtime._result import RunResult
 from tidal.runtime._worker import InputArtifact, NodeTask, TaskResult
 from tidal.store._metadata import ArtifactRecord, NodeRunRecord, RunRecord, now
@@ -122,6 +123,7 @@ class _Run:
         allow_code: bool = False,
         on_event: EventHandler | None,
         reused: dict[str, tuple[NodeRunRecord, list[ArtifactRecord]]],
+        models: dict[tuple[str, str], ResolvedModel] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.workspace = workspace
@@ -135,6 +137,7 @@ class _Run:
         self.allow_code = allow_code
         self.on_event = on_event
         self.reused = reused
+        self.models = models or {}
         self.fingerprints = FileFingerprints()
         self.states = {node_id: _NodeState() for node_id in pipeline.nodes}
         self.order = pipeline.topological_order()
@@ -185,6 +188,9 @@ class _Run:
         node = self.pipeline.nodes[node_id]
         found = {}
         for port, ref in node.inputs.items():
+            if ref.model is not None:  # a registered model, resolved when the run started
+                found[port] = self.models[(node_id, port)].record(self.run.id, node_id, port)
+                continue
             source = self.states[ref.node].outputs
             if ref.port is None:
                 found[port] = next(iter(source.values()))
@@ -417,16 +423,21 @@ def run_pipeline(
     for target in (until, from_node):
         if target is not None and target not in pipeline.nodes:
             raise TidalError(f"there is no node '{target}' (nodes: {', '.join(pipeline.nodes)})")
-    check(pipeline)
+    registry = model_registry(pipeline, ws)
+    check(pipeline, models=registry)
     if until is not None:
         pipeline = pipeline.subset(pipeline.ancestors(until) | {until})
     check_code_allowed(pipeline, allow_code)
+    pinned = (_resume.options or {}).get("models") if _resume is not None else None
+    models = resolve_model_inputs(pipeline, registry, pinned) if registry is not None else {}
     force = set()
     if from_node is not None:
         force = pipeline.descendants(from_node) | {from_node}
 
     workers = default_workers() if workers is None else workers
-    options = {"workers": workers, "cache": cache, "until": until, "from_node": from_node, "pid": os.getpid()}
+    options: dict[str, Any] = {"workers": workers, "cache": cache, "until": until, "from_node": from_node, "pid": os.getpid()}
+    if models:  # which version each models:/ input read, for lineage and for resume
+        options["models"] = {f"{node_id}.{port}": item.model_uri for (node_id, port), item in sorted(models.items())}
     reused: dict[str, tuple[NodeRunRecord, list[ArtifactRecord]]] = {}
     store = ws.metadata
     if _resume is not None:
@@ -450,7 +461,8 @@ def run_pipeline(
         )
         store.create_run(run)
     chosen = executor if not isinstance(executor, str) else make_executor(executor, workers)
-    state = _Run(pipeline, ws, run, chosen, use_cache=cache, force=force, trust=trust, allow_code=allow_code, on_event=on_event, reused=reused)
+    state = _Run(pipeline, ws, run, chosen, use_cache=cache, force=force, trust=trust, allow_code=allow_code, on_event=on_event,
+                 reused=reused, models=models)
     state.emit("running")
     status, error = "succeeded", None
     try:

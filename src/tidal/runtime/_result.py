@@ -101,6 +101,8 @@ class RunResult:
             "error": self.run.error,
             "created_at": self.run.created_at.isoformat() if self.run.created_at else None,
             "finished_at": self.run.finished_at.isoformat() if self.run.finished_at else None,
+            # the registered version each models:/ input read ("node.port" -> models:/NAME/VERSION)
+            "models": dict((self.run.options or {}).get("models") or {}),
             "nodes": {
                 node_id: {
                     "component": record.component,

@@ -194,7 +194,11 @@ def onnx_package(onnx_file: str | Path, *, features: list[str], task: str, class
 
 
 def _graph_classes(path: Path) -> list[Any] | None:
-    """Class labels an ONNX classifier stores in its graph (``classlabels_*`` of ZipMap, LinearClassifier ...)."""
+    """Class labels an ONNX classifier stores in its graph (``classlabels_*`` of ZipMap, LinearClassifier ...).
+
+    ``classlabels_ints`` is the name LinearClassifier and SVMClassifier use; ``classlabels_int64s``
+    the tree ensembles' and ZipMap's.
+    """
     try:
         import onnx
     except ImportError:  # pragma: no cover - onnx comes with skl2onnx; without it: no labels known
@@ -202,7 +206,7 @@ def _graph_classes(path: Path) -> list[Any] | None:
     graph = onnx.load(str(path), load_external_data=False).graph
     for node in graph.node:
         for attribute in node.attribute:
-            if attribute.name == "classlabels_int64s" and attribute.ints:
+            if attribute.name in ("classlabels_int64s", "classlabels_ints") and attribute.ints:
                 return [int(value) for value in attribute.ints]
             if attribute.name == "classlabels_strings" and attribute.strings:
                 return [value.decode("utf-8") for value in attribute.strings]

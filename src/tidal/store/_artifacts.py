@@ -132,6 +132,13 @@ class ArtifactStore:
             return False
         return size_bytes is None or size_bytes < 0 or int(size) == int(size_bytes)
 
+    def size(self, uri: str) -> int:
+        """The artifact's size in bytes; :class:`NotFound` when it is missing from the store."""
+        try:
+            return int(self.fs.size(self._path(self.key_for(uri))))
+        except (OSError, TidalError):
+            raise NotFound(f"artifact {uri} is missing from the store") from None
+
     def local_path(self, uri: str) -> Path:
         """A local path holding the artifact (downloaded once into a cache for remote stores)."""
         key = self.key_for(uri)
