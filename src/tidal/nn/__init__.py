@@ -30,14 +30,18 @@ _EXPORTS = {
     "SubNetwork": "tidal.nn._spec",
     "TensorSpec": "tidal.nn._spec",
     "TensorType": "tidal.nn._kind",
+    "build_module": "tidal.nn._build",
     "infer_shapes": "tidal.nn._infer",
     "load_network": "tidal.nn._spec",
     "parse_network": "tidal.nn._spec",
+    "to_source": "tidal.nn._codegen",
     "validate_network": "tidal.nn._infer",
 }
 __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
+    from tidal.nn._build import build_module
+    from tidal.nn._codegen import to_source
     from tidal.nn._infer import LayerShapes, NetworkShapes, infer_shapes, validate_network
     from tidal.nn._issues import LayerIssue, NetworkError
     from tidal.nn._kind import LayerKind, TensorType
@@ -67,8 +71,10 @@ __all__ = [
     "SubNetwork",
     "TensorSpec",
     "TensorType",
+    "build_module",
     "infer_shapes",
     "load_network",
     "parse_network",
+    "to_source",
     "validate_network",
 ]

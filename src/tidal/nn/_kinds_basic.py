@@ -149,7 +149,7 @@ EMBEDDING = LayerKind(
 
 FLATTEN = LayerKind(
     "flatten", "shape", "merge dims start_dim..end_dim into one",
-    (p("start_dim", "int", 1, positional=True), p("end_dim", "int", -1, positional=True)),
+    (p("start_dim", "int", 1), p("end_dim", "int", -1)),
     X, _flatten, Sample((([2, 3, 4, 4], "float32"),), {}), torch="Flatten", accepts="any",
 )
 
@@ -181,9 +181,9 @@ ACTIVATIONS = (
     _activation("softplus", "Softplus", "log(1 + exp(beta * x)) / beta",
                 (p("beta", "float", 1.0), p("threshold", "float", 20.0))),
     _activation("mish", "Mish", "x * tanh(softplus(x))", inplace=True),
-    LayerKind("softmax", "activation", "softmax along dim", (p("dim", "int", -1, positional=True),), X, _softmax,
+    LayerKind("softmax", "activation", "softmax along dim", (p("dim", "int", -1, explicit=True),), X, _softmax,
               Sample((([2, 5], "float32"),), {"dim": 1}), torch="Softmax"),
-    LayerKind("log_softmax", "activation", "log of softmax along dim", (p("dim", "int", -1, positional=True),), X, _softmax,
+    LayerKind("log_softmax", "activation", "log of softmax along dim", (p("dim", "int", -1, explicit=True),), X, _softmax,
               Sample((([2, 5], "float32"),), {"dim": -1}), torch="LogSoftmax"),
 )
 

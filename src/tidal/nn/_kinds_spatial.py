@@ -231,7 +231,7 @@ KINDS = (
               (p("output_size", "size", ..., "output size; null keeps that input size", minimum=1, positional=True),), X,
               _adaptive(2), _sample([2, 3, 7, 7], output_size=[2, 3]), torch="AdaptiveMaxPool2d"),
     LayerKind("upsample", "convolution", "resize spatial dims by a size or a scale factor",
-              (p("size", "size", None, "output size", minimum=1), p("scale_factor", "optional_float", None, minimum=0),
+              (p("size", "optional_ints", None, "output size", minimum=1), p("scale_factor", "optional_float", None, minimum=0),
                p("mode", "choice", "nearest", choices=("nearest", "linear", "bilinear", "bicubic", "trilinear"))), X,
               _upsample, _sample([2, 3, 4, 4], scale_factor=2.0), torch="Upsample"),
 )

@@ -60,6 +60,7 @@ class ParamDef:
     minimum: float | None = None
     maximum: float | None = None
     positional: bool = False  # generated code passes it positionally, in declaration order
+    explicit: bool = False  # generated code always writes it (its default differs from torch's)
     constructor: bool = True  # passed to the torch constructor (False: used by the call only)
 
     @property
@@ -188,11 +189,15 @@ def _check_sections(param: ParamDef, value: Any) -> str | None:
 
 
 def _check_name(param: ParamDef, value: Any) -> str | None:
+    if value is None and param.default is None:
+        return None
     ok = isinstance(value, str) and len(value) <= 100 and _IDENTIFIER.match(value) is not None
     return None if ok else "a name of letters, digits and underscores"
 
 
 def _check_path(param: ParamDef, value: Any) -> str | None:
+    if value is None and param.default is None:
+        return None
     if not isinstance(value, str) or not value or len(value) > 300 or "\x00" in value:
         return "a relative path of at most 300 characters"
     if value.startswith(("/", "~")) or "\\" in value or re.match(r"^[A-Za-z]:", value):
@@ -243,6 +248,10 @@ def _float_schema(param: ParamDef) -> dict[str, Any]:
     return schema
 
 
+def _nullable(param: ParamDef, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]} if param.default is None else schema
+
+
 _SCHEMAS = {
     "int": _int_schema,
     "float": _float_schema,
@@ -257,6 +266,6 @@ _SCHEMAS = {
     "size": lambda param: {"anyOf": [_int_schema(param), {"type": "array", "items": {"anyOf": [_int_schema(param), {"type": "null"}]}, "minItems": 1, "maxItems": 3}]},
     "optional_float": lambda param: {"anyOf": [_float_schema(param), {"type": "null"}]},
     "sections": lambda param: {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1}]},
-    "name": lambda param: {"type": "string", "pattern": _IDENTIFIER.pattern},
-    "path": lambda param: {"type": "string", "minLength": 1, "maxLength": 300},
+    "name": lambda param: _nullable(param, {"type": "string", "pattern": _IDENTIFIER.pattern}),
+    "path": lambda param: _nullable(param, {"type": "string", "minLength": 1, "maxLength": 300}),
 }

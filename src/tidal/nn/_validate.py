@@ -10,6 +10,7 @@ inference skips it and what depends on it without reporting the same mistake twi
 from __future__ import annotations
 
 import difflib
+import heapq
 import keyword
 from dataclasses import dataclass, field
 from typing import Any
@@ -266,16 +267,17 @@ def _topological(order: list[str], steps: dict[str, Step], prefix: str, problems
     for layer_id, needs in waiting.items():
         for target in needs:
             users[target].append(layer_id)
-    ready = [layer_id for layer_id in order if not waiting[layer_id]]
-    ready.reverse()
+    position = {layer_id: index for index, layer_id in enumerate(order)}
+    ready = [(position[layer_id], layer_id) for layer_id in order if not waiting[layer_id]]
+    heapq.heapify(ready)
     done: list[Step] = []
-    while ready:
-        layer_id = ready.pop()
+    while ready:  # the earliest ready layer in file order first: the file's order whenever it is valid
+        _, layer_id = heapq.heappop(ready)
         done.append(steps[layer_id])
         for user in users[layer_id]:
             waiting[user].discard(layer_id)
             if not waiting[user]:
-                ready.append(user)
+                heapq.heappush(ready, (position[user], user))
     if len(done) < len(order):
         left = [layer_id for layer_id in order if waiting[layer_id]]
         cycle = _find_cycle(left, waiting)
