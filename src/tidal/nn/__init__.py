@@ -31,9 +31,11 @@ _EXPORTS = {
     "TensorSpec": "tidal.nn._spec",
     "TensorType": "tidal.nn._kind",
     "build_module": "tidal.nn._build",
+    "from_module": "tidal.nn._import",
     "infer_shapes": "tidal.nn._infer",
     "load_network": "tidal.nn._spec",
     "parse_network": "tidal.nn._spec",
+    "same_structure": "tidal.nn._signature",
     "to_source": "tidal.nn._codegen",
     "validate_network": "tidal.nn._infer",
 }
@@ -42,12 +44,14 @@ __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from tidal.nn._build import build_module
     from tidal.nn._codegen import to_source
+    from tidal.nn._import import from_module
     from tidal.nn._infer import LayerShapes, NetworkShapes, infer_shapes, validate_network
     from tidal.nn._issues import LayerIssue, NetworkError
     from tidal.nn._kind import LayerKind, TensorType
     from tidal.nn._kinds import KINDS
     from tidal.nn._params import ParamDef
     from tidal.nn._schema import NETWORK_SCHEMA
+    from tidal.nn._signature import same_structure
     from tidal.nn._spec import (
         LayerSpec,
         NetworkSpec,
@@ -72,9 +76,11 @@ __all__ = [
     "TensorSpec",
     "TensorType",
     "build_module",
+    "from_module",
     "infer_shapes",
     "load_network",
     "parse_network",
+    "same_structure",
     "to_source",
     "validate_network",
 ]

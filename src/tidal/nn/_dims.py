@@ -14,6 +14,7 @@ pulled out is added outside. Pure Python and small, because shape inference runs
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from math import gcd
 from typing import Union
 
@@ -215,7 +216,7 @@ def exact_div(a: Dim, divisor: int) -> Dim | None:
     return _make({monomial: value // divisor for monomial, value in a.terms})
 
 
-def substitute(dim: Dim, values: dict[str, Dim]) -> Dim:
+def substitute(dim: Dim, values: Mapping[str, Dim]) -> Dim:
     """``dim`` with the symbols in ``values`` replaced (numbers fold as they appear)."""
     if isinstance(dim, int):
         return dim

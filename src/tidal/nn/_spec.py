@@ -246,12 +246,43 @@ class NetworkSpec(BaseModel):
         return data
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=100)
+        """The spec as YAML in the style of the examples: one line per layer where it fits."""
+        return yaml.dump(_flow_layers(self.to_dict()), Dumper=_Dumper, sort_keys=False, default_flow_style=None,
+                         width=100, allow_unicode=True)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         file = Path(path)
         file.write_text(self.to_yaml(), encoding="utf-8")
         return file
+
+
+class _Flow(dict):  # type: ignore[type-arg]
+    """A mapping written on one line."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(_Flow, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True))
+
+
+def _flow_layers(data: dict[str, Any]) -> dict[str, Any]:
+    def graph(network: dict[str, Any]) -> dict[str, Any]:
+        out = dict(network)
+        out["inputs"] = {name: _Flow(tensor) for name, tensor in network["inputs"].items()}
+        out["layers"] = [_Flow(layer) if _fits(layer) else layer for layer in network["layers"]]
+        return out
+
+    result = graph(data)
+    if "modules" in data:
+        result["modules"] = {name: graph(block) for name, block in data["modules"].items()}
+    return result
+
+
+def _fits(layer: dict[str, Any]) -> bool:
+    text = yaml.safe_dump(layer, default_flow_style=True, width=10_000).strip()
+    return len(text) <= 92 and "\n" not in text
 
 
 def _network_dict(network: Any, description: bool = False) -> dict[str, Any]:
