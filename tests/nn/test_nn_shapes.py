@@ -119,7 +119,7 @@ def test_sub_network_binding_mismatch_names_the_module_input():
                    modules={"block": block})
     (problem,) = validate_network(spec_of(data))
     assert (problem.layer, problem.port) == ("use", "x")
-    assert "expects [batch, 4] float32 (input 'x' of 'block') but gets from 'x' [batch, 8]: dim 1 is 8, not 4" in problem.message
+    assert "expects [batch, 4] float32 (input 'x' of 'block') but gets [batch, 8] from 'x': dim 1 is 8, not 4" in problem.message
 
 
 def test_unused_and_cyclic_blocks_are_checked():

@@ -248,7 +248,7 @@ class _Engine:
             problem = _bind(declared, item.type, bindings)
             if problem is not None:
                 ctx.problem(f"expects {format_shape(declared.shape)} {declared.dtype} (input '{name}' of '{block}') but gets "
-                            f"{item.describe()}: {problem}", port=name, code="size_mismatch",
+                            f"{item.shown()}: {problem}", port=name, code="size_mismatch",
                             hint=f"feed '{block}' what its input '{name}' declares, or change that declaration",
                             expected=format_shape(declared.shape), actual=str(item.type))
                 return None

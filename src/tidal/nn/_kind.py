@@ -151,7 +151,12 @@ class Incoming:
         return len(self.type.shape)
 
     def describe(self) -> str:
+        """``from 'flatten' [batch, 1568]``: after a size it explains."""
         return f"from '{self.source}' {self.type}"
+
+    def shown(self) -> str:
+        """``[batch, 1568] from 'flatten'``: the tensor itself."""
+        return f"{self.type} from '{self.source}'"
 
 
 class RuleContext:
@@ -188,7 +193,7 @@ class RuleContext:
                      port=incoming.port, hint=hint, expected=layout, actual=str(incoming.type))
         return False
 
-    def match(self, incoming: Incoming, axis: int, param: str, label: str) -> Any:
+    def match(self, incoming: Incoming, axis: int, param: str, label: str, hint: str | None = None) -> Any:
         """Check ``param`` against ``incoming``'s size on ``axis`` (or infer it when the spec left it out)."""
         actual = incoming.shape[axis]
         value = self.params[param]
@@ -201,7 +206,8 @@ class RuleContext:
                          actual=str(incoming.type))
             return None
         if actual != value:
-            hint = f"set {param}: {actual}" if isinstance(actual, int) else f"give the input a fixed {label}, or change {param}"
+            if hint is None:
+                hint = f"set {param}: {actual}" if isinstance(actual, int) else f"give the input a fixed {label}, or change {param}"
             self.problem(f"expects {label} {value} ({param}) but gets {actual} {incoming.describe()}", port=incoming.port,
                          hint=hint, code="size_mismatch", expected=str(value), actual=str(incoming.type))
         return value

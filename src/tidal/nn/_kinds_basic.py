@@ -44,7 +44,7 @@ def _layernorm(ctx: RuleContext) -> list[TensorType] | None:
         tail = list(x.shape[-len(wanted):]) if x.rank >= len(wanted) else list(x.shape)
         fix = tail[0] if len(tail) == 1 else tail
         hint = f"set normalized_shape: {fix}" if all(isinstance(dim, int) for dim in tail) else "change normalized_shape"
-        ctx.problem(f"expects the last dims to be {wanted} (normalized_shape) but gets {x.describe()}", port=x.port,
+        ctx.problem(f"expects the last dims to be {wanted} (normalized_shape) but gets {x.shown()}", port=x.port,
                     hint=hint, code="size_mismatch", expected=str(wanted), actual=str(x.type))
     return [x.type]
 
@@ -81,7 +81,7 @@ def _flatten(ctx: RuleContext) -> list[TensorType] | None:
     if start is None or end is None:
         return None
     if start > end:
-        ctx.problem(f"start_dim {ctx.params['start_dim']} comes after end_dim {ctx.params['end_dim']} for {x.describe()}",
+        ctx.problem(f"start_dim {ctx.params['start_dim']} comes after end_dim {ctx.params['end_dim']} for {x.shown()}",
                     param="start_dim", hint="flatten needs start_dim <= end_dim", code="bad_dim")
         return None
     return [x.type.with_shape((*x.shape[:start], product(x.shape[start:end + 1]), *x.shape[end + 1:]))]

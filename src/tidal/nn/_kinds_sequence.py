@@ -40,15 +40,15 @@ def _recurrent(has_cell: bool):
 
 def _same_batch(ctx: RuleContext, first: Incoming, other: Incoming, axis: int) -> None:
     if first.rank == other.rank == 3 and first.shape[axis] != other.shape[axis]:
-        ctx.problem(f"batch size {other.shape[axis]} (dim {axis}) differs from {first.shape[axis]} of '{first.port}' "
-                    f"{first.describe()}; this input is {other.describe()}", port=other.port,
+        ctx.problem(f"batch size {other.shape[axis]} (dim {axis}) of {other.shown()} differs from {first.shape[axis]}, "
+                    f"the batch of '{first.port}' {first.shown()}", port=other.port,
                     hint="feed tensors of the same batch", code="size_mismatch", expected=str(first.type), actual=str(other.type))
 
 
 def _same_rank(ctx: RuleContext, first: Incoming, other: Incoming) -> bool:
     if other.rank == first.rank:
         return True
-    ctx.problem(f"expects a {first.rank}-d input like '{first.port}' {first.type} but gets {other.rank}-d {other.describe()}",
+    ctx.problem(f"expects a {first.rank}-d input like '{first.port}' {first.type} but gets a {other.rank}-d {other.shown()}",
                 port=other.port, hint="give query, key and value the same layout", expected=str(first.type), actual=str(other.type))
     return False
 
@@ -79,7 +79,7 @@ def _attention(ctx: RuleContext) -> list[TensorType] | None:
                         hint=f"set {param}: {incoming.shape[-1]}", code="size_mismatch", expected=str(wanted), actual=str(incoming.type))
     seq_axis = (1 if ctx.params["batch_first"] else 0) if query.rank == 3 else 0
     if key.shape[seq_axis] != value.shape[seq_axis]:
-        ctx.problem(f"key has {key.shape[seq_axis]} positions but value has {value.shape[seq_axis]} {value.describe()}",
+        ctx.problem(f"key has {key.shape[seq_axis]} positions but value has {value.shape[seq_axis]}: {value.shown()}",
                     port="value", hint="key and value must have the same sequence length", code="size_mismatch",
                     expected=str(key.type), actual=str(value.type))
     batch_axis = _batch_axis(ctx)

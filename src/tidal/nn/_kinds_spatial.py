@@ -29,7 +29,7 @@ _AXES = {1: ("length",), 2: ("height", "width")}
 
 
 def _too_small(ctx: RuleContext, x: Incoming, axis: int, size: Dim, window: int, padding: int, what: str) -> None:
-    ctx.problem(f"input {what} {size} (dim {axis}) is smaller than the {window}-wide window (padding {padding}) {x.describe()}",
+    ctx.problem(f"input {what} {size} (dim {axis}) of {x.shown()} is smaller than the {window}-wide window (padding {padding})",
                 port=x.port, hint="use a smaller kernel_size, add padding, or feed a larger input", code="too_small",
                 actual=str(x.type))
 
@@ -42,7 +42,11 @@ def _conv(count: int, transposed: bool):
                                hint="add a reshape or unsqueeze to bring the input to that layout"):
             return None
         channel_axis = x.rank - count - 1
-        in_channels = ctx.match(x, channel_axis, "in_channels", f"channels (dim {channel_axis})")
+        unbatched = None
+        if channel_axis == 0:
+            unbatched = (f"a {x.rank}-d input is read as one unbatched sample {_LAYOUTS[count].replace('batch, ', '')}; "
+                         "give the input its batch dim")
+        in_channels = ctx.match(x, channel_axis, "in_channels", f"channels (dim {channel_axis})", unbatched)
         groups, out_channels = ctx.params["groups"], ctx.params["out_channels"]
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
             if isinstance(value, int) and value % groups:

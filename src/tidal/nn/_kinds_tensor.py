@@ -37,7 +37,7 @@ def _broadcast_shapes(ctx: RuleContext, a: Incoming, b: Incoming, left: tuple[Di
                 hint = "make the channel counts match (for a residual, a 1x1 conv2d on the shortcut)"
             out.append(x)
     if clashes:
-        ctx.problem(f"cannot {what} {b.describe()} and '{a.source}' {a.type}: {', '.join(clashes)}",
+        ctx.problem(f"cannot {what} {b.shown()} and {a.shown()}: {', '.join(clashes)}",
                     port=b.port, hint=hint, code="broadcast", expected=str(a.type), actual=str(b.type))
     return tuple(out)
 
@@ -83,14 +83,14 @@ def _concat(ctx: RuleContext) -> list[TensorType] | None:
     total: Dim = first.shape[axis]
     for other in ctx.inputs[1:]:
         if other.rank != first.rank:
-            ctx.problem(f"expects a {first.rank}-d input like '{first.source}' {first.type} but gets {other.rank}-d "
-                        f"{other.describe()}", port=other.port, hint="concatenate tensors of the same rank",
+            ctx.problem(f"expects a {first.rank}-d input like {first.shown()} but gets a {other.rank}-d "
+                        f"{other.shown()}", port=other.port, hint="concatenate tensors of the same rank",
                         expected=str(first.type), actual=str(other.type))
             continue
         for index in range(first.rank):
             if index != axis and other.shape[index] != first.shape[index]:
                 ctx.problem(f"dim {index} is {other.shape[index]} but '{first.source}' has {first.shape[index]}: "
-                            f"{other.describe()} vs {first.type}", port=other.port,
+                            f"{other.shown()} vs {first.type}", port=other.port,
                             hint=f"all inputs must match except on dim {ctx.params['dim']} (the concat dim)",
                             code="size_mismatch", expected=str(first.type), actual=str(other.type))
                 break
@@ -113,12 +113,12 @@ def _split(ctx: RuleContext) -> list[TensorType] | None:
         return None
     size, sections = x.shape[axis], ctx.params["split_size_or_sections"]
     if not isinstance(size, int):
-        ctx.problem(f"dim {axis} is {size}, not a fixed size, so the parts cannot be known {x.describe()}", port=x.port,
+        ctx.problem(f"dim {axis} is {size}, not a fixed size, so the parts cannot be known: the input is {x.shown()}", port=x.port,
                     hint="split along a dim of fixed size", code="symbolic", actual=str(x.type))
         return None
     if isinstance(sections, list):
         if sum(sections) != size:
-            ctx.problem(f"sections {sections} add up to {sum(sections)} but dim {axis} is {size} {x.describe()}",
+            ctx.problem(f"sections {sections} add up to {sum(sections)} but dim {axis} is {size}: the input is {x.shown()}",
                         port=x.port, hint=f"make the sections add up to {size}", code="size_mismatch",
                         expected=str(sum(sections)), actual=str(x.type))
         return [_with_dim(x, axis, part) for part in sections]
@@ -138,7 +138,7 @@ def _chunk(ctx: RuleContext) -> list[TensorType] | None:
         return [_with_dim(x, axis, min(each, size - index * each)) for index in range(count)]
     part = exact_div(size, chunks)
     if part is None:
-        ctx.problem(f"dim {axis} is {size}, which cannot be shown to divide into {chunks} chunks {x.describe()}",
+        ctx.problem(f"dim {axis} is {size}, which cannot be shown to divide into {chunks} chunks: the input is {x.shown()}",
                     port=x.port, hint="chunk along a dim of fixed size", code="symbolic", actual=str(x.type))
         return None
     return [_with_dim(x, axis, part) for _ in range(chunks)]
@@ -156,14 +156,14 @@ def _reshape(ctx: RuleContext) -> list[TensorType] | None:
     if -1 in shape:
         rest = exact_div(total, known)
         if rest is None:
-            ctx.problem(f"cannot reshape {x.describe()} ({total} elements) into {shape}: {total} is not a multiple of {known}",
+            ctx.problem(f"cannot reshape {x.shown()} ({total} elements) into {shape}: {total} is not a multiple of {known}",
                         port=x.port, hint=f"change shape so its fixed sizes divide {total}", code="size_mismatch",
                         expected=str(shape), actual=str(x.type))
             return None
         return [x.type.with_shape(tuple(rest if size == -1 else size for size in shape))]
     if total != known:
         hint = "use -1 for the dim that holds the batch" if not isinstance(total, int) else f"make the sizes multiply to {total}"
-        ctx.problem(f"cannot reshape {x.describe()} ({total} elements) into {shape} ({known} elements)", port=x.port,
+        ctx.problem(f"cannot reshape {x.shown()} ({total} elements) into {shape} ({known} elements)", port=x.port,
                     hint=hint, code="size_mismatch", expected=str(shape), actual=str(x.type))
         return None
     return [x.type.with_shape(tuple(shape))]
@@ -174,7 +174,7 @@ def _permute(ctx: RuleContext) -> list[TensorType] | None:
     dims = ctx.params["dims"]
     axes = [dim + x.rank if dim < 0 else dim for dim in dims]
     if sorted(axes) != list(range(x.rank)):
-        ctx.problem(f"dims {dims} is not an order of all {x.rank} dims of {x.describe()}", port=x.port, param="dims",
+        ctx.problem(f"dims {dims} is not an order of all {x.rank} dims of {x.shown()}", port=x.port, param="dims",
                     hint=f"list each of 0..{x.rank - 1} once", code="bad_dim", actual=str(x.type))
         return None
     return [x.type.with_shape(tuple(x.shape[axis] for axis in axes))]
@@ -197,7 +197,7 @@ def _squeeze(ctx: RuleContext) -> list[TensorType] | None:
         return None
     if x.shape[axis] != 1:
         ctx.problem(f"dim {axis} has size {x.shape[axis]}, not 1, so squeeze would leave {x.type} unchanged "
-                    f"({x.describe()})", port=x.port, param="dim", hint="squeeze a dim of size 1, or remove this layer",
+                    f"(the input is {x.shown()})", port=x.port, param="dim", hint="squeeze a dim of size 1, or remove this layer",
                     code="bad_dim", actual=str(x.type))
         return [x.type]
     return [x.type.with_shape(x.shape[:axis] + x.shape[axis + 1:])]
