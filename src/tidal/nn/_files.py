@@ -70,7 +70,8 @@ def _resolve(spec: NetworkSpec, folder: Path, root: Path, stack: tuple[Path, ...
                 problems.append(issue(f"more than {MAX_FILES} sub-network files", layer=where, param="file", code="file"))
                 continue
             if not target.is_file():
-                problems.append(issue(f"file '{written}' does not exist in the spec's folder", layer=where, param="file", code="file"))
+                what = "is not a regular file" if target.exists() else "does not exist in the spec's folder"
+                problems.append(issue(f"file '{written}' {what}", layer=where, param="file", code="file"))
                 continue
             shown = target.relative_to(root).as_posix()
             try:
