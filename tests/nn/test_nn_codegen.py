@@ -106,3 +106,14 @@ def test_code_is_only_written_for_a_valid_network():
     data = network([{"id": "fc", "kind": "linear", "inputs": ["x"], "params": {"in_features": 9, "out_features": 2}}])
     with pytest.raises(NetworkError, match="set in_features: 8"):
         to_source(spec_of(data))
+
+
+def test_the_docs_show_the_code_to_source_writes():
+    from pathlib import Path
+
+    from tidal.nn import parse_network
+
+    page = (Path(__file__).parents[2] / "docs" / "nn.md").read_text()
+    shown = page.split("```py\n", 1)[1].split("```", 1)[0]
+    spec_text = page.split('spec = tnn.parse_network("""', 1)[1].split('""")', 1)[0]
+    assert shown in to_source(parse_network(spec_text))
