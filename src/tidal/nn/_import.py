@@ -19,6 +19,7 @@ import linecache
 import operator
 import os
 import re
+import sys
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,6 @@ from tidal.nn._validate import RESERVED_NAMES
 
 torch = require_torch()
 import torch.fx as fx  # noqa: E402
-from torch.fx.passes.shape_prop import ShapeProp  # noqa: E402
 
 from tidal.nn._import_maps import (  # noqa: E402
     CALLS,
@@ -77,7 +77,17 @@ class _Tracer(fx.Tracer):
     def __init__(self, nested: bool) -> None:
         super().__init__()
         self.nested = nested
-        self.record_stack_traces = True
+
+    def create_node(self, *args: Any, **kwargs: Any) -> Any:
+        """Each node remembers the line of your code that made it (fx's own stack recording imports
+        torch._dynamo, seconds on first use; walking the frames here costs microseconds)."""
+        node = super().create_node(*args, **kwargs)
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code.co_filename.startswith(_SKIP_DIRS):
+            frame = frame.f_back  # type: ignore[assignment]
+        if frame is not None:
+            node.meta["tidal_line"] = _frame_text(frame.f_code.co_filename, frame.f_lineno, None)
+        return node
 
     def is_leaf_module(self, module: Any, qualname: str) -> bool:
         if isinstance(module, _CONTAINERS):
@@ -98,23 +108,33 @@ def _user_frame(frames: list[tuple[str, int, str | None]]) -> str | None:
 
 
 def _node_line(node: Any) -> str | None:
-    trace = node.stack_trace or ""
-    frames: list[tuple[str, int, str | None]] = []
-    lines = trace.splitlines()
-    for index, line in enumerate(lines):
-        match = re.match(r'\s*File "(.+)", line (\d+), in ', line)
-        if match:
-            code = lines[index + 1] if index + 1 < len(lines) and not lines[index + 1].lstrip().startswith("File ") else None
-            frames.append((match.group(1), int(match.group(2)), code))
-    return _user_frame(frames)
+    return node.meta.get("tidal_line")
 
 
-def _flat_meta(meta: Any) -> list[Any]:
-    if meta is None:
+class _Recorder(fx.Interpreter):
+    """Runs the traced graph and keeps each node's result as (shape, dtype), nested like the result
+    (torch.fx's ShapeProp would do, but it imports sympy: seconds on first use)."""
+
+    def run_node(self, node: Any) -> Any:
+        result = super().run_node(node)
+        node.meta["tidal_value"] = _value_of(result)
+        return result
+
+
+def _value_of(result: Any) -> Any:
+    if isinstance(result, torch.Tensor):
+        return (tuple(result.shape), result.dtype)
+    if isinstance(result, (tuple, list)):
+        return tuple(_value_of(item) for item in result)
+    return None
+
+
+def _flat_meta(value: Any) -> list[tuple[tuple[int, ...], Any]]:
+    if value is None:
         return []
-    if isinstance(meta, (tuple, list)):
-        return [item for part in meta for item in _flat_meta(part)]
-    return [meta] if hasattr(meta, "shape") else []
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], torch.dtype):
+        return [value]
+    return [item for part in value for item in _flat_meta(part)]
 
 
 def _kebab(name: str) -> str:
@@ -161,7 +181,7 @@ class _Importer:
         module.eval()
         try:
             with torch.no_grad():
-                ShapeProp(traced).propagate(*examples)
+                _Recorder(traced).run(*examples)
         finally:
             for child, mode in modes:
                 child.training = mode
@@ -233,7 +253,7 @@ class _Walker:
         if shapes.issues:
             raise NetworkError(shapes.issues, subject="the spec read from the module")
         for layer_id, node in self.node_of.items():
-            produced = [tuple(meta.shape) for meta in _flat_meta(node.meta.get("tensor_meta"))]
+            produced = [shape for shape, _ in _flat_meta(node.meta.get("tidal_value"))]
             inferred = [tuple(substitute(dim, self.sizes) for dim in tensor.shape)
                         for tensor in shapes.layers[layer_id].outputs.values()]
             if produced and produced != inferred[:len(produced)]:
@@ -305,7 +325,7 @@ class _Walker:
                           "which has no Tidal layer kind", hint="see docs/nn.md for the kinds; write it with them")
         if node.kwargs:
             raise Refusal(f"module self.{target} is called with keyword arguments; pass tensors positionally")
-        examples = [torch.zeros(arg.meta["tensor_meta"].shape, dtype=arg.meta["tensor_meta"].dtype) for arg in node.args]
+        examples = [torch.zeros(arg.meta["tidal_value"][0], dtype=arg.meta["tidal_value"][1]) for arg in node.args]
         name = self.importer.block(module, examples, f"{self.label}{layer_id}/", self._symbolic_shapes(tensors))
         self._add(node, layer_id, "module", tensors, {"network": name})
         outputs = list(self.importer.blocks[name]["outputs"])
@@ -425,7 +445,7 @@ class _Walker:
         base, index = self.values.get(node.args[0]), node.args[1]
         if isinstance(base, _Tuple):
             if base.pattern is None:
-                port = str(index % len(node.args[0].meta["tensor_meta"]))
+                port = str(index % len(node.args[0].meta["tidal_value"]))
                 self.values[node] = _Tensor(base.layer if port == "0" else f"{base.layer}.{port}")
                 return
             item = base.pattern[index]

@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +110,22 @@ def _is_default(param: ParamDef, value: Any) -> bool:
     return value == param.default and type(value) is type(param.default)
 
 
+@contextmanager
+def _meta_construction() -> Iterator[None]:
+    """Modules built on the meta device (no memory), with torch.nn.init's fills switched off meanwhile:
+    some of them (normal_) have no meta kernel and would import torch._dynamo, seconds on first use."""
+    names = [name for name in dir(torch.nn.init) if name.endswith("_") and not name.startswith("_")]
+    saved = {name: getattr(torch.nn.init, name) for name in names}
+    try:
+        for name in names:
+            setattr(torch.nn.init, name, lambda tensor, *args, **kwargs: tensor)
+        with torch.device("meta"):
+            yield
+    finally:
+        for name, function in saved.items():
+            setattr(torch.nn.init, name, function)
+
+
 def _settings(module: Any) -> dict[str, Any]:
     """Public plain settings of a module and its children (what its repr may not show)."""
     found: dict[str, Any] = {}
@@ -126,7 +144,7 @@ def verify_rebuild(kind: LayerKind, params: dict[str, Any], module: Any) -> str 
 
     full = {param.name: params.get(param.name, param.default) for param in kind.params}
     try:
-        with torch.device("meta"):
+        with _meta_construction():
             rebuilt = make_layer(kind, full)
     except Exception as error:  # a combination torch itself refuses
         return f"rebuilding it from {params} fails: {error}"
@@ -163,11 +181,12 @@ _POOL = ("x", "kernel_size>kernel_size", "stride=None>stride", "padding=0>paddin
 
 #: function or method name -> its mapping; ``"method:name"`` keys are tensor methods
 CALLS: dict[Any, Call] = {
-    operator.add: Call("add", ("a", "b")), torch.add: Call("add", ("a", "b", "alpha=1!")),
+    operator.add: Call("add", ("a", "b")), operator.iadd: Call("add", ("a", "b")),
+    torch.add: Call("add", ("a", "b", "alpha=1!")),
     "method:add": Call("add", ("a", "b", "alpha=1!")),
     operator.sub: Call("subtract", ("a", "b")), torch.sub: Call("subtract", ("a", "b", "alpha=1!")),
     "method:sub": Call("subtract", ("a", "b", "alpha=1!")),
-    operator.mul: Call("multiply", ("a", "b")), torch.mul: Call("multiply", ("a", "b")), "method:mul": Call("multiply", ("a", "b")),
+    operator.mul: Call("multiply", ("a", "b")), operator.imul: Call("multiply", ("a", "b")), torch.mul: Call("multiply", ("a", "b")), "method:mul": Call("multiply", ("a", "b")),
     operator.matmul: Call("matmul", ("a", "b")), torch.matmul: Call("matmul", ("a", "b")),
     "method:matmul": Call("matmul", ("a", "b")), torch.bmm: Call("matmul", ("a", "b")),
     torch.cat: Call("concat", ("x*", "dim=0>dim")), torch.concat: Call("concat", ("x*", "dim=0>dim")),
