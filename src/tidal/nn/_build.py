@@ -45,12 +45,12 @@ def _dims(dim: Any) -> Any:
     return tuple(dim) if isinstance(dim, list) else dim
 
 
-def make_layer(kind: LayerKind, params: dict[str, Any]) -> Any:
-    """The ``torch.nn`` module of one layer, from its resolved params."""
+def make_layer(kind: LayerKind, params: dict[str, Any], **extra: Any) -> Any:
+    """The ``torch.nn`` module of one layer, from its resolved params (``extra``: more constructor arguments)."""
     assert kind.torch is not None
     arguments = {param.name: (tuple(value) if isinstance(value, list) else value)
                  for param in kind.params if param.constructor for value in [params[param.name]]}
-    return getattr(nn, kind.torch)(**arguments)
+    return getattr(nn, kind.torch)(**arguments, **extra)
 
 
 def _flatten(result: Any, pattern: Any, out: dict[str, Any]) -> None:

@@ -13,8 +13,6 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,20 +108,11 @@ def _is_default(param: ParamDef, value: Any) -> bool:
     return value == param.default and type(value) is type(param.default)
 
 
-@contextmanager
-def _meta_construction() -> Iterator[None]:
-    """Modules built on the meta device (no memory), with torch.nn.init's fills switched off meanwhile:
-    some of them (normal_) have no meta kernel and would import torch._dynamo, seconds on first use."""
-    names = [name for name in dir(torch.nn.init) if name.endswith("_") and not name.startswith("_")]
-    saved = {name: getattr(torch.nn.init, name) for name in names}
-    try:
-        for name in names:
-            setattr(torch.nn.init, name, lambda tensor, *args, **kwargs: tensor)
-        with torch.device("meta"):
-            yield
-    finally:
-        for name, function in saved.items():
-            setattr(torch.nn.init, name, function)
+#: constructor arguments that skip a weight fill with no meta kernel (normal_ would import torch._dynamo:
+#: seconds on first use); the rebuilt module is only compared, never run
+_META_ARGUMENTS = {
+    "Embedding": lambda params: {"_weight": torch.empty(params["num_embeddings"], params["embedding_dim"])},
+}
 
 
 def _settings(module: Any) -> dict[str, Any]:
@@ -144,8 +133,9 @@ def verify_rebuild(kind: LayerKind, params: dict[str, Any], module: Any) -> str 
 
     full = {param.name: params.get(param.name, param.default) for param in kind.params}
     try:
-        with _meta_construction():
-            rebuilt = make_layer(kind, full)
+        with torch.device("meta"):
+            extra = _META_ARGUMENTS[kind.torch](full) if kind.torch in _META_ARGUMENTS else {}
+            rebuilt = make_layer(kind, full, **extra)
     except Exception as error:  # a combination torch itself refuses
         return f"rebuilding it from {params} fails: {error}"
     ours, theirs = _settings(rebuilt), _settings(module)

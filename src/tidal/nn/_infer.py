@@ -207,9 +207,13 @@ class _Engine:
             return self._expand(ctx, step, record, depth)
 
         ctx = RuleContext(where, kind, params, incoming, self.issues, expand if step.sub is not None else None)
+        reported = len(self.issues)
         result = kind.rule(ctx)
         record.params = params
         if result is None:
+            if len(self.issues) == reported and not (step.sub is not None and not self.plans[id(step.sub[0])].ok):
+                self.issues.append(issue(f"the output shape of this {kind.name} layer cannot be inferred", layer=where,
+                                         code="unknown_shape", hint="check its inputs and params"))
             return
         if step.sub is not None:
             names: list[str] = list(step.sub[0].output_map)
