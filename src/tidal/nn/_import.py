@@ -310,7 +310,7 @@ class _Walker:
         layer_id = self._unique(re.sub(r"\W", "_", target))
         tensors = self._tensor_args(node.args)
         if kind is not None:
-            self._module_kwargs(kind.name, node.kwargs, target)
+            self._module_kwargs(kind, node.kwargs, target)
             params = module_params(kind, module)
             problem = verify_rebuild(kind, params, module)
             if problem:
@@ -333,11 +333,9 @@ class _Walker:
         self.first_port[layer_id] = outputs[0]
 
     @staticmethod
-    def _module_kwargs(kind: str, kwargs: Mapping[str, Any], target: str) -> None:
+    def _module_kwargs(kind: Any, kwargs: Mapping[str, Any], target: str) -> None:
         for key, value in kwargs.items():
-            if kind == "multihead_attention" and key in ("need_weights", "average_attn_weights") and value in (True, False):
-                if key == "average_attn_weights" and value is False:
-                    raise Refusal(f"self.{target}(..., average_attn_weights=False) is not supported")
+            if key in kind.call_options and isinstance(value, bool):
                 continue
             raise Refusal(f"self.{target}(..., {key}=...) is not supported: Tidal calls layers with their tensors only",
                           hint="masks and extra arguments are not part of a layer spec yet")

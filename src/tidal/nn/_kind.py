@@ -91,6 +91,7 @@ class LayerKind:
     unpack: Any = None  # how the module's result nests its outputs: ("output", ("h_n", "c_n"))
     accepts: str = "float"  # input dtypes: "float", "int" (indices) or "any"
     nested: bool = False  # holds a sub-network: ports and outputs are the sub-network's
+    call_options: tuple[str, ...] = ()  # keyword arguments of the torch call that leave the outputs' values alone
 
     def param(self, name: str) -> ParamDef | None:
         for param in self.params:
