@@ -6,8 +6,8 @@ from __future__ import annotations
 import ast
 
 import pytest
+from nn_helpers import EXAMPLES, concrete, load_generated, make_inputs, network, spec_of
 
-from conftest import EXAMPLES, concrete, load_generated, make_inputs, network, spec_of
 from tidal.nn import NetworkError, build_module, infer_shapes, load_network, to_source
 from tidal.nn._codegen import class_name
 

@@ -7,8 +7,8 @@ import re
 import warnings
 
 import pytest
+from nn_helpers import EXAMPLES, load_generated, make_inputs
 
-from conftest import EXAMPLES, load_generated, make_inputs
 from tidal.nn import (
     NetworkError,
     build_module,

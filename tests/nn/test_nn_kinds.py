@@ -5,8 +5,8 @@ sample, ports, torch form), never the kind's name."""
 from __future__ import annotations
 
 import pytest
+from nn_helpers import concrete, load_generated, make_inputs, sample_spec
 
-from conftest import concrete, load_generated, make_inputs, sample_spec
 from tidal.nn import KINDS, build_module, infer_shapes, to_source
 from tidal.nn._build import FUNCTIONS
 from tidal.nn._codegen import class_name

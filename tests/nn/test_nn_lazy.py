@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import EXAMPLES
+from nn_helpers import EXAMPLES
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+from nn_helpers import spec_of
 
-from conftest import spec_of
 from tidal.nn import validate_network
 
 BASE = yaml.safe_load("""

@@ -6,8 +6,8 @@ same graph, and compute the same numbers with the same weights."""
 from __future__ import annotations
 
 import pytest
+from nn_helpers import EXAMPLES
 
-from conftest import EXAMPLES
 from tidal.nn import (
     NetworkSpec,
     build_module,

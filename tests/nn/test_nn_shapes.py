@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from nn_helpers import EXAMPLES, network, spec_of
 
-from conftest import EXAMPLES, network, spec_of
 from tidal.nn import NetworkError, infer_shapes, load_network, validate_network
 
 EXPECTED = {

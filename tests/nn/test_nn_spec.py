@@ -8,8 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from nn_helpers import EXAMPLES, network, spec_of, write
 
-from conftest import EXAMPLES, network, spec_of, write
 from tidal.core import YamlError
 from tidal.nn import (
     NETWORK_SCHEMA,
