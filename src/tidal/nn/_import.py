@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import builtins
 import json
-import linecache
 import operator
-import os
 import re
-import sys
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,9 +41,7 @@ from tidal.nn._import_maps import (  # noqa: E402
     module_params,
     verify_rebuild,
 )
-
-_SKIP_DIRS = (os.path.dirname(str(torch.__file__)), os.path.dirname(__file__))
-_CONTAINERS = (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict)
+from tidal.nn._import_trace import Recorder, Tracer, flat_values, node_line, user_frame  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -71,72 +66,6 @@ class _Size:
     axis: int
 
 
-class _Tracer(fx.Tracer):
-    """Keeps torch.nn layers whole; your own modules too when they become sub-networks."""
-
-    def __init__(self, nested: bool) -> None:
-        super().__init__()
-        self.nested = nested
-
-    def create_node(self, *args: Any, **kwargs: Any) -> Any:
-        """Each node remembers the line of your code that made it (fx's own stack recording imports
-        torch._dynamo, seconds on first use; walking the frames here costs microseconds)."""
-        node = super().create_node(*args, **kwargs)
-        frame = sys._getframe(1)
-        while frame is not None and frame.f_code.co_filename.startswith(_SKIP_DIRS):
-            frame = frame.f_back  # type: ignore[assignment]
-        if frame is not None:
-            node.meta["tidal_line"] = _frame_text(frame.f_code.co_filename, frame.f_lineno, None)
-        return node
-
-    def is_leaf_module(self, module: Any, qualname: str) -> bool:
-        if isinstance(module, _CONTAINERS):
-            return False
-        if type(module).__module__.startswith(("torch.nn", "torch.ao.nn")):
-            return True
-        return self.nested
-
-
-def _frame_text(filename: str, line: int, code: str | None) -> str:
-    code = (code or linecache.getline(filename, line)).strip()
-    return f"{filename}:{line}" + (f": `{code}`" if code else "")
-
-
-def _user_frame(frames: list[tuple[str, int, str | None]]) -> str | None:
-    mine = [frame for frame in frames if not frame[0].startswith(_SKIP_DIRS)]
-    return _frame_text(*mine[-1]) if mine else None
-
-
-def _node_line(node: Any) -> str | None:
-    return node.meta.get("tidal_line")
-
-
-class _Recorder(fx.Interpreter):
-    """Runs the traced graph and keeps each node's result as (shape, dtype), nested like the result
-    (torch.fx's ShapeProp would do, but it imports sympy: seconds on first use)."""
-
-    def run_node(self, node: Any) -> Any:
-        result = super().run_node(node)
-        node.meta["tidal_value"] = _value_of(result)
-        return result
-
-
-def _value_of(result: Any) -> Any:
-    if isinstance(result, torch.Tensor):
-        return (tuple(result.shape), result.dtype)
-    if isinstance(result, (tuple, list)):
-        return tuple(_value_of(item) for item in result)
-    return None
-
-
-def _flat_meta(value: Any) -> list[tuple[tuple[int, ...], Any]]:
-    if value is None:
-        return []
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], torch.dtype):
-        return [value]
-    return [item for part in value for item in _flat_meta(part)]
-
-
 def _kebab(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name).lower()
 
@@ -155,12 +84,12 @@ class _Importer:
     def network(self, module: Any, examples: Sequence[Any], names: Sequence[str] | None,
                 shapes: Mapping[str, Sequence[int | str]] | list[list[int | str]] | None,
                 output_names: Sequence[str] | None, label: str) -> dict[str, Any]:
-        tracer = _Tracer(self.nested)
+        tracer = Tracer(self.nested)
         try:
             graph = tracer.trace(module)
         except Exception as error:  # fx raises TraceError, TypeError, ... from inside the user's forward
             frames = [(frame.filename, frame.lineno or 0, frame.line) for frame in traceback.extract_tb(error.__traceback__)]
-            where = _user_frame(frames)
+            where = user_frame(frames)
             control = "control flow" in str(error) or "cannot be interpreted" in str(error) or "iterate" in str(error)
             what = ("data-dependent control flow (an `if` or loop on tensor values)" if control
                     else f"{type(error).__name__}: {error}")
@@ -181,7 +110,7 @@ class _Importer:
         module.eval()
         try:
             with torch.no_grad():
-                _Recorder(traced).run(*examples)
+                Recorder(traced).run(*examples)
         finally:
             for child, mode in modes:
                 child.training = mode
@@ -236,7 +165,7 @@ class _Walker:
                 self._node(node)
             except Refusal as refusal:
                 self.values.setdefault(node, _Tensor(node.name))  # stands in, so later nodes are still checked
-                where = _node_line(node)
+                where = node_line(node)
                 self.issues.append(issue(str(refusal) + (f" (at {where})" if where else ""),
                                          layer=f"{self.label}{node.name}", hint=refusal.hint, code="unsupported"))
         if self.issues:
@@ -253,7 +182,7 @@ class _Walker:
         if shapes.issues:
             raise NetworkError(shapes.issues, subject="the spec read from the module")
         for layer_id, node in self.node_of.items():
-            produced = [shape for shape, _ in _flat_meta(node.meta.get("tidal_value"))]
+            produced = [shape for shape, _ in flat_values(node.meta.get("tidal_value"))]
             inferred = [tuple(substitute(dim, self.sizes) for dim in tensor.shape)
                         for tensor in shapes.layers[layer_id].outputs.values()]
             if produced and produced != inferred[:len(produced)]:
