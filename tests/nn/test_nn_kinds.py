@@ -1,13 +1,14 @@
-"""Every layer kind, checked from its row: the inferred shapes are the ones PyTorch produces, and the
-generated code computes what the directly built module computes. Checks read the row's data (its
-sample, ports, torch form), never the kind's name."""
+"""Every layer kind, checked from its row: the inferred shapes are the ones PyTorch produces, the
+generated code computes what the directly built module computes, and from_module reads the
+generated code back as the same graph. Checks read the row's data (its sample, ports, torch
+form), never the kind's name."""
 
 from __future__ import annotations
 
 import pytest
 from nn_helpers import concrete, load_generated, make_inputs, sample_spec
 
-from tidal.nn import KINDS, build_module, infer_shapes, to_source
+from tidal.nn import KINDS, build_module, from_module, infer_shapes, same_structure, to_source
 from tidal.nn._build import FUNCTIONS
 from tidal.nn._codegen import class_name
 
@@ -53,3 +54,5 @@ def test_sample_shapes_match_torch_and_generated_code_matches_the_build(name, to
     again = again if isinstance(again, tuple) else (again,)
     for first, second in zip(results, again, strict=True):
         assert torch.equal(first, second)
+    back = from_module(generated, inputs, batch_dim=None)  # and the generated code reads back as the same graph
+    assert same_structure(spec, back)

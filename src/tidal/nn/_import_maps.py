@@ -51,7 +51,9 @@ def _canonical(param: ParamDef, value: Any) -> Any:
 
 
 def _transformer(module: Any) -> dict[str, Any]:
-    code = getattr(module, "activation_relu_or_gelu", 0)
+    code = getattr(module, "activation_relu_or_gelu", None)  # the encoder layer keeps one; the decoder does not
+    if code is None:
+        code = 1 if module.activation is F.relu else 2 if module.activation is F.gelu else 0
     if code not in (1, 2):
         raise Refusal(f"{type(module).__name__} uses a custom activation; Tidal supports 'relu' and 'gelu'")
     return {
