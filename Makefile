@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 
-.PHONY: install install-dev demo test lint typecheck system-deps clean
+.PHONY: install install-dev torch demo test lint typecheck system-deps clean
 
 UV := $(VENV)/bin/uv
 
@@ -15,7 +15,15 @@ $(PY):
 install: $(PY)
 	$(UV) pip install --quiet --python $(PY) -e ".[all]"
 
-install-dev: $(PY) system-deps
+# PyTorch first, with pip and pinned: pip takes the CPU build here, where uv (or an unpinned
+# torch) would fetch a multi-GB CUDA build; uv then sees torch==2.13.0 satisfied and keeps it
+TORCH_PIN := torch==2.13.0
+
+torch: $(PY)
+	@$(PY) -c "import importlib.metadata as m; assert m.version('torch').split('+')[0] == '2.13.0'" 2>/dev/null \
+		|| $(PY) -m pip install --quiet "$(TORCH_PIN)"
+
+install-dev: $(PY) system-deps torch
 	$(UV) pip install --quiet --python $(PY) -e ".[dev]"
 
 system-deps:

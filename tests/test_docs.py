@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).parents[1] / "docs"
-EXECUTED = ["tutorial.md", "components.md"]
+EXECUTED = ["tutorial.md", "components.md", "nn.md"]
 
 
 def python_blocks(text: str) -> list[str]:
