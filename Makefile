@@ -38,6 +38,9 @@ lint: install-dev
 typecheck: install-dev
 	$(VENV)/bin/mypy
 
+# extra pytest options, e.g. `make test PYTEST_ARGS="-x tests/nn"`
+PYTEST_ARGS ?=
+
 # the clock starts when make reads this file, so the figure printed at the end includes the installs
 TEST_STARTED := $(shell date +%s)
 
@@ -46,7 +49,7 @@ test: install-dev
 	$(VENV)/bin/ruff check src tests benchmarks && \
 	$(VENV)/bin/mypy && \
 	$(VENV)/bin/lint-imports --no-cache && \
-	$(VENV)/bin/pytest -q --durations=15 || status=$$?; \
+	$(VENV)/bin/pytest -q --durations=15 $(PYTEST_ARGS) || status=$$?; \
 	echo "make test: $$(( $$(date +%s) - $(TEST_STARTED) )) s in all, installs included (CI budget: 1500 s)"; \
 	exit $$status
 

@@ -194,13 +194,14 @@ def export(
     force: Annotated[bool, typer.Option("--force", help="replace the output file if it exists")] = False,
     trust: Annotated[bool, typer.Option("--trust", help="allow model payloads that run code when loaded (pickle)")] = False,
     json_: Annotated[bool, typer.Option("--json")] = False,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Export a registered model to ONNX or PMML, writing it only after it reproduces the model's answers."""
     from tidal.models import export_model, parse_model_uri
     from tidal.models._export import default_export_name
 
     reference = parse_model_uri(model if model.startswith("models:/") else f"models:/{model}")
-    registry = _registry()
+    registry = _registry(workspace, announce=not json_)
     version = registry.resolve(reference)
     package = registry.load(version.model_uri, trust=trust)
     target = output if output is not None else Path(default_export_name(version.name, version.version, to.value))
