@@ -1,13 +1,17 @@
 """Scoring PMML with JPMML-Evaluator (the reference) and comparing Tidal's answers with it.
 
-One JVM serves the whole test session: ``jpmml_evaluator``'s jpype backend starts it on first use
-and keeps it. Comparisons are exact on nulls (a row JPMML gives no prediction for must have none
-in Tidal too) and within 1e-9 on numbers.
+One JVM serves the whole test session, in a helper process of its own: ``jpmml_evaluator``'s
+jpype backend starts it there on first use and keeps it. The JVM never runs inside the test
+process, because it takes over signal handling and stack guards that native code run later in the
+same process (OpenBLAS in scikit-learn's randomized SVD) then crashes on. Comparisons are exact on
+nulls (a row JPMML gives no prediction for must have none in Tidal too) and within 1e-9 on numbers.
 """
 
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +31,22 @@ def require_jpmml() -> Any:
     return jpmml_evaluator
 
 
+_JVM_PROCESS: ProcessPoolExecutor | None = None
+
+
+def _evaluate_in_jvm_process(path: str, rows: pd.DataFrame) -> pd.DataFrame:
+    import jpmml_evaluator
+
+    return jpmml_evaluator.make_evaluator(path, backend="jpype").verify().evaluateAll(rows)
+
+
 def jpmml_results(path: Path, rows: pd.DataFrame) -> pd.DataFrame:
     """JPMML-Evaluator's result table for ``rows`` (NaN inputs are sent as missing values)."""
-    module = require_jpmml()
-    evaluator = module.make_evaluator(str(path), backend="jpype").verify()
-    return evaluator.evaluateAll(rows)
+    global _JVM_PROCESS
+    require_jpmml()
+    if _JVM_PROCESS is None:  # one spawned process (not forked: this one may hold threads) for the session
+        _JVM_PROCESS = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+    return _JVM_PROCESS.submit(_evaluate_in_jvm_process, str(path), rows).result(timeout=240)
 
 
 def _is_null(value: Any) -> bool:
