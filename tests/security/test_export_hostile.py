@@ -31,7 +31,8 @@ def tidal(capsys, *args: str) -> tuple[int, str, str]:
 
 def refused(code: int, err: str) -> str:
     assert code == 2, err
-    lines = [line for line in err.splitlines() if line.strip()]
+    # the first line names the workspace the command used (on stderr, like every command)
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("workspace: ")]
     assert "Traceback" not in err and lines and lines[0].startswith("error: ")
     return " ".join(lines)  # a long line wraps on a narrow terminal; it is one message
 
