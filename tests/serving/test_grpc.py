@@ -20,11 +20,11 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import IRIS_FEATURES, running_server
 from grpc_endpoint import grpc_endpoint
 from servers import free_port
 
 import tidal
+from conftest import IRIS_FEATURES, running_server
 from tidal.core._errors import TidalError
 
 grpc = pytest.importorskip("grpc")

@@ -59,15 +59,27 @@ def status_message(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
 
 
+def violations_message(violations: list[str]) -> str:
+    """Every problem of a request, as many as fit in a status message, then how many more there are."""
+    shown: list[str] = []
+    used = 0
+    for violation in violations:
+        violation = violation if len(violation) <= 300 else violation[:297] + "..."
+        if shown and used + len(violation) > MAX_MESSAGE - 200:
+            break
+        shown.append(violation)
+        used += len(violation) + 2
+    count = len(violations)
+    more = f"; and {count - len(shown)} more" if count > len(shown) else ""
+    return status_message(f"the request has {count} problem{'s' if count != 1 else ''}: {'; '.join(shown)}{more}")
+
+
 def refusal(error: Exception, retry_after_s: int) -> Refused:
     """The status for an error of an inference request, as the HTTP face maps the same error to 4xx/5xx."""
     if isinstance(error, Refused):
         return error
     if isinstance(error, RequestInvalid):
-        count, shown = len(error.violations), error.violations[:20]
-        more = f"; and {count - len(shown)} more" if count > len(shown) else ""
-        text = f"the request has {count} problem{'s' if count != 1 else ''}: {'; '.join(shown)}{more}"
-        return Refused(grpc.StatusCode.INVALID_ARGUMENT, status_message(text))
+        return Refused(grpc.StatusCode.INVALID_ARGUMENT, violations_message(error.violations))
     if isinstance(error, NotFound):
         return Refused(grpc.StatusCode.NOT_FOUND, status_message(str(error)))
     if isinstance(error, (Overloaded, Stopped)):
