@@ -253,6 +253,8 @@ def test_bad_requests_are_refused_with_the_right_code_naming_the_field(served, r
     assert error.status() == "StatusCode.NOT_FOUND" and "model 'iris' has no version '9'" in error.message()
     error = refused(lambda: client.get_model_metadata("ghost"))
     assert error.status() == "StatusCode.NOT_FOUND"
+    error = refused(lambda: client.get_model_repository_index())  # the repository stays on HTTP (--admin)
+    assert error.status() == "StatusCode.UNIMPLEMENTED"
 
 
 def test_metrics_count_grpc_requests_by_code(served, rows):
@@ -289,6 +291,36 @@ def test_the_token_is_needed_where_the_http_server_needs_it(iris_archive, rows):
         server.draining = True
         assert not client.is_server_ready()
         assert not client.is_model_ready("iris", headers={"authorization": f"Bearer {token}"})
+
+
+def test_overload_answers_unavailable_with_retry_after(slow_archive):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tidal.serving import BatchingConfig, ModelServer, ModelSpec
+
+    spec = ModelSpec("slow", str(slow_archive), trust=True, batching=BatchingConfig(max_batch_size=1, max_queue=2, threaded=True))
+    request = messages.ModelInferRequest(model_name="slow")
+    request.inputs.add(name="x", datatype="FP64", shape=[1]).contents.fp64_contents.append(2.0)
+    with grpc_endpoint(ModelServer([spec])) as address, grpc.insecure_channel(address) as channel:
+        infer = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer",
+                                    request_serializer=lambda message: message.SerializeToString(),
+                                    response_deserializer=messages.ModelInferResponse.FromString)
+
+        def call(_: int) -> Any:
+            try:
+                return infer(request, timeout=30)
+            except grpc.RpcError as error:
+                return error
+
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(call, range(16)))
+    served = [answer for answer in answers if isinstance(answer, messages.ModelInferResponse)]
+    refusals = [answer for answer in answers if isinstance(answer, grpc.RpcError)]
+    assert served and refusals and len(served) + len(refusals) == 16
+    assert all(list(answer.outputs[0].contents.fp64_contents) == [4.0] for answer in served)
+    for refusal in refusals:
+        assert refusal.code() == grpc.StatusCode.UNAVAILABLE and "queue is full" in refusal.details()
+        assert dict(refusal.trailing_metadata())["retry-after"] == "1"
 
 
 def test_a_taken_port_is_a_clear_error(iris_archive):

@@ -16,6 +16,7 @@ is too busy, ``UNAUTHENTICATED`` without the token, ``INTERNAL`` when the model 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -166,9 +167,8 @@ class GrpcEndpoint:
                 log.error("internal error in gRPC %s", method, exc_info=error)
                 failure = Refused(grpc.StatusCode.INTERNAL, f"internal error ({type(error).__name__}) in {method}; "
                                                             "the server log has the details")
-            if failure.trailers:
-                context.set_trailing_metadata(failure.trailers)
-            return await context.abort(failure.code, failure.message)  # abort raises: the RPC ends with that status
+            # abort raises: the RPC ends here with that status
+            return await context.abort(failure.code, failure.message, failure.trailers)
 
         return behaviour
 
@@ -244,6 +244,9 @@ class GrpcEndpoint:
             if ignored:
                 await context.send_initial_metadata(((IGNORED_HEADER, ignored_header(ignored)),))
             return response
+        except asyncio.CancelledError:  # the caller went away
+            status = "CANCELLED"
+            raise
         except Exception as error:  # every failure becomes a status with a message
             refused = refusal(error, server.options.retry_after_s)
             status = refused.code.name
