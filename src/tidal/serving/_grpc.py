@@ -40,6 +40,9 @@ try:
     from tidal.serving._grpc_tensors import encode_infer_response, parse_infer_request
 except ImportError as missing:  # the grpc extra is not installed
     raise TidalError(f"{MISSING} ({missing})") from None
+except Exception as mismatch:  # protobuf older than the generated messages need (its VersionError)
+    raise TidalError(f"the gRPC endpoint's messages need protobuf >= 5.29 ({mismatch}); "
+                     "pip install 'tidal-ml[grpc]' brings a recent one") from None
 
 SERVICE = "inference.GRPCInferenceService"
 OPEN_METHODS = {"ServerLive", "ServerReady"}  # like /v2/health/*: probes need no token
