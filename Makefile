@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 
-.PHONY: install install-dev torch demo test lint typecheck system-deps clean
+.PHONY: install install-dev torch demo test lint typecheck system-deps grpc-messages clean
 
 UV := $(VENV)/bin/uv
 
@@ -52,6 +52,10 @@ test: install-dev
 	$(VENV)/bin/pytest -q --durations=15 $(PYTEST_ARGS) || status=$$?; \
 	echo "make test: $$(( $$(date +%s) - $(TEST_STARTED) )) s in all, installs included (CI budget: 1500 s)"; \
 	exit $$status
+
+# the gRPC messages of the model server, from src/tidal/serving/grpc_predict_v2.proto
+grpc-messages:
+	@bash scripts/generate-grpc-messages.sh
 
 clean:
 	rm -rf $(VENV) .tidal tidal-demo .pytest_cache .mypy_cache .ruff_cache

@@ -62,6 +62,39 @@ def regression_archives(tmp_path_factory) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
+IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width", "petal_band", "garden"]
+
+
+@pytest.fixture(scope="session")
+def iris() -> pd.DataFrame:
+    """Iris with an integer feature (``petal_band``) and a text one (``garden``) beside the four measures:
+    FP64, INT64 and BYTES inputs. The label ``species`` is text, so ``prediction`` is BYTES."""
+    from sklearn.datasets import load_iris
+
+    data = load_iris(as_frame=True)
+    frame = data.frame.rename(columns=lambda name: name.replace(" (cm)", "").replace(" ", "_")).drop(columns="target")
+    frame["species"] = np.array(data.target_names)[data.target]
+    frame["petal_band"] = (frame["petal_length"] // 2).astype(np.int64)
+    frame["garden"] = np.random.default_rng(0).choice(["kew", "edinburgh", "wisley"], len(frame))
+    return frame
+
+
+@pytest.fixture(scope="session")
+def iris_archive(iris, tmp_path_factory) -> Path:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from tidal.models import ModelPackage
+
+    columns = ColumnTransformer([("garden", OneHotEncoder(handle_unknown="ignore"), ["garden"])], remainder="passthrough")
+    estimator = Pipeline([("columns", columns), ("model", LogisticRegression(max_iter=1000))])
+    estimator.fit(iris[IRIS_FEATURES], iris["species"])
+    package = ModelPackage.from_estimator(estimator, iris, features=IRIS_FEATURES, task="multiclass", label="species")
+    return package.save_archive(tmp_path_factory.mktemp("iris") / "iris.zip")
+
+
 @pytest.fixture(scope="session")
 def slow_archive(tmp_path_factory) -> Path:
     """A custom processor that sleeps 50 ms per call (needs --trust)."""

@@ -52,6 +52,10 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="interface to listen on; beyond loopback every route but "
                                                      "health and metrics needs the token")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port")] = 8080,
+    grpc_port: Annotated[int | None, typer.Option(
+        "--grpc-port", min=1, max=65535,
+        help="also serve the Open Inference Protocol over gRPC on this port (same host, token and models; "
+             "needs the grpc extra; off by default)")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="server processes")] = 1,
     max_batch_size: Annotated[int, typer.Option("--max-batch-size", min=1, help="rows per model call")] = 64,
     max_wait_ms: Annotated[float, typer.Option("--max-wait-ms", min=0, help="how long a batch may wait for more rows")] = 0.0,
@@ -75,7 +79,9 @@ def serve(
              "x-tidal-ignored-columns response header, or refuse the request with 400")] = UnknownColumns.ignore,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Serve models over HTTP: Open Inference Protocol v2 (/v2/...) and a simple JSON route (/api/predict/NAME)."""
+    """Serve models over HTTP: Open Inference Protocol v2 (/v2/...) and a simple JSON route (/api/predict/NAME).
+
+    With --grpc-port, the Open Inference Protocol over gRPC as well."""
     from tidal.serving._batching import BatchingConfig
     from tidal.serving._run import serve as run_server
     from tidal.serving._server import ServerOptions
@@ -86,7 +92,7 @@ def serve(
     options = ServerOptions(max_body_bytes=int(max_body_mb * 1024 * 1024), admin=admin, token=admin_token, host=host,
                             trust=trust, unknown_columns=unknown_columns.value)
     run_server(specs, host=host, port=port, workers=workers, options=options, drain_seconds=drain_seconds,
-               workspace=settings.workspace(chosen=workspace))
+               workspace=settings.workspace(chosen=workspace), grpc_port=grpc_port)
 
 
 @app.command()

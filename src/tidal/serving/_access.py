@@ -32,8 +32,6 @@ ADMIN_OFF = ("the repository API (load, unload, traffic, index) is off on this s
 Scope = dict[str, Any]
 
 
-
-
 def new_token() -> str:
     return secrets.token_urlsafe(32)
 
@@ -52,6 +50,14 @@ def resolve_token(token: str | None, needed: bool) -> tuple[str | None, bool]:
     if token is None and needed:
         return new_token(), True
     return token, False
+
+
+def bearer_ok(authorization: str | None, token: str | None) -> bool:
+    """Whether an ``Authorization`` value is ``Bearer TOKEN`` with the server's token (compared in constant time)."""
+    scheme, _, candidate = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not candidate.strip() or token is None:
+        return False
+    return hmac.compare_digest(candidate.strip().encode(), token.encode())
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -107,11 +113,7 @@ class AccessMiddleware:
         self.loopback = loopback
 
     def token_ok(self, scope: Scope) -> bool:
-        authorization = _header(scope, b"authorization") or ""
-        scheme, _, candidate = authorization.strip().partition(" ")
-        if scheme.lower() != "bearer" or not candidate.strip() or self.token is None:
-            return False
-        return hmac.compare_digest(candidate.strip().encode(), self.token.encode())
+        return bearer_ok(_header(scope, b"authorization"), self.token)
 
     def refusal(self, scope: Scope) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
         """(status, message, headers) when the request is refused; ``None`` when it may go on."""

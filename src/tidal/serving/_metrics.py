@@ -15,7 +15,7 @@ class ServerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         labels = ("model", "version")
-        self.requests = Counter("tidal_requests", "Inference requests by route and HTTP status",
+        self.requests = Counter("tidal_requests", "Inference requests by route and status (HTTP status; on route grpc the gRPC code)",
                                 (*labels, "route", "status"), registry=self.registry)
         self.latency = Histogram("tidal_request_latency_seconds", "Inference request latency, end to end in the server",
                                  (*labels, "route"), buckets=LATENCY_BUCKETS, registry=self.registry)

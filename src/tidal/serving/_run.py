@@ -3,6 +3,10 @@
 On SIGTERM (or Ctrl-C) the server first reports not ready (``/v2/health/ready`` answers 503) and
 keeps serving for ``drain_seconds`` so load balancers stop sending traffic; then it stops
 accepting connections and finishes every request in flight before it exits.
+
+With ``grpc_port`` the gRPC endpoint (:mod:`tidal.serving._grpc`) runs in the same process and
+event loop: it listens before the HTTP port opens, drains with it, and stops (finishing its RPCs
+in flight) before the models do.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 import uvicorn
 
+from tidal.core._errors import TidalError
 from tidal.serving._repository import ModelSpec
 from tidal.serving._server import ModelServer, ServerOptions, with_token
 
@@ -26,12 +31,27 @@ DRAIN_VARIABLE = "TIDAL_SERVE_DRAIN_SECONDS"
 
 
 class DrainingServer(uvicorn.Server):
-    """A uvicorn server whose first stop signal turns readiness off before shutting down."""
+    """A uvicorn server whose first stop signal turns readiness off before shutting down.
 
-    def __init__(self, config: uvicorn.Config, drain_seconds: float) -> None:
+    ``companion`` (the gRPC endpoint) starts in the server's event loop before the HTTP port opens
+    and is stopped when the server has stopped (the app's shutdown normally stops it first).
+    """
+
+    def __init__(self, config: uvicorn.Config, drain_seconds: float, companion: Any = None) -> None:
         super().__init__(config)
         self.drain_seconds = drain_seconds
+        self.companion = companion
         self._draining = False
+
+    async def serve(self, sockets: Any = None) -> None:
+        if self.companion is None:
+            await super().serve(sockets)
+            return
+        await self.companion.start()
+        try:
+            await super().serve(sockets)
+        finally:
+            await self.companion.stop()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._draining:  # a second signal: stop now
@@ -131,14 +151,23 @@ def serve(
     workspace: Any = None,
     log_level: str = "warning",
     ready_message: bool = True,
+    grpc_port: int | None = None,
 ) -> None:
     """Serve ``specs`` until SIGTERM or Ctrl-C. Models load (and are checked) before the port opens.
 
     ``host`` is the bind address and decides, with ``options.admin``, whether the server needs a token;
-    a token that had to be generated is printed, since nobody else knows it.
+    a token that had to be generated is printed, since nobody else knows it. ``grpc_port`` also serves
+    the models over gRPC (the ``grpc`` extra), on the same host, in the same process.
     """
     from dataclasses import replace
 
+    if grpc_port is not None and workers > 1:
+        raise TidalError("the gRPC endpoint runs in one server process: use --workers 1 with --grpc-port "
+                         "(scale with replicas), or serve over HTTP only")
+    if grpc_port is not None and grpc_port == port:
+        raise TidalError(f"--grpc-port {grpc_port} is the HTTP port too: give gRPC a port of its own, e.g. {port + 1}")
+    if grpc_port is not None:
+        from tidal.serving import _grpc  # noqa: F401 - says which extra to install before any model loads
     options, generated = with_token(replace(options or ServerOptions(), host=host))
     if generated:
         print(f"tidal: this server's token (send 'Authorization: Bearer TOKEN'; set your own with --admin-token or "
@@ -148,10 +177,16 @@ def serve(
         server.app.tidal_server = server  # type: ignore[attr-defined]
         config = uvicorn.Config(server.app, host=host, port=port, log_level=log_level, access_log=False,
                                 timeout_graceful_shutdown=60, lifespan="on")
-        runner = DrainingServer(config, drain_seconds)
+        companion = None
+        if grpc_port is not None:
+            from tidal.serving._grpc import GrpcEndpoint
+
+            companion = GrpcEndpoint(server, host, grpc_port)
+        runner = DrainingServer(config, drain_seconds, companion)
         freeze_heap()
         if ready_message:
-            print(f"tidal: serving {', '.join(sorted({spec.name for spec in specs}))} on http://{host}:{port}", flush=True)
+            also = f" and grpc://{host}:{grpc_port}" if grpc_port is not None else ""
+            print(f"tidal: serving {', '.join(sorted({spec.name for spec in specs}))} on http://{host}:{port}{also}", flush=True)
         runner.run()
         return
     # several workers: check every model once here, then each worker process loads its own copy

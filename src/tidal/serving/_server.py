@@ -29,7 +29,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
@@ -115,6 +115,7 @@ class ModelServer:
         self.repository = ModelRepository(self.metrics, workspace)
         self.draining = False
         self.in_flight = 0
+        self.before_stop: list[Callable[[], Awaitable[None]]] = []  # at shutdown, before the models stop (other faces)
         for spec in specs or []:
             self.repository.load_sync(spec)
         self.app = self._build_app()
@@ -148,6 +149,8 @@ class ModelServer:
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         yield
+        for stop in self.before_stop:
+            await stop()
         await self.repository.stop()
 
     async def _on_http_error(self, request: Request, error: Exception) -> Response:

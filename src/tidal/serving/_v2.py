@@ -123,7 +123,7 @@ def parse_request(body: bytes, header_length: str | None) -> InferRequest:
                                      f"({len(binary) - offset} bytes left after the JSON header)")
                 chunk = binary[offset: offset + binary_size]
                 offset += binary_size
-                array = _from_binary(chunk, datatype, count)
+                array = from_binary(chunk, datatype, count)
             else:
                 array = _from_json(item.get("data"), datatype)
         except (ValueError, TypeError, OverflowError, UnicodeDecodeError) as error:
@@ -227,7 +227,10 @@ def _from_json(data: Any, datatype: str) -> np.ndarray:
     return array
 
 
-def _from_binary(chunk: bytes, datatype: str, count: int) -> np.ndarray:
+def from_binary(chunk: bytes, datatype: str, count: int) -> np.ndarray:
+    """A tensor's values from their raw form: little-endian numbers (their byte count is checked against
+    ``count`` before any is read), or, for BYTES, each element as a 4-byte little-endian length and that
+    many bytes of UTF-8 text."""
     if datatype == "BYTES":
         values, position = [], 0
         while position < len(chunk):
@@ -335,7 +338,7 @@ def output_datatype(array: np.ndarray) -> str:
     if kind in "iu":
         return f"{'UINT' if kind == 'u' else 'INT'}{array.dtype.itemsize * 8}"
     if kind == "f":
-        return "FP32" if array.dtype.itemsize == 4 else "FP64"
+        return {2: "FP16", 4: "FP32"}.get(array.dtype.itemsize, "FP64")
     return "BYTES"
 
 
@@ -379,7 +382,7 @@ def encode_response(
         entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
         extra = dict((parameters or {}).get(name) or {})
         if wants_binary.get(name):
-            chunk = _to_binary(array, datatype)
+            chunk = to_binary(array, datatype)
             extra["binary_data_size"] = len(chunk)
             chunks.append(chunk)
         else:
@@ -394,7 +397,8 @@ def encode_response(
     return head + b"".join(chunks), {"Inference-Header-Content-Length": str(len(head))}
 
 
-def _to_binary(array: np.ndarray, datatype: str) -> bytes:
+def to_binary(array: np.ndarray, datatype: str) -> bytes:
+    """The raw form of a tensor's values (see :func:`from_binary`)."""
     if datatype == "BYTES":
         parts = []
         for value in array.ravel():
