@@ -136,7 +136,7 @@ def test_local_target_serves_with_several_worker_processes(tmp_path, regression_
     process = subprocess.Popen([sys.executable, "-m", "tidal.cli", "deploy", "service.yaml"], cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
     try:
-        deadline = time.time() + 90
+        deadline = time.time() + 180  # two server processes starting on a loaded machine
         while True:
             assert process.poll() is None, process.stdout.read()
             try:
