@@ -161,7 +161,8 @@ def input_of(spec: NetworkSpec) -> tuple[str, tuple[int, ...], str]:
     sizes = list(tensor.shape[1:])
     symbolic = [str(size) for size in sizes if not isinstance(size, int)]
     if not tensor.shape or symbolic:
-        raise TidalError(f"network '{spec.name}' input '{name}' has shape {list(tensor.shape)}; every size after the "
+        shown = "[" + ", ".join(str(size) for size in tensor.shape) + "]"
+        raise TidalError(f"network '{spec.name}' input '{name}' has shape {shown}; every size after the "
                          f"batch dim must be a number to be filled from table columns (symbolic: {', '.join(symbolic)})")
     if tensor.dtype not in ("float32", "int64"):
         raise TidalError(f"network '{spec.name}' input '{name}' has dtype {tensor.dtype}; a table feeds float32 or int64")
