@@ -129,6 +129,8 @@ def test_acceleration_off_and_fixed_choices_are_recorded(iris):
     compiled = fit(iris, epochs=2, batch_size=16, acceleration={"compile": "eager"})
     assert compiled.report["acceleration"] == "compile:eager+fp32" and "acceleration_fallback" not in compiled.report
     assert "acceleration" not in plain.report.tables  # only auto measures
+    bare_off = fit(iris, epochs=1, batch_size=16, acceleration=False)  # what YAML makes of `acceleration: off`
+    assert bare_off.model.metadata["acceleration"] == {"requested": "off", "used": "eager+fp32"}
 
 
 def test_auto_measures_every_candidate_and_trains_with_the_fastest_kept(iris, monkeypatch):

@@ -137,8 +137,9 @@ def train(
     standardize: Annotated[bool, Param(help="scale each column, and a regressor's label, to zero mean and unit variance (part of the model)")] = True,
     keep_checkpoints: Annotated[int, Param(ge=0, help="how many of the last epochs' weights the model keeps "
                                                       "(checkpoints/epoch_NNN.safetensors)")] = 5,
-    acceleration: Annotated[Literal["off", "auto"] | Acceleration,
-                            Param(help="off: eager float32; auto: measure and pick; or {compile, precision}")] = "off",
+    acceleration: Annotated[Literal["off", "auto", False] | Acceleration,
+                            Param(help="off: eager float32 (YAML reads a bare off as false: the same); auto: measure "
+                                       "and pick; or {compile, precision}")] = "off",
     threads: Annotated[int | None, Param(ge=1, help="CPU threads for PyTorch; empty: PyTorch's default")] = None,
     seed: SEED = 0,
 ) -> TrainedNetwork:

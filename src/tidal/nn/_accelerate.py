@@ -55,7 +55,7 @@ EAGER = Variant()
 
 def parse_acceleration(value: Any) -> str | Variant:
     """``"auto"``, or the fixed :class:`Variant` that ``value`` (``"off"`` or a mapping) asks for."""
-    if value in (None, "off"):
+    if value is None or value is False or value == "off":  # YAML reads a bare off as false
         return EAGER
     if value == "auto":
         return "auto"

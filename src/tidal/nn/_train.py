@@ -308,8 +308,8 @@ class _Loop:
         from tidal.nn import _accelerate
 
         requested = parse_acceleration(self.settings.acceleration)
-        report: dict[str, Any] = {"requested": self.settings.acceleration if isinstance(self.settings.acceleration, str)
-                                  else dict(self.settings.acceleration)}
+        asked = self.settings.acceleration
+        report: dict[str, Any] = {"requested": dict(asked) if isinstance(asked, dict) else "off" if asked in (None, False) else asked}
         if requested == EAGER:
             return Stepper(module, self.make_optimizer(module), self.loss, EAGER, self.model.select_output), report
         report["cpu"] = cpu_facts()
