@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 from nn_helpers import network, spec_of
 
-from tidal.models import ModelPackage
+from tidal.models import ModelPackage, export_model
 from tidal.nn._packages import network_package
 from tidal.nn._train import TrainSettings, train_network
+from tidal.serving._onnx import onnx_file_package
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -119,6 +120,11 @@ def test_regression_and_single_logit_heads_round_trip(torch, tmp_path, loss, lab
         assert abs(np.mean(package.predict(frame)) - 100) < 10
     else:
         assert package.classes == [False, True] and loaded.predict_proba(frame).shape == (len(frame), 2)
+    report = export_model(loaded, tmp_path / "model.onnx", format="onnx", data=frame)
+    assert report.rows == len(frame) and report.max_difference <= 1e-5
+    served = onnx_file_package(tmp_path / "model.onnx")
+    assert served.task == task and served.classes == package.classes
+    assert np.allclose(served.predict(frame), package.predict(frame), rtol=1e-5)
 
 
 def test_loading_torch_packages_imports_torch_only_then(classifier, tmp_path):

@@ -28,6 +28,7 @@ import numpy as np
 
 from tidal.core._errors import TidalError
 from tidal.models._archive import PackageRefused, contained
+from tidal.models._export import register_onnx_converter
 from tidal.models._flavors import register_flavor
 from tidal.models._trust import require_trust
 from tidal.nn._network_model import HEADS, NetworkModel
@@ -234,3 +235,4 @@ def _check_fit(model: NetworkModel, folder: Path) -> None:
 
 
 register_flavor(TorchFlavor())
+register_onnx_converter("torch", "tidal.nn._onnx")
