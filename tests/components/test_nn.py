@@ -144,10 +144,24 @@ def test_auto_measures_every_candidate_and_trains_with_the_fastest_kept(iris, mo
     assert ("eager+bf16" in names) == _accelerate.cpu_facts()["bf16_native"]
     kept = [row for row in rows if row["kept"]]
     chosen = [row for row in rows if row["chosen"]]
-    assert len(chosen) == 1 and chosen[0]["ms_per_step"] == min(row["ms_per_step"] for row in kept)
+    fastest = min(kept, key=lambda row: row["ms_per_step"])
+    worth_it = fastest["ms_per_step"] * _accelerate.AUTO_MIN_SPEEDUP <= rows[0]["ms_per_step"]
+    assert len(chosen) == 1 and chosen[0] is (fastest if worth_it else rows[0])
     assert result.report["acceleration"] == chosen[0]["candidate"]
     assert rows[0]["loss_gap"] == 0.0 and all(row["loss_gap"] <= _accelerate.AUTO_LOSS_TOLERANCE for row in kept)
     assert result.model.metadata["acceleration"]["candidates"] == rows
+
+
+def test_auto_leaves_eager_float32_only_for_a_clear_gain_within_the_loss_bound():
+    def row(name, ms, gap):
+        return {"candidate": name, "ms_per_step": ms, "loss_gap": gap, "kept": gap <= _accelerate.AUTO_LOSS_TOLERANCE,
+                "chosen": False, "note": ""}
+
+    rows = [row("eager+fp32", 10.0, 0.0), row("eager+bf16", 5.0, 0.2), row("compile:inductor+fp32", 6.0, 0.001)]
+    assert _accelerate.choose(rows)["candidate"] == "compile:inductor+fp32"  # bf16 is faster but drifts
+    close = [row("eager+fp32", 10.0, 0.0), row("eager+bf16", 9.5, 0.01)]
+    assert _accelerate.choose(close)["candidate"] == "eager+fp32" and "not worth" in close[1]["note"]
+    assert [item["chosen"] for item in close] == [True, False]
 
 
 def test_a_compile_that_fails_is_recorded_and_training_goes_on_eagerly(iris, monkeypatch):

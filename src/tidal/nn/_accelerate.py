@@ -6,7 +6,8 @@ batches from the same weights, for each candidate this machine can run: eager fl
 reference), bf16 autocast (only where the CPU computes bf16 natively: AVX512-BF16 or AMX), and
 ``torch.compile`` with and without bf16. A candidate is kept when its losses stay within
 :data:`AUTO_LOSS_TOLERANCE` (relative) of the reference's on those steps; the fastest kept one
-trains. Timings decide, so ``auto`` may choose differently from run to run; ``off`` and fixed
+trains, if it is at least :data:`AUTO_MIN_SPEEDUP` times as fast as the reference (else the
+reference does: a few steps' timings are noisy). Timings decide, so ``auto`` may choose differently from run to run; ``off`` and fixed
 choices are reproducible.
 
 A ``torch.compile`` that fails (no C++ compiler, an unsupported layer ...) is recorded with its
@@ -31,6 +32,8 @@ AUTO_WARMUP_STEPS = 3
 AUTO_MEASURED_STEPS = 10
 #: largest mean relative gap between a candidate's losses and eager float32's on the same steps
 AUTO_LOSS_TOLERANCE = 0.05
+#: how much faster than eager float32 a candidate must be to be chosen over it (timings of a few steps are noisy)
+AUTO_MIN_SPEEDUP = 1.10
 #: the torch.compile backend ``auto`` tries (``compile: true`` means the same)
 AUTO_COMPILE_BACKEND = "inductor"
 COMPILE_BACKENDS = ("inductor", "aot_eager", "eager")
@@ -207,12 +210,21 @@ def measure(module: Any, make_optimizer: Callable[[Any], Any], loss: Callable[[A
         steppers[variant.name] = stepper
         if not row["kept"]:
             row["note"] = f"losses differ from eager float32's by {gap:.3g} (bound {AUTO_LOSS_TOLERANCE:g})"
+    return steppers[choose(rows)["candidate"]], rows
+
+
+def choose(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The row ``auto`` trains with (marked ``chosen``): the fastest kept, when it beats the reference
+    (the first row, eager float32) by :data:`AUTO_MIN_SPEEDUP`; else the reference."""
     kept = [row for row in rows if row["kept"]]
     if not kept:
         raise TidalError("acceleration auto could not run a single training step: " + rows[0]["note"])
     best = min(kept, key=lambda row: row["ms_per_step"])
+    if rows[0]["kept"] and best is not rows[0] and best["ms_per_step"] * AUTO_MIN_SPEEDUP > rows[0]["ms_per_step"]:
+        best["note"] = f"fastest, but less than {AUTO_MIN_SPEEDUP:g}x eager float32: not worth leaving it"
+        best = rows[0]
     best["chosen"] = True
-    return steppers[best["candidate"]], rows
+    return best
 
 
 def _loss_gap(losses: list[float], reference: list[float]) -> float:
