@@ -155,9 +155,9 @@ def train(
 
     The report has one row per epoch (``epochs``: losses, validation accuracy, learning rate),
     loss and accuracy charts, and what ``acceleration`` ran: ``auto`` times a few steps of eager
-    float32, bf16 autocast (where the CPU computes bf16 natively) and ``torch.compile``, and keeps
-    the fastest whose losses stay within 5% of eager's (table ``acceleration``); a compile that
-    fails is recorded and training goes on eagerly. The same seed gives the same model with
+    float32, bf16 autocast (where the CPU computes bf16 natively) and ``torch.compile``, and trains
+    with the fastest whose losses stay within 5% of eager's, if it is at least 1.1x as fast (table
+    ``acceleration``); a compile that fails is recorded and training goes on eagerly. The same seed gives the same model with
     ``off`` or a fixed choice; ``auto`` decides by timings.
 
     Examples
