@@ -112,6 +112,13 @@ def test_patience_stops_training_after_that_many_epochs_without_improvement(iris
                                                       f"epoch_{report['epochs_run']:03d}.safetensors"]
 
 
+def test_train_takes_the_columns_the_network_was_made_with(iris):
+    chosen = ["petal_width", "petal_length", "sepal_width", "sepal_length"]
+    made = network(spec=mlp(), features=chosen)
+    assert train(iris, made, label="species", epochs=1, threads=1).model.features == chosen
+    assert train(iris, network(spec=mlp()), label="species", epochs=1, threads=1).model.features == FEATURES
+
+
 def test_a_trained_network_goes_on_training_from_its_weights_and_scaling(iris):
     start = fit(iris, epochs=15, lr=0.02, batch_size=16)
     more = train(iris.iloc[::2], start.model, label="species", epochs=1, lr=0.02, batch_size=16, threads=1)

@@ -116,7 +116,8 @@ def train(
     network: ModelPackage | None = None,
     *,
     label: Annotated[Column, Param(help="the column to predict")],
-    features: Annotated[Columns, Param(help="the columns that fill the network's input, in order; empty: every "
+    features: Annotated[Columns, Param(help="the columns that fill the network's input, in order; empty: the "
+                                            "network input's own columns if the table has them all, else every "
                                             "numeric column but the label")] = None,
     path: PATH = None,
     spec: SPEC = None,

@@ -97,6 +97,8 @@ def train_network(network: NetworkSpec | ModelPackage, data: pd.DataFrame, *, la
         raise DataError(f"the training table has {len(data)} row(s); at least 2 are needed")
     if label not in data.columns:
         raise DataError(f"label column '{label}' is not in the table (columns: {', '.join(map(str, data.columns[:20]))})")
+    if not features and isinstance(network, ModelPackage) and all(name in data.columns for name in network.features):
+        features = list(network.features)  # the columns the network was made (or trained) with
     columns = _columns(data, label, features)
     model = NetworkModel(spec=spec, state=start, input_name=name, input_shape=shape, input_dtype=dtype, output_name=output)
     if len(columns) != model.width:
