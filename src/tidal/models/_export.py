@@ -29,6 +29,14 @@ TOLERANCES = {"onnx": 1e-5, "pmml": 1e-9}
 #: XGBoost computes in float32 itself, so its PMML agrees with it to float32 precision only
 FLOAT32_MODEL_TOLERANCE = 1e-6
 EXPORTABLE_TASKS = ("binary", "multiclass", "regression")
+#: ONNX converters of flavors defined above this layer, by flavor: the name of a module with ``convert``,
+#: ``score`` and ``converter_version`` like :mod:`tidal.models._export_onnx` (``tidal.nn`` adds torch's)
+ONNX_CONVERTERS: dict[str, str] = {}
+
+
+def register_onnx_converter(flavor: str, module: str) -> None:
+    """Export packages of ``flavor`` to ONNX with ``module`` (imported when an export needs it)."""
+    ONNX_CONVERTERS[flavor] = module
 
 
 @dataclass
@@ -122,6 +130,10 @@ def export_model(
     if format == "onnx":
         from tidal.models import _export_onnx as converter
 
+        if package.flavor in ONNX_CONVERTERS:
+            import importlib
+
+            converter = importlib.import_module(ONNX_CONVERTERS[package.flavor])  # type: ignore[assignment]
         probe_split_points = package.flavor != "lightgbm"
         if not probe_split_points and data is None:
             notes.append(converter.SPLIT_POINT_NOTE)

@@ -164,7 +164,11 @@ class ModelPackage:
         outputs: list[dict[str, Any]] = [{"name": "prediction", "dtype": _prediction_dtype(self)}]
         if self.task in ("binary", "multiclass"):
             outputs.append({"name": "probabilities", "dtype": "float64", "classes": self.classes})
-        return {"inputs": inputs, "outputs": outputs}
+        signature: dict[str, Any] = {"inputs": inputs, "outputs": outputs}
+        tensor = self.metadata.get("input_tensor")
+        if tensor:  # the inputs may also come as one tensor per row of this shape, read row-major in input order
+            signature["tensor"] = {"name": str(tensor["name"]), "shape": [int(size) for size in tensor["shape"]]}
+        return signature
 
     def manifest(self, payload: str) -> dict[str, Any]:
         return {

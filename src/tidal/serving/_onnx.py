@@ -194,7 +194,8 @@ def onnx_package(onnx_file: str | Path, *, features: list[str], task: str, class
 
 
 def _graph_classes(path: Path) -> list[Any] | None:
-    """Class labels an ONNX classifier stores in its graph (``classlabels_*`` of ZipMap, LinearClassifier ...).
+    """Class labels an ONNX classifier stores in its graph (``classlabels_*`` of ZipMap, LinearClassifier ...,
+    or the ``tidal.classes`` metadata of a network Tidal exported).
 
     ``classlabels_ints`` is the name LinearClassifier and SVMClassifier use; ``classlabels_int64s``
     the tree ensembles' and ZipMap's.
@@ -203,7 +204,16 @@ def _graph_classes(path: Path) -> list[Any] | None:
         import onnx
     except ImportError:  # pragma: no cover - onnx comes with skl2onnx; without it: no labels known
         return None
-    graph = onnx.load(str(path), load_external_data=False).graph
+    document = onnx.load(str(path), load_external_data=False)
+    graph = document.graph
+    written = {entry.key: entry.value for entry in document.metadata_props}.get("tidal.classes")
+    if written:  # Tidal's network exports look the labels up with a Gather: they name them in the metadata
+        try:
+            labels = json.loads(written)
+        except ValueError:
+            labels = None
+        if isinstance(labels, list) and labels and all(isinstance(value, (int, str)) for value in labels):
+            return labels
     for node in graph.node:
         for attribute in node.attribute:
             if attribute.name in ("classlabels_int64s", "classlabels_ints") and attribute.ints:

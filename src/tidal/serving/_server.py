@@ -25,6 +25,7 @@ Every error answers with a JSON body ``{"error": "..."}`` (and ``violations`` fo
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import re
@@ -242,13 +243,17 @@ class ModelServer:
         except TidalError as error:
             return self._error(error)
         signature = loaded.processor.signature
-        return json_response({
+        document = {
             "name": name,
             "versions": sorted(model.versions),
             "platform": loaded.processor.platform,
             "inputs": [spec.metadata() for spec in signature.inputs],
             "outputs": [spec.metadata() for spec in signature.outputs],
-        })
+        }
+        if signature.tensor is not None:  # the inputs also come as one tensor of this shape (images)
+            document["parameters"] = {"tensor_input": signature.tensor.name,
+                                      "tensor_shape": json.dumps(list(signature.tensor.shape))}
+        return json_response(document)
 
     # -- inference ---------------------------------------------------------------------------------
     async def infer(self, request: Request) -> Response:

@@ -78,6 +78,8 @@ KIND_TO_NUMPY = {"float": np.float64, "int": np.int64, "bool": np.bool_, "string
 class Signature:
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
+    #: the inputs as one tensor ``[-1, *shape]`` (an image model's ``[-1, 1, 8, 8]``), read row-major in input order
+    tensor: TensorSpec | None = None
 
     @property
     def input_names(self) -> list[str]:
@@ -100,7 +102,11 @@ class Signature:
                                           {"parameters": {"classes": classes_parameter(labels)}}))
             else:
                 outputs.append(TensorSpec(item["name"], kind, KIND_TO_V2[kind]))
-        return cls(inputs, outputs)
+        tensor = None
+        declared = signature.get("tensor")
+        if isinstance(declared, dict) and isinstance(declared.get("name"), str) and isinstance(declared.get("shape"), list):
+            tensor = TensorSpec(declared["name"], "float", "FP32", (-1, *(int(size) for size in declared["shape"])))
+        return cls(inputs, outputs, tensor)
 
 
 Columns = dict[str, np.ndarray]

@@ -305,20 +305,27 @@ def _from_matrix(tensor: Tensor, signature: Signature) -> tuple[Columns, int]:
                           "send one tensor per input column (a single 2-D tensor works only for all-numeric models)")
     elif tensor.datatype == "BYTES":
         violations.append(f"input '{tensor.name}': a 2-D feature tensor must be numeric, got BYTES")
-    elif len(tensor.shape) != 2 or tensor.shape[1] != width:
+    elif not (len(tensor.shape) == 2 and tensor.shape[1] == width) and not _fits_tensor(tensor, signature):
+        shaped = (f", or [N, {', '.join(map(str, signature.tensor.shape[1:]))}] (the model's tensor form)"
+                  if signature.tensor is not None else "")
         violations.append(f"input '{tensor.name}' must have shape [N, {width}] (one column per feature: "
-                          f"{', '.join(signature.input_names)}), got {tensor.shape}")
+                          f"{', '.join(signature.input_names[:10])}{' ...' if width > 10 else ''}){shaped}, got {tensor.shape}")
     elif tensor.shape[0] == 0:
         violations.append("the request has no rows (shape [0, ...])")
     if violations:
         raise RequestInvalid(violations)
-    matrix = tensor.array.reshape(tensor.shape)
+    matrix = tensor.array.reshape(tensor.shape[0], width)  # a tensor-form input is read row-major
     kinds = {spec.kind for spec in signature.inputs}
     if len(kinds) == 1:  # one cast for the whole matrix; the columns are views of it
         matrix = _cast(matrix, kinds.pop())
         return {spec.name: matrix[:, index] for index, spec in enumerate(signature.inputs)}, tensor.shape[0]
     columns = {spec.name: _cast(matrix[:, index], spec.kind) for index, spec in enumerate(signature.inputs)}
     return columns, tensor.shape[0]
+
+
+def _fits_tensor(tensor: Tensor, signature: Signature) -> bool:
+    """Whether ``tensor`` is ``[N, *shape]`` of the signature's tensor form (an image model's ``[N, 1, 8, 8]``)."""
+    return signature.tensor is not None and list(tensor.shape[1:]) == list(signature.tensor.shape[1:])
 
 
 def _cast(array: np.ndarray, kind: str) -> np.ndarray:
