@@ -38,8 +38,9 @@ lint: install-dev
 typecheck: install-dev
 	$(VENV)/bin/mypy
 
-# extra pytest options, e.g. `make test PYTEST_ARGS="-x tests/nn"`
-PYTEST_ARGS ?=
+# pytest options: two xdist workers, whole files to one worker (module fixtures and servers stay
+# shared); e.g. `make test PYTEST_ARGS="-x tests/nn"` for one folder in one process
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 # the clock starts when make reads this file, so the figure printed at the end includes the installs
 TEST_STARTED := $(shell date +%s)
