@@ -97,14 +97,22 @@ def convert(package: Any, target: Path, source: str) -> Path:
     _free_batch_dimension(graph)
     if classifier:
         _set_class_labels(graph, list(package.classes or []), kind)
-    for key, value in (("tidal.source", source), ("tidal.task", package.task), ("tidal.label", package.label or "")):
+    return write_checked(model, target, {"tidal.source": source, "tidal.task": package.task,
+                                         "tidal.label": package.label or ""})
+
+
+def write_checked(model: Any, target: Path, properties: dict[str, str | None]) -> Path:
+    """Stamp ``properties`` (the non-empty ones) on an ONNX model, check it, and write it to ``target``."""
+    import onnx
+
+    for key, value in properties.items():
         if value:
             entry = model.metadata_props.add()
             entry.key, entry.value = key, value
     try:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as error:
-        raise ExportRefused(f"the converted ONNX graph is not valid: {_first_line(error)}") from None
+        raise ExportRefused(f"the exported ONNX graph is not valid: {_first_line(error)}") from None
     target.write_bytes(model.SerializeToString())
     return target
 

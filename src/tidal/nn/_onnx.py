@@ -26,6 +26,7 @@ import pandas as pd
 
 from tidal.models._export_check import ExportRefused
 from tidal.models._export_onnx import score as score_columns
+from tidal.models._export_onnx import write_checked
 from tidal.nn._network_model import NetworkModel
 
 #: the ONNX opset written (supported by onnxruntime 1.17 and later)
@@ -107,17 +108,9 @@ def convert(package: Any, target: Path, source: str) -> Path:
     graph_model = onnx.load(str(target))
     if classifier:
         _label_lookup(graph_model, outputs[0], _free_name("label", taken | set(outputs)), list(package.classes or []))
-    for key, value in (("tidal.source", source), ("tidal.task", package.task), ("tidal.label", package.label or ""),
-                       ("tidal.classes", json.dumps(package.classes) if classifier else "")):
-        if value:
-            entry = graph_model.metadata_props.add()
-            entry.key, entry.value = key, value
-    try:
-        onnx.checker.check_model(graph_model)
-    except onnx.checker.ValidationError as error:
-        raise ExportRefused(f"the exported ONNX graph is not valid: {str(error).splitlines()[0]}") from None
-    target.write_bytes(graph_model.SerializeToString())
-    return target
+    return write_checked(graph_model, target, {
+        "tidal.source": source, "tidal.task": package.task, "tidal.label": package.label or "",
+        "tidal.classes": json.dumps(package.classes) if classifier else ""})
 
 
 def _label_lookup(graph_model: Any, index_output: str, label_output: str, classes: list[Any]) -> None:
