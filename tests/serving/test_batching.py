@@ -147,3 +147,34 @@ def test_config_is_checked():
         BatchingConfig(max_batch_size=0)
     with pytest.raises(Exception, match="queue_timeout_s > 0"):
         BatchingConfig(queue_timeout_s=0)
+
+
+def test_matrix_requests_merge_into_one_matrix_and_mixed_ones_into_columns():
+    from tidal.serving._signature import MatrixColumns
+
+    seen: list[object] = []
+
+    def predict(columns, rows):
+        seen.append(getattr(columns, "matrix", None))
+        return {"prediction": columns["a"] * 10.0 + columns["b"]}
+
+    def matrix_request(start: float, rows: int) -> MatrixColumns:
+        matrix = np.arange(start, start + 2 * rows, dtype=np.float64).reshape(rows, 2)
+        return MatrixColumns({"a": matrix[:, 0], "b": matrix[:, 1]}, matrix)
+
+    batcher = Batcher(predict, BatchingConfig(max_batch_size=64, max_wait_ms=200))
+
+    async def main() -> list[dict[str, np.ndarray]]:
+        answers = await asyncio.gather(batcher.submit(matrix_request(0, 3), 3), batcher.submit(matrix_request(100, 2), 2),
+                                       batcher.submit({"a": np.array([7.0]), "b": np.array([8.0])}, 1))
+        merged = await asyncio.gather(batcher.submit(matrix_request(0, 3), 3), batcher.submit(matrix_request(100, 2), 2))
+        await batcher.stop()
+        return [*answers, *merged]
+
+    first, second, plain, again_first, again_second = asyncio.run(main())
+    assert first["prediction"].tolist() == [1.0, 23.0, 45.0] == again_first["prediction"].tolist()
+    assert second["prediction"].tolist() == [1101.0, 1123.0] == again_second["prediction"].tolist()
+    assert plain["prediction"].tolist() == [78.0]
+    assert seen[0] is None  # a batch with plain columns in it is merged column by column
+    merged = seen[-1]
+    assert isinstance(merged, np.ndarray) and merged.shape == (5, 2)  # two matrix requests: one merged matrix

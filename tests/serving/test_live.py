@@ -129,7 +129,7 @@ def test_sigterm_turns_readiness_off_then_drains_in_flight_requests(slow_archive
             readiness = httpx.get(f"{base}/v2/health/ready")
             liveness = httpx.get(f"{base}/v2/health/live")
             answers = [future.result() for future in pending]
-        assert readiness.status_code == 503 and "draining" in readiness.json()["reason"]
+        assert readiness.status_code == 400 and "draining" in readiness.json()["reason"]
         assert liveness.status_code == 200
         assert [answer.status_code for answer in answers] == [200] * 8
         assert [answer.json()["predictions"][0] for answer in answers] == [2.0 * i for i in range(8)]

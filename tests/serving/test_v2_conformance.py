@@ -7,9 +7,8 @@ its extensions. Each response is checked against a JSON Schema of the spec's obj
 values the spec asks for. Other files cover the rest: parameter value kinds and model readiness
 (test_interop.py), every route's errors (test_routes.py), a standard client (test_live.py).
 
-One deliberate deviation, documented in docs/serving.md: a server that is not ready answers
-``/v2/health/ready`` with 503 (what Kubernetes and load balancers expect from a readiness probe,
-and what KServe's own servers do) where the spec says "4xx".
+Readiness follows the spec to the letter: a server or model that is not ready answers 400, as
+Triton does.
 """
 
 from __future__ import annotations

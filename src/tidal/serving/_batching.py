@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from tidal.core._errors import TidalError
-from tidal.serving._signature import Columns
+from tidal.serving._signature import Columns, MatrixColumns
 
 
 async def _after_pending_io(loop: asyncio.AbstractEventLoop) -> None:
@@ -251,9 +251,14 @@ class Batcher:
         if len(batch) == 1:
             columns, rows = batch[0].columns, batch[0].rows
         else:
-            names = batch[0].columns.keys()
-            columns = {name: np.concatenate([item.columns[name] for item in batch]) for name in names}
             rows = sum(item.rows for item in batch)
+            matrices = [getattr(item.columns, "matrix", None) for item in batch]
+            if all(matrix is not None and matrix.dtype == matrices[0].dtype for matrix in matrices):
+                matrix = np.concatenate(matrices)  # one copy of the merged matrix; the columns are its views
+                columns = MatrixColumns({name: matrix[:, index] for index, name in enumerate(batch[0].columns)}, matrix)
+            else:
+                names = batch[0].columns.keys()
+                columns = {name: np.concatenate([item.columns[name] for item in batch]) for name in names}
         started = self._clock()
         if self.config.threaded:
             outputs = await loop.run_in_executor(self._executor, self._predict, columns, rows)

@@ -240,7 +240,7 @@ class GrpcEndpoint:
             parsed, raw_inputs = parse_infer_request(request)
             ignored: list[str] | None = [] if server.options.unknown_columns == "ignore" else None
             columns, rows = columns_from_tensors(parsed, loaded.processor.signature, ignored)
-            server.metrics.queue_depth.labels(name, loaded.version).set(loaded.batcher.depth)
+            server.metrics.set_queue_depth(name, loaded.version, loaded.batcher.depth)
             outputs = await loaded.batcher.submit(columns, rows)
             response = encode_infer_response(name, loaded.version, parsed, raw_inputs, outputs,
                                              output_parameters(loaded.processor.signature))
@@ -260,5 +260,4 @@ class GrpcEndpoint:
             # labels only from what is served, as on HTTP: names from requests would grow the metrics without bound
             label_name = name if name in server.repository.models else "(unknown)"
             label_version = loaded.version if loaded is not None else ""
-            server.metrics.requests.labels(label_name, label_version, "grpc", status).inc()
-            server.metrics.latency.labels(label_name, label_version, "grpc").observe(time.perf_counter() - started)
+            server.metrics.observe_request(label_name, label_version, "grpc", status, time.perf_counter() - started)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -31,10 +33,28 @@ class ServerMetrics:
         self.loaded = Gauge("tidal_model_loaded", "1 when the version is loaded and serving", labels, registry=self.registry)
         self.in_flight = Gauge("tidal_in_flight_requests", "Requests being served now", registry=self.registry)
 
+        # labelled children looked up once per label set: ``labels()`` takes a lock and builds a key on every call,
+        # a measurable share of a request; the label values are bounded (served names, versions, routes, statuses)
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        key = (metric._name, *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
     def observe_batch(self, model: str, version: str, rows: int, requests: int, seconds: float) -> None:
-        self.batch_size.labels(model, version).observe(rows)
-        self.batch_requests.labels(model, version).observe(requests)
-        self.model_seconds.labels(model, version).observe(seconds)
+        self._child(self.batch_size, model, version).observe(rows)
+        self._child(self.batch_requests, model, version).observe(requests)
+        self._child(self.model_seconds, model, version).observe(seconds)
+
+    def observe_request(self, model: str, version: str, route: str, status: str, seconds: float) -> None:
+        self._child(self.requests, model, version, route, status).inc()
+        self._child(self.latency, model, version, route).observe(seconds)
+
+    def set_queue_depth(self, model: str, version: str, depth: int) -> None:
+        self._child(self.queue_depth, model, version).set(depth)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -65,7 +65,9 @@ class PackageProcessor:
 
     def _features(self, columns: Columns, rows: int) -> Any:
         if self._matrix:  # numeric trees: one float matrix, no DataFrame on the hot path
-            matrix = np.column_stack([columns[name] for name in self._names]).astype(np.float64, copy=False)
+            matrix = getattr(columns, "matrix", None)  # the request's own 2-D tensor, already in signature order
+            if matrix is None or matrix.dtype != np.float64:
+                matrix = np.column_stack([columns[name] for name in self._names]).astype(np.float64, copy=False)
             if self.package.flavor == "xgboost":
                 import xgboost
 
@@ -82,7 +84,12 @@ class PackageProcessor:
             raw = np.asarray(package.model.predict(features, **self._predict_options))
             if not self.classifier:
                 return {"prediction": raw}
-            probabilities = np.column_stack([1.0 - raw, raw]) if raw.ndim == 1 else raw
+            if raw.ndim == 1:  # a binary booster answers P(positive): the two columns, without stacking copies
+                probabilities = np.empty((len(raw), 2))
+                np.subtract(1.0, raw, out=probabilities[:, 0])
+                probabilities[:, 1] = raw
+            else:
+                probabilities = raw
             assert self.classes is not None
             return {"prediction": self.classes[probabilities.argmax(axis=1)], "probabilities": probabilities}
         outputs = {"prediction": np.asarray(package.predict(features))}

@@ -1,6 +1,6 @@
 """Running the server: uvicorn on one or several worker processes, with a graceful drain.
 
-On SIGTERM (or Ctrl-C) the server first reports not ready (``/v2/health/ready`` answers 503) and
+On SIGTERM (or Ctrl-C) the server first reports not ready (``/v2/health/ready`` answers 400) and
 keeps serving for ``drain_seconds`` so load balancers stop sending traffic; then it stops
 accepting connections and finishes every request in flight before it exits.
 

@@ -7,6 +7,7 @@ collected and reported at once as :class:`RequestInvalid`; the model is never ca
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,11 +82,11 @@ class Signature:
     #: the inputs as one tensor ``[-1, *shape]`` (an image model's ``[-1, 1, 8, 8]``), read row-major in input order
     tensor: TensorSpec | None = None
 
-    @property
+    @functools.cached_property  # read on every request; a signature does not change once loaded
     def input_names(self) -> list[str]:
         return [item.name for item in self.inputs]
 
-    @property
+    @functools.cached_property
     def all_numeric(self) -> bool:
         return all(item.kind in ("float", "int", "bool") for item in self.inputs)
 
@@ -110,6 +111,20 @@ class Signature:
 
 
 Columns = dict[str, np.ndarray]
+
+
+class MatrixColumns(dict[str, np.ndarray]):
+    """Columns that are views of one ``[rows, columns]`` matrix (a request's single 2-D tensor).
+
+    ``matrix`` keeps that matrix, so a model that takes one matrix (a numeric booster) gets it back
+    without stacking the columns again; the mapping itself behaves as plain columns everywhere else.
+    """
+
+    __slots__ = ("matrix",)
+
+    def __init__(self, columns: dict[str, np.ndarray], matrix: np.ndarray) -> None:
+        super().__init__(columns)
+        self.matrix = matrix
 
 
 def classes_parameter(labels: list[Any]) -> str:

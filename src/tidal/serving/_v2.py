@@ -17,6 +17,7 @@ import numpy as np
 from tidal.serving._signature import (
     V2_TO_NUMPY,
     Columns,
+    MatrixColumns,
     RequestInvalid,
     Signature,
     check_tensor_kind,
@@ -318,7 +319,8 @@ def _from_matrix(tensor: Tensor, signature: Signature) -> tuple[Columns, int]:
     kinds = {spec.kind for spec in signature.inputs}
     if len(kinds) == 1:  # one cast for the whole matrix; the columns are views of it
         matrix = _cast(matrix, kinds.pop())
-        return {spec.name: matrix[:, index] for index, spec in enumerate(signature.inputs)}, tensor.shape[0]
+        views = {spec.name: matrix[:, index] for index, spec in enumerate(signature.inputs)}
+        return MatrixColumns(views, matrix), tensor.shape[0]
     columns = {spec.name: _cast(matrix[:, index], spec.kind) for index, spec in enumerate(signature.inputs)}
     return columns, tensor.shape[0]
 
