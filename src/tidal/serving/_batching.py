@@ -252,8 +252,9 @@ class Batcher:
             columns, rows = batch[0].columns, batch[0].rows
         else:
             rows = sum(item.rows for item in batch)
-            matrices = [getattr(item.columns, "matrix", None) for item in batch]
-            if all(matrix is not None and matrix.dtype == matrices[0].dtype for matrix in matrices):
+            found = [getattr(item.columns, "matrix", None) for item in batch]
+            matrices: list[np.ndarray] = [matrix for matrix in found if matrix is not None]
+            if len(matrices) == len(batch) and all(matrix.dtype == matrices[0].dtype for matrix in matrices):
                 matrix = np.concatenate(matrices)  # one copy of the merged matrix; the columns are its views
                 columns = MatrixColumns({name: matrix[:, index] for index, name in enumerate(batch[0].columns)}, matrix)
             else:
