@@ -189,3 +189,29 @@ def test_a_wrong_token_is_refused_and_never_echoed(tmp_path):
             code, message = send(address, "ModelInfer", payload, metadata)
             assert code == grpc.StatusCode.UNAUTHENTICATED and SECRET not in message and token not in message
         assert model_calls(server) == 0
+
+
+def test_the_health_service_refuses_garbage_and_never_echoes_a_huge_service_name(served):
+    _, address = served
+    with grpc.insecure_channel(address) as channel:
+        check = channel.unary_unary("/grpc.health.v1.Health/Check")
+        for payload in (b"\xff\xff\xff", b"\x0a\xff\xff\xff\x0f"):  # not a message; a length past the end
+            with pytest.raises(grpc.RpcError) as caught:
+                check(payload, timeout=30)
+            assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "not a valid grpc.health.v1.HealthCheckRequest" in (caught.value.details() or "")
+        huge = "A" * 500_000
+        encoded = b"\x0a" + _varint(len(huge)) + huge.encode()
+        with pytest.raises(grpc.RpcError) as caught:
+            check(encoded, timeout=30)
+        details = caught.value.details() or ""
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND and len(details) < 400 and "A" * 300 not in details
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)

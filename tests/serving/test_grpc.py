@@ -293,6 +293,43 @@ def test_the_token_is_needed_where_the_http_server_needs_it(iris_archive, rows):
         assert not client.is_model_ready("iris", headers={"authorization": f"Bearer {token}"})
 
 
+def test_the_standard_health_service_answers_probes_and_watchers(iris_archive):
+    from grpc_health.v1 import health_pb2
+
+    from tidal.serving import ModelServer, ModelSpec, ServerOptions
+
+    serving, not_serving = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
+    # bound beyond loopback by its options: the health RPCs still need no token, as /v2/health/* do
+    server = ModelServer([ModelSpec("iris", str(iris_archive))], options=ServerOptions(host="0.0.0.0", token="t" * 24))
+    check_path, watch_path = "/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"
+    with grpc_endpoint(server) as address:
+        channel = grpc.insecure_channel(address)  # closed after the endpoint: a watcher open at the stop is checked
+        check = channel.unary_unary(check_path, request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+                                    response_deserializer=health_pb2.HealthCheckResponse.FromString)
+        watch = channel.unary_stream(watch_path, request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+                                     response_deserializer=health_pb2.HealthCheckResponse.FromString)
+        for service in ("", "inference.GRPCInferenceService", "iris"):
+            assert check(health_pb2.HealthCheckRequest(service=service)).status == serving
+        with pytest.raises(grpc.RpcError) as unknown:
+            check(health_pb2.HealthCheckRequest(service="ghost"))
+        assert unknown.value.code() == grpc.StatusCode.NOT_FOUND and "a served model's name" in unknown.value.details()
+        ghost = watch(health_pb2.HealthCheckRequest(service="ghost"), timeout=30)
+        assert next(ghost).status == health_pb2.HealthCheckResponse.SERVICE_UNKNOWN  # the stream stays open (the
+        ghost.cancel()  # protocol: the service may appear later, e.g. a model loaded through the repository API)
+
+        stream = watch(health_pb2.HealthCheckRequest(service=""), timeout=30)
+        assert next(stream).status == serving
+        server.draining = True  # what SIGTERM does first: the watcher hears NOT_SERVING, then the stream ends
+        assert [item.status for item in stream] == [not_serving]
+        assert check(health_pb2.HealthCheckRequest(service="iris")).status == not_serving
+        server.draining = False
+        late = watch(health_pb2.HealthCheckRequest(service="iris"), timeout=30)
+        assert next(late).status == serving
+    # the endpoint stopped with that watcher open: it was told NOT_SERVING and its stream ended
+    assert [item.status for item in late] == [not_serving]
+    channel.close()
+
+
 def test_overload_answers_unavailable_with_retry_after(slow_archive):
     from concurrent.futures import ThreadPoolExecutor
 

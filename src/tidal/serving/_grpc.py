@@ -1,7 +1,7 @@
 """The model server's gRPC face: the Open Inference Protocol (KServe v2) over gRPC, beside the HTTP one.
 
 ``inference.GRPCInferenceService`` with ServerLive, ServerReady, ModelReady, ServerMetadata,
-ModelMetadata and ModelInfer, on ``grpc.aio`` in the HTTP server's process and event loop. It shares
+ModelMetadata and ModelInfer, plus the standard ``grpc.health.v1.Health`` (``_grpc_health.py``), on ``grpc.aio`` in the HTTP server's process and event loop. It shares
 everything with the HTTP face: the model repository and its batchers, the signature checks, the
 metrics (route ``grpc``, status the gRPC code's name) and the access rules: where the HTTP server
 needs the token (bound beyond loopback), every RPC but ServerLive and ServerReady needs it, sent as
@@ -37,6 +37,7 @@ try:
     from google.protobuf.message import DecodeError
 
     from tidal.serving import grpc_predict_v2_pb2 as messages
+    from tidal.serving._grpc_health import HealthService
     from tidal.serving._grpc_tensors import encode_infer_response, parse_infer_request
 except ImportError as missing:  # the grpc extra is not installed
     raise TidalError(f"{MISSING} ({missing})") from None
@@ -107,6 +108,7 @@ class GrpcEndpoint:
         self.needs_token = not is_loopback(server.options.host)  # the HTTP rule for every route but the repository's
         self.grpc_server: Any = None
         self.bound_port: int | None = None
+        self.health = HealthService(server, SERVICE)
         server.before_stop.append(self.stop)  # stop taking RPCs (and finish those in flight) before the models stop
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -117,7 +119,7 @@ class GrpcEndpoint:
         server = grpc.aio.server(options=options)
         handlers = {name: grpc.unary_unary_rpc_method_handler(self._behaviour(name, request, call))
                     for name, (request, call) in self._methods().items()}
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers), self.health.handler()))
         address = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
         try:
             bound = server.add_insecure_port(address)
@@ -135,6 +137,7 @@ class GrpcEndpoint:
     async def stop(self, grace_s: float = STOP_GRACE_S) -> None:
         """Refuse new RPCs, let those in flight finish (up to ``grace_s``), then close. Safe to call twice."""
         server, self.grpc_server = self.grpc_server, None
+        self.health.stopping.set()  # health watchers get NOT_SERVING and their streams end
         if server is not None:
             await server.stop(grace_s)
 
