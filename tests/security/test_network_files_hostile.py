@@ -149,3 +149,27 @@ def test_nothing_in_a_spec_runs_as_code_in_the_generated_module(tmp_path, monkey
         with pytest.raises(NetworkError):
             to_source(NetworkSpec.from_dict(_net(attempt)))
     assert not marker.exists()
+
+
+def test_tidal_nn_import_never_runs_a_module_file_without_trust(tmp_path, monkeypatch, capsys):
+    """`tidal nn import` executes the file it reads: without --trust nothing of it may run."""
+    import sys
+
+    from tidal.cli import main
+
+    marker = tmp_path / "ran.txt"
+    (tmp_path / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('pwned')\nimport torch\n"
+                                      "class Net(torch.nn.Module):\n    def forward(self, x):\n        return x\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["tidal", "nn", "import", "evil.py", "Net", "--input-shape", "1,2"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2 and "pass --trust" in capsys.readouterr().err
+    assert not marker.exists()
+    # `check` and `code` read YAML only: a .py file given to them is refused as a network file, never run
+    for command in ("check", "code"):
+        monkeypatch.setattr(sys, "argv", ["tidal", "nn", command, "evil.py"])
+        with pytest.raises(SystemExit) as exited:
+            main()
+        assert exited.value.code == 2
+        assert not marker.exists()
