@@ -398,10 +398,41 @@ def test_the_cli_passes_the_grpc_port_and_refuses_what_cannot_work(monkeypatch, 
     assert seen["grpc_port"] == 9001
     assert CliRunner().invoke(app, ["serve", str(iris_archive)]).exit_code == 0 and seen["grpc_port"] is None
     monkeypatch.setattr(_run, "serve", real)
-    several = CliRunner().invoke(app, ["serve", str(iris_archive), "--grpc-port", "9001", "--workers", "2"])
-    assert isinstance(several.exception, TidalError) and "use --workers 1 with --grpc-port" in str(several.exception)
+    with socket.socket() as taken:  # another process's listener: several workers must not join it
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        several = CliRunner().invoke(app, ["serve", str(iris_archive), "--grpc-port", str(busy), "--workers", "2"])
+    assert isinstance(several.exception, TidalError) and f"cannot listen for gRPC on 127.0.0.1:{busy}" in str(several.exception)
     same = CliRunner().invoke(app, ["serve", str(iris_archive), "--grpc-port", "9001", "--port", "9001"])
     assert isinstance(same.exception, TidalError) and "give gRPC a port of its own" in str(same.exception)
+
+
+def listeners(port: int) -> int:
+    """Sockets listening on ``port`` on this machine (state 0A in /proc/net/tcp and tcp6: gRPC listens on IPv6
+    sockets, an IPv4 address as ``::ffff:127.0.0.1``)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(table).read().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            count += state == "0A" and int(local.rsplit(":", 1)[1], 16) == port
+    return count
+
+
+def test_every_worker_serves_grpc_on_the_shared_port(iris_archive, rows):
+    port = free_port()
+    with running_server(f"iris={iris_archive}", "--grpc-port", str(port), "--workers", "2",
+                        "--drain-seconds", "0.1") as (base, _):
+        deadline = time.time() + 60
+        while listeners(port) < 2 and time.time() < deadline:  # the HTTP side answers once one worker is up
+            time.sleep(0.2)
+        assert listeners(port) == 2
+        expected = httpx.post(f"{base}/api/predict/iris", json=rows.to_dict("records")).json()
+        for _ in range(6):  # new connections: the kernel spreads them over the two workers
+            client = triton.InferenceServerClient(f"127.0.0.1:{port}")
+            answer = client.infer("iris", triton_inputs(triton, rows)).as_numpy("prediction")
+            assert [value.decode() for value in answer] == expected["predictions"]
+            client.close()
 
 
 def test_sigterm_drains_then_finishes_grpc_calls_in_flight_before_exiting(tmp_path):

@@ -102,9 +102,12 @@ def refusal(error: Exception, retry_after_s: int) -> Refused:
 class GrpcEndpoint:
     """``server``'s models over gRPC on ``host:port``; :meth:`start` and :meth:`stop` in the server's event loop."""
 
-    def __init__(self, server: ModelServer, host: str, port: int) -> None:
+    def __init__(self, server: ModelServer, host: str, port: int, *, reuse_port: bool = False) -> None:
         self.model_server = server
         self.host, self.port = host, port
+        # several worker processes of one `tidal serve --workers N` share the port (SO_REUSEPORT: the kernel
+        # spreads connections over them); otherwise a taken port is an error, never a silent share
+        self.reuse_port = reuse_port
         self.needs_token = not is_loopback(server.options.host)  # the HTTP rule for every route but the repository's
         self.grpc_server: Any = None
         self.bound_port: int | None = None
@@ -115,7 +118,7 @@ class GrpcEndpoint:
     async def start(self) -> int:
         """Listen and serve; returns the port. The port is never shared with another process."""
         options = [("grpc.max_receive_message_length", self.model_server.options.max_body_bytes),
-                   ("grpc.max_send_message_length", -1), ("grpc.so_reuseport", 0)]
+                   ("grpc.max_send_message_length", -1), ("grpc.so_reuseport", 1 if self.reuse_port else 0)]
         server = grpc.aio.server(options=options)
         handlers = {name: grpc.unary_unary_rpc_method_handler(self._behaviour(name, request, call))
                     for name, (request, call) in self._methods().items()}

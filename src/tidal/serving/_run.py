@@ -6,7 +6,9 @@ accepting connections and finishes every request in flight before it exits.
 
 With ``grpc_port`` the gRPC endpoint (:mod:`tidal.serving._grpc`) runs in the same process and
 event loop: it listens before the HTTP port opens, drains with it, and stops (finishing its RPCs
-in flight) before the models do.
+in flight) before the models do. With several workers each worker process runs its own endpoint
+on the same port (``SO_REUSEPORT``; the kernel spreads connections over them), after the
+supervisor has checked that no other process listens there.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from tidal.serving._server import ModelServer, ServerOptions, with_token
 
 CONFIG_VARIABLE = "TIDAL_SERVE_CONFIG"
 DRAIN_VARIABLE = "TIDAL_SERVE_DRAIN_SECONDS"
+#: the gRPC port every worker process of ``--workers N`` listens on too (set by the supervisor)
+GRPC_PORT_VARIABLE = "TIDAL_SERVE_GRPC_PORT"
 
 
 class DrainingServer(uvicorn.Server):
@@ -37,13 +41,24 @@ class DrainingServer(uvicorn.Server):
     and is stopped when the server has stopped (the app's shutdown normally stops it first).
     """
 
-    def __init__(self, config: uvicorn.Config, drain_seconds: float, companion: Any = None) -> None:
+    def __init__(self, config: uvicorn.Config, drain_seconds: float, companion: Any = None,
+                 grpc_port: int | None = None) -> None:
         super().__init__(config)
         self.drain_seconds = drain_seconds
         self.companion = companion
+        self.grpc_port = grpc_port  # a worker of several: its gRPC endpoint is made once its app is loaded
         self._draining = False
 
     async def serve(self, sockets: Any = None) -> None:
+        if self.companion is None and self.grpc_port is not None:
+            from tidal.serving._grpc import GrpcEndpoint
+
+            if not self.config.loaded:
+                self.config.load()
+            model_server = _model_server_of(self.config)
+            if model_server is None:
+                raise TidalError("the worker's app has no model server to serve over gRPC")
+            self.companion = GrpcEndpoint(model_server, self.config.host, self.grpc_port, reuse_port=True)
         if self.companion is None:
             await super().serve(sockets)
             return
@@ -79,7 +94,9 @@ def _draining_process_class() -> type:
         @property
         def server(self) -> uvicorn.Server:
             if self._server is None:
-                self._server = DrainingServer(self.config, float(os.environ.get(DRAIN_VARIABLE, "5")))
+                grpc_port = os.environ.get(GRPC_PORT_VARIABLE)
+                self._server = DrainingServer(self.config, float(os.environ.get(DRAIN_VARIABLE, "5")),
+                                              grpc_port=int(grpc_port) if grpc_port else None)
             return self._server
 
     DrainingProcess.__qualname__ = DrainingProcess.__name__ = "_DrainingProcess"
@@ -161,9 +178,6 @@ def serve(
     """
     from dataclasses import replace
 
-    if grpc_port is not None and workers > 1:
-        raise TidalError("the gRPC endpoint runs in one server process: use --workers 1 with --grpc-port "
-                         "(scale with replicas), or serve over HTTP only")
     if grpc_port is not None and grpc_port == port:
         raise TidalError(f"--grpc-port {grpc_port} is the HTTP port too: give gRPC a port of its own, e.g. {port + 1}")
     if grpc_port is not None:
@@ -200,14 +214,32 @@ def serve(
     from uvicorn.supervisors import Multiprocess, multiprocess
 
     os.environ[DRAIN_VARIABLE] = str(drain_seconds)
+    os.environ.pop(GRPC_PORT_VARIABLE, None)
+    if grpc_port is not None:  # every worker listens on it (SO_REUSEPORT); first make sure nobody else does
+        _check_port_free(host, grpc_port)
+        os.environ[GRPC_PORT_VARIABLE] = str(grpc_port)
     setattr(multiprocess, "Process", _DrainingProcess)  # noqa: B010 - every worker process runs a DrainingServer
     config = uvicorn.Config("tidal.serving._run:app_from_environment", factory=True, host=host, port=port,
                             workers=workers, log_level=log_level, access_log=False, timeout_graceful_shutdown=60)
     sock = config.bind_socket()
     if ready_message:
-        print(f"tidal: serving {', '.join(sorted({spec.name for spec in specs}))} on http://{host}:{port} "
+        also = f" and grpc://{host}:{grpc_port}" if grpc_port is not None else ""
+        print(f"tidal: serving {', '.join(sorted({spec.name for spec in specs}))} on http://{host}:{port}{also} "
               f"with {workers} workers", flush=True)
     Multiprocess(config, sockets=[sock]).run()
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse a port another process listens on: the workers' shared listening must not join a stranger's."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise TidalError(f"cannot listen for gRPC on {host}:{port} ({error.strerror}): is the port taken? "
+                             "Choose another with --grpc-port") from None
 
 
 __all__ = ["DrainingServer", "serve", "signal"]
