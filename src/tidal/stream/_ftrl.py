@@ -45,7 +45,7 @@ class FTRLLogisticRegression:
     >>> X = rng.normal(size=(2000, 3)); y = (X @ [1.0, -2.0, 0.5] > 0).astype(float)
     >>> learner = FTRLLogisticRegression(alpha=0.5, l1=0.1)
     >>> for start in range(0, 2000, 100):
-    ...     learner.learn(X[start:start + 100], y[start:start + 100])
+    ...     _ = learner.learn(X[start:start + 100], y[start:start + 100])
     >>> float(((learner.predict_proba(X)[:, 1] > 0.5) == y).mean()) > 0.95
     True
     """

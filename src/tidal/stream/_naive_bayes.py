@@ -24,7 +24,7 @@ class OnlineGaussianNB:
     >>> import numpy as np
     >>> X = np.array([[0.0], [0.2], [5.0], [5.2]]); y = np.array([0, 0, 1, 1])
     >>> OnlineGaussianNB(classes=[0, 1]).learn(X[:2], y[:2]).learn(X[2:], y[2:]).predict(np.array([[0.1], [4.0]])).tolist()
-    [0, 1]
+    [0.0, 1.0]
     """
 
     learner = "OnlineGaussianNB"
