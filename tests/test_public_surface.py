@@ -27,6 +27,8 @@ SURFACE: dict[str, list[str]] = {'tidal': ['CodeNotAllowed', 'Column', 'Columns'
               'NetworkModel', 'NetworkShapes', 'NetworkSpec', 'ParamDef', 'SubNetwork', 'TensorSpec', 'TensorType',
               'TrainSettings', 'TrainingResult', 'build_module', 'from_module', 'infer_shapes', 'load_network',
               'network_package', 'parse_network', 'same_structure', 'to_source', 'train_network', 'validate_network'],
+ 'tidal.optimize': ['CpuInfo', 'LossBound', 'Measurement', 'OptimizeRefused', 'OptimizeResult', 'Pick',
+                    'SUPPORTED_FLAVORS', 'Timing', 'Variant', 'cpu_info', 'optimize_model', 'pick'],
  'tidal.pipeline': ['Node', 'NodeHandle', 'OutputHandle', 'PIPELINE_SCHEMA', 'Pipeline', 'Ref', 'check',
                     'from_python', 'load_pipeline', 'parse_pipeline', 'save_pipeline', 'to_python',
                     'validate'],
