@@ -151,3 +151,19 @@ def test_a_spent_budget_skips_what_is_left_and_says_so(lightgbm_package, cancer_
             "the time budget was spent before this variant was built"}
     finally:
         result.close()
+
+
+def test_the_served_package_applies_the_session_options_it_records_and_refuses_bad_ones(cnn_result, tmp_path):
+    from tidal.core import TidalError
+
+    folder = cnn_result.save(tmp_path / "out") / "model"
+    settings = json.loads((folder / "onnx.json").read_text())
+    assert set(settings["session"]) <= {"graph_level", "threads", "arena"}
+    settings["session"] = {"graph_level": "basic", "threads": 1, "arena": False}
+    (folder / "onnx.json").write_text(json.dumps(settings))
+    options = load_model(folder).model.session.get_session_options()
+    assert options.intra_op_num_threads == 1 and not options.enable_cpu_mem_arena
+    settings["session"] = {"threads": "all of them"}
+    (folder / "onnx.json").write_text(json.dumps(settings))
+    with pytest.raises(TidalError, match="onnx.json 'session'"):
+        load_model(folder)
