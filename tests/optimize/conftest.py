@@ -31,7 +31,7 @@ def digits_cnn(digits):
 
 @pytest.fixture(scope="session")
 def digits_validation(digits) -> pd.DataFrame:
-    return digits.iloc[1200:1500].reset_index(drop=True)
+    return digits.iloc[1200:1400].reset_index(drop=True)
 
 
 @pytest.fixture(scope="session")
@@ -84,4 +84,4 @@ def quick():
     """Few timed calls: the tests check what is measured and decided, never how fast."""
     from tidal.optimize import Timing
 
-    return Timing(warmup=2, rounds=2, calls=4)
+    return Timing(warmup=1, rounds=1, calls=3)

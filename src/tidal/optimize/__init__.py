@@ -25,9 +25,12 @@ _EXPORTS = {
     "SUPPORTED_FLAVORS": "tidal.optimize._search",
     "Timing": "tidal.optimize._measure",
     "Variant": "tidal.optimize._variants",
+    "check_onnx_file": "tidal.optimize._onnx_files",
     "cpu_info": "tidal.optimize._cpu",
     "optimize_model": "tidal.optimize._search",
     "pick": "tidal.optimize._pick",
+    "report_digest": "tidal.optimize._output",
+    "report_table": "tidal.optimize._report:rich_table",
 }
 __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
 
@@ -35,7 +38,10 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from tidal.optimize._cpu import CpuInfo, cpu_info
     from tidal.optimize._data import LossBound, OptimizeRefused
     from tidal.optimize._measure import Timing
+    from tidal.optimize._onnx_files import check_onnx_file
+    from tidal.optimize._output import report_digest
     from tidal.optimize._pick import Measurement, Pick, pick
+    from tidal.optimize._report import rich_table as report_table
     from tidal.optimize._search import SUPPORTED_FLAVORS, OptimizeResult, optimize_model
     from tidal.optimize._variants import Variant
 
@@ -49,7 +55,10 @@ __all__ = [
     "Pick",
     "Timing",
     "Variant",
+    "check_onnx_file",
     "cpu_info",
     "optimize_model",
     "pick",
+    "report_digest",
+    "report_table",
 ]

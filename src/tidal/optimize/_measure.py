@@ -99,6 +99,11 @@ class OnnxRunner:
         if self.matrix:
             name, dtype, _ = self.inputs[0]
             return {name: frame[self.features].to_numpy(dtype=dtype)}
+        dtypes = {dtype for _, dtype, _ in self.inputs}
+        if len(dtypes) == 1:  # one conversion of the whole table, then a view per input
+            matrix = frame[[name for name, _, _ in self.inputs]].to_numpy(dtype=dtypes.pop())
+            return {name: matrix[:, index] if rank == 1 else matrix[:, index:index + 1]
+                    for index, (name, _, rank) in enumerate(self.inputs)}
         fed = {}
         for name, dtype, rank in self.inputs:
             column = frame[name].to_numpy(dtype=dtype)

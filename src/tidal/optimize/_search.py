@@ -160,6 +160,7 @@ def optimize_model(
         search = _Search(context, chosen_metric, truth, bound, deadline, timing, batch_sizes)
         search.run_baseline()
         plan: list[Variant] = []
+        nodes: list[tuple[str, str]] = []
         if fp32 is None:
             search.skipped.append(Skipped("onnx variants", why_not))
         else:
@@ -179,8 +180,9 @@ def optimize_model(
         plan += list(extra)
         for variant in plan:
             search.build(variant)
-        if fp32 is not None and nodes:
-            search.fallback(nodes)
+        if fp32 is not None:
+            if nodes:
+                search.fallback(nodes)
             for parent in search.runtime_parents():
                 for variant in runtime_variants(parent, cpu.usable_cpus):
                     search.build(variant)
