@@ -35,7 +35,10 @@ from tidal.core._registry import registry
 CHECKS = ("schema", "docs", "runs", "deterministic", "bad_params", "empty_input", "model_roundtrip")
 
 #: (component id, check) -> why the failure is accepted
-EXPECTED_FAILURES: dict[tuple[str, str], str] = {}
+EXPECTED_FAILURES: dict[tuple[str, str], str] = {
+    ("model.optimize", "deterministic"): "it times the variants on the machine: two runs measure different latencies "
+                                         "(and may pick a different variant)",
+}
 
 
 class ConformanceError(AssertionError):

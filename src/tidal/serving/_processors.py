@@ -41,7 +41,9 @@ def usable_cpus() -> int:
 
 
 def frame_from_columns(columns: Columns, signature: Signature, feature_types: dict[str, str] | None = None) -> pd.DataFrame:
-    frame = pd.DataFrame(columns, copy=False)
+    matrix = getattr(columns, "matrix", None)  # one 2-D tensor: one block, not a column per feature
+    frame = (pd.DataFrame(matrix, columns=list(columns), copy=False) if matrix is not None and matrix.shape[1] == len(columns)
+             else pd.DataFrame(columns, copy=False))
     for name, dtype in (feature_types or {}).items():
         if dtype == "category" and name in frame:
             frame[name] = frame[name].astype("category")

@@ -1,0 +1,86 @@
+"""Optimizing a model for inference: ONNX, graph levels, INT8 and runtime options, measured and picked."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, NamedTuple
+
+import pandas as pd
+
+from tidal.core import Column, Figure, Param, component
+from tidal.models import ModelPackage
+
+
+class Optimized(NamedTuple):
+    model: ModelPackage
+    report: pd.DataFrame
+    chart: Figure
+
+
+@component("model.optimize", title="Optimize Model",
+           tags={"sample": "classification", "measures_time": True})
+def optimize(
+    model: ModelPackage,
+    data: pd.DataFrame,
+    *,
+    label: Column,
+    metric: Annotated[Literal["accuracy", "auc", "log_loss", "rmse", "r2"] | None,
+                      Param(help="what the bound is on; empty: accuracy for classifiers, rmse for regressors")] = None,
+    max_loss: Annotated[str, Param(help="how much worse than the original a variant may score: '1%' (relative to "
+                                        "its score) or '0.01' (absolute, in the metric's units)")] = "1%",
+    batch: Annotated[str, Param(help="batch sizes to time, comma-separated; the first decides the pick")] = "1,32",
+    budget: Annotated[float, Param(ge=0, help="minutes the search may take; what is left is reported as skipped")] = 10.0,
+    compile: Annotated[bool, Param(help="also measure torch.compile for torch networks (reported, not packaged)")] = False,
+) -> Optimized:
+    """Measure variants of a model on validation rows and keep the fastest within the accuracy bound.
+
+    The model's own predict is the baseline. Tried: the ONNX export (checked against the model)
+    at onnxruntime's graph optimization levels; INT8 dynamic and static (QDQ and QOperator, per
+    tensor and per channel, MinMax / Entropy / Percentile calibration on ``data``, ``reduce_range``
+    where the CPU lacks VNNI) for graphs with convolutions or matrix products, with per-layer
+    fallback when no static recipe keeps within the bound; intra-op thread counts and the memory
+    arena. Each is scored with ``metric`` on ``data`` (which must hold the model's columns and
+    ``label``, nothing else) and timed at every batch size. The winner is the fastest at the first
+    batch size among those within ``max_loss`` and no slower than the baseline at any batch size;
+    when none qualifies the original model comes back unchanged. ``report`` has one row per
+    variant (latencies, size, score, loss, verdict); ``chart`` plots latency against loss.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from tidal.components.classification import logistic_regression
+    >>> frame = load_iris(as_frame=True).frame
+    >>> result = optimize(logistic_regression(frame, label="target"), frame, label="target", batch="1")
+    >>> result.report["variant"].iloc[0], result.model.task
+    ('baseline', 'multiclass')
+    >>> sorted(set(result.report["family"]))
+    ['baseline', 'onnx-fp32', 'runtime']
+    """
+    from tidal.optimize import optimize_model
+    from tidal.optimize._report import charts, rows_for_table
+
+    sizes = [int(part) for part in batch.split(",") if part.strip()] if batch.strip() else []
+    result = optimize_model(model, data, label=label, metric=metric, max_loss=max_loss, batch_sizes=sizes,
+                            budget_minutes=budget, compile=compile)
+    try:
+        table = pd.DataFrame(rows_for_table(result.report))
+        chart = Figure(charts(result.report)["latency_vs_loss"])
+        package = result.package
+        if package is not model:
+            package = _detached(package)
+        return Optimized(package, table, chart)
+    finally:
+        result.close()
+
+
+def _detached(package: ModelPackage) -> ModelPackage:
+    """The package moved out of the search's scratch folder into one that lives as long as the package
+    (an onnx package reads its graph file again when it is saved)."""
+    import shutil
+    import tempfile
+    import weakref
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp(prefix="tidal-optimized-"))
+    loaded = ModelPackage.load(package.save(folder / "model"))
+    weakref.finalize(loaded, shutil.rmtree, folder, True)
+    return loaded

@@ -1,0 +1,169 @@
+"""End to end: real models optimized on real rows, the result served, the report written."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import fields
+
+import httpx
+import numpy as np
+import pytest
+
+from tidal.models import ModelPackage, load_model
+from tidal.optimize import Variant, optimize_model
+from tidal.optimize._measure import OnnxRunner
+from tidal.optimize._output import report_digest
+
+
+class SlowedPackage(ModelPackage):
+    """The same model, its own predict made slow: a baseline every variant beats, so the pick is certain."""
+
+    def predict_proba(self, table):
+        time.sleep(0.01)
+        return super().predict_proba(table)
+
+
+def slowed(package: ModelPackage) -> SlowedPackage:
+    return SlowedPackage(**{item.name: getattr(package, item.name) for item in fields(ModelPackage) if item.init})
+
+
+def served(folder, rows, name="optimized"):
+    from tidal.serving import ModelServer, ModelSpec
+
+    server = ModelServer([ModelSpec(name, str(folder))])
+
+    async def go():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app), base_url="http://t") as client:
+            return await client.post(f"/api/predict/{name}", json=rows.to_dict(orient="records"))
+
+    answer = asyncio.run(go())
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+@pytest.fixture(scope="module")
+def cnn_result(digits_cnn, digits_validation, quick):
+    result = optimize_model(slowed(digits_cnn), digits_validation, label="target", max_loss="2%", batch_sizes=(1, 32),
+                            timing=quick, source="models:/digits-cnn/1")
+    yield result
+    result.close()
+
+
+def test_the_digits_cnn_gets_an_onnx_package_with_lineage_and_a_full_report(cnn_result, tmp_path):
+    result = cnn_result
+    names = {item.name: item for item in result.measurements}
+    assert result.pick.winner != "baseline" and result.package.flavor == "onnx"
+    for expected in ("onnx-fp32", "onnx-fp32-basic", "int8-static-minmax-pc", "int8-dynamic", "int8-static-entropy-pc",
+                     "int8-static-percentile-pc", "int8-static-qoperator", "onnx-fp32-t1"):
+        assert names[expected].error is None, (expected, names[expected].error)
+        assert set(names[expected].latency) == {1, 32} and names[expected].size_bytes
+    static = names["int8-static-minmax-pc"]
+    assert static.size_bytes < names["onnx-fp32"].size_bytes and 0.9 < static.cosine_min <= 1.0 + 1e-9
+    report = result.report
+    assert report["cpu"]["flags"].keys() >= {"avx2", "avx512_vnni", "amx_int8"} and "load_average" in report["cpu"]
+    assert {item["name"] for item in report["skipped"]} == {"torch-compile", "pruning"}
+    assert all(item["verdict"] for item in report["variants"])
+    folder = result.save(tmp_path / "out")
+    written = json.loads((folder / "report.json").read_text())
+    lineage = load_model(folder / "model").lineage["optimized_from"]
+    assert lineage["variant"] == result.pick.winner and lineage["source"] == "models:/digits-cnn/1"
+    assert lineage["source_flavor"] == "torch" and lineage["report_sha256"] == report_digest(written)
+    page = (folder / "report.html").read_text()
+    assert "application/vnd.vegalite+json" in page and "<svg" in page and "http" not in page.replace(
+        "https://vega.github.io/schema/vega-lite/v5.json", "")
+
+
+def test_the_optimized_cnn_is_served_unchanged_and_answers_within_the_bound(cnn_result, digits_cnn, digits_validation, tmp_path):
+    folder = cnn_result.save(tmp_path / "out")
+    rows = digits_validation.drop(columns="target").iloc[:40]
+    body = served(folder / "model", rows)
+    original = digits_cnn.predict_proba(rows)
+    agreement = np.mean(np.array(body["predictions"]) == original.argmax(axis=1))
+    assert agreement >= 0.95
+    probabilities = np.array([[row[str(label)] for label in digits_cnn.classes] for row in body["probabilities"]])
+    assert np.abs(probabilities - original).max() < 0.2
+
+
+def test_a_lightgbm_model_gets_no_int8_and_says_why(lightgbm_package, cancer_validation, quick):
+    result = optimize_model(lightgbm_package, cancer_validation, label="target", metric="auc", timing=quick)
+    try:
+        names = [item.name for item in result.measurements]
+        assert names[:4] == ["baseline", "onnx-fp32", "onnx-fp32-basic", "onnx-fp32-extended"]
+        assert not any(name.startswith("int8") for name in names)
+        reasons = {item.name: item.reason for item in result.skipped}
+        assert "no Conv, Gemm or MatMul nodes" in reasons["int8"]
+        fp32 = next(item for item in result.measurements if item.name == "onnx-fp32")
+        assert abs(fp32.loss) < 1e-3 and fp32.agreement == 1.0
+        if result.pick.kept_original:  # the native booster was as fast: the original package comes back
+            assert result.package is lightgbm_package and "original model is kept" in result.pick.reason
+        else:
+            assert result.package.flavor == "onnx"
+    finally:
+        result.close()
+
+
+def test_a_sklearn_pipeline_is_quantized_and_a_slow_variant_is_never_picked(pipeline_package, cancer_validation, quick):
+    class Sleepy:
+        """The float32 graph's answers, after a nap: within the bound, always slower."""
+
+        def __init__(self, runner):
+            self.runner = runner
+
+        def answer(self, frame):
+            time.sleep(0.02)
+            return self.runner.answer(frame)
+
+    def make(context):
+        return Sleepy(OnnxRunner(context.fp32, context.package.features, True)), context.fp32
+
+    sleepy = Variant("sleepy", "test", {}, make)
+    result = optimize_model(pipeline_package, cancer_validation, label="target", max_loss="5%", timing=quick, extra=[sleepy])
+    try:
+        names = {item.name: item for item in result.measurements}
+        assert names["int8-dynamic"].error is None and names["int8-dynamic"].score is not None
+        assert names["sleepy"].loss == 0.0 and result.pick.winner != "sleepy"
+        assert names["sleepy"].verdict.startswith("lost: slower than the baseline")
+    finally:
+        result.close()
+
+
+def test_fallback_keeps_the_costliest_layers_in_float32_when_int8_misses_a_tight_bound(pipeline_package, cancer_validation, quick):
+    result = optimize_model(pipeline_package, cancer_validation, label="target", metric="log_loss", max_loss=0.0,
+                            timing=quick)
+    try:
+        fallback = [item for item in result.measurements if item.family == "fallback"]
+        statics = [item for item in result.measurements if item.family == "int8-static"]
+        assert statics and all(item.loss is None or item.loss > 0 for item in statics if item.settings.get("qdq"))
+        assert fallback and all(item.settings["exclude"] for item in fallback)
+        assert "in float32" in fallback[0].note
+    finally:
+        result.close()
+
+
+def test_a_spent_budget_skips_what_is_left_and_says_so(lightgbm_package, cancer_validation, quick):
+    result = optimize_model(lightgbm_package, cancer_validation, label="target", budget_minutes=0, timing=quick)
+    try:
+        assert [item.name for item in result.measurements] == ["baseline"]
+        assert result.pick.kept_original and result.package is lightgbm_package
+        assert {item.reason for item in result.skipped if item.name.startswith("onnx")} == {
+            "the time budget was spent before this variant was built"}
+    finally:
+        result.close()
+
+
+def test_the_served_package_applies_the_session_options_it_records_and_refuses_bad_ones(cnn_result, tmp_path):
+    from tidal.core import TidalError
+
+    folder = cnn_result.save(tmp_path / "out") / "model"
+    settings = json.loads((folder / "onnx.json").read_text())
+    assert set(settings["session"]) <= {"graph_level", "threads", "arena"}
+    settings["session"] = {"graph_level": "basic", "threads": 1, "arena": False}
+    (folder / "onnx.json").write_text(json.dumps(settings))
+    options = load_model(folder).model.session.get_session_options()
+    assert options.intra_op_num_threads == 1 and not options.enable_cpu_mem_arena
+    settings["session"] = {"threads": "all of them"}
+    (folder / "onnx.json").write_text(json.dumps(settings))
+    with pytest.raises(TidalError, match="onnx.json 'session'"):
+        load_model(folder)
