@@ -28,3 +28,23 @@ def monitor_curve(model: Any) -> list[tuple[float, int]]:
     """(reward, length) of every finished episode, from the Monitor wrappers (one environment)."""
     monitor = model.env.envs[0]
     return list(zip(monitor.get_episode_rewards(), monitor.get_episode_lengths(), strict=True))
+
+
+def corridor_class() -> Any:
+    """A plug-in's environment: walk right along a corridor of 5 cells (observation: the cell) to reach the end."""
+    import gymnasium
+
+    class Corridor(gymnasium.Env):  # type: ignore[misc]
+        observation_space = gymnasium.spaces.Discrete(5)
+        action_space = gymnasium.spaces.Discrete(2)
+
+        def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[int, dict]:
+            super().reset(seed=seed)
+            self.cell = 0
+            return self.cell, {}
+
+        def step(self, action: int) -> tuple[int, float, bool, bool, dict]:
+            self.cell = max(0, min(4, self.cell + (1 if int(action) == 1 else -1)))
+            return self.cell, float(self.cell == 4), self.cell == 4, False, {}
+
+    return Corridor

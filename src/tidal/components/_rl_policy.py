@@ -166,7 +166,12 @@ class RLPolicy:
             row = int(np.flatnonzero(np.isnan(matrix).any(axis=1))[0])
             raise DataError(f"row {row} has a missing observation value")
         if space["type"] == "Discrete":
-            return matrix[:, 0].astype(np.int64)
+            states = matrix[:, 0]
+            bad = np.flatnonzero((states != np.round(states)) | (states < space["start"]) | (states >= space["start"] + space["n"]))
+            if len(bad):
+                raise DataError(f"row {int(bad[0])}: observation {states[bad[0]]:g} is not a state of the environment "
+                                f"(whole numbers {space['start']} to {space['start'] + space['n'] - 1})")
+            return states.astype(np.int64)
         return matrix.reshape(len(matrix), *space["shape"]).astype(space["dtype"])
 
     def act(self, observations: np.ndarray, deterministic: bool = True) -> np.ndarray:
@@ -289,7 +294,7 @@ class RLPolicyFlavor:
         checkpoint = settings["checkpoint"]
         if checkpoint is not None:
             tensors = _read_tensors(folder, checkpoint.pop("optimizer"))
-            parameters = list(module.parameters())
+            parameters = [parameter for group in module.optimizer.param_groups for parameter in group["params"]]
             _check_optimizer(folder, checkpoint, tensors, parameters)
             checkpoint["tensors"] = tensors
         policy = RLPolicy(settings["algorithm"], settings["policy_kwargs"], settings["observation_space"],
