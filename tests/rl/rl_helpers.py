@@ -35,8 +35,12 @@ def corridor_class() -> Any:
     import gymnasium
 
     class Corridor(gymnasium.Env):  # type: ignore[misc]
+        metadata = {"render_modes": ["rgb_array"]}  # SB3's make_vec_env asks for rgb_array
         observation_space = gymnasium.spaces.Discrete(5)
         action_space = gymnasium.spaces.Discrete(2)
+
+        def __init__(self, render_mode: str | None = None) -> None:
+            self.render_mode = render_mode
 
         def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[int, dict]:
             super().reset(seed=seed)

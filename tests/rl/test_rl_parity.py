@@ -24,7 +24,7 @@ def assert_same_weights(ours, reference) -> None:
 def test_ppo_matches_sb3_called_directly():
     trained = rl.train(environment="CartPole-v1", total_timesteps=2048, seed=3, threads=1, **PPO_SMALL)
     reference = sb3_direct("PPO", "CartPole-v1", 2048, seed=3, **PPO_SMALL)
-    assert len(trained.curve) > 20
+    assert len(trained.curve) > 20  # episodes to compare one by one
     assert curve_pairs(trained) == monitor_curve(reference)
     assert_same_weights(trained, reference)
     assert list(trained.curve["episode"]) == list(range(1, len(trained.curve) + 1))
@@ -36,22 +36,22 @@ def test_ppo_matches_sb3_called_directly():
     ("DQN", {"learning_starts": 200, "buffer_size": 5000, "target_update_interval": 250}),
 ])
 def test_a2c_and_dqn_match_sb3_called_directly(algorithm, hyper):
-    trained = rl.train(environment="CartPole-v1", algorithm=algorithm, total_timesteps=1500, seed=1, threads=1, **hyper)
-    reference = sb3_direct(algorithm, "CartPole-v1", 1500, seed=1, **hyper)
+    trained = rl.train(environment="CartPole-v1", algorithm=algorithm, total_timesteps=1000, seed=1, threads=1, **hyper)
+    reference = sb3_direct(algorithm, "CartPole-v1", 1000, seed=1, **hyper)
     assert curve_pairs(trained) == monitor_curve(reference)
     assert_same_weights(trained, reference)
 
 
 def test_several_environments_match_sb3_too():
-    trained = rl.train(environment="CartPole-v1", total_timesteps=1024, n_envs=2, seed=5, threads=1, **PPO_SMALL)
-    reference = sb3_direct("PPO", "CartPole-v1", 1024, seed=5, n_envs=2, **PPO_SMALL)
+    trained = rl.train(environment="CartPole-v1", total_timesteps=512, n_envs=2, seed=5, threads=1, **PPO_SMALL)
+    reference = sb3_direct("PPO", "CartPole-v1", 512, seed=5, n_envs=2, **PPO_SMALL)
     assert_same_weights(trained, reference)
 
 
 def test_the_same_seed_gives_the_same_curve_and_another_seed_another():
-    first = rl.train(environment="CartPole-v1", total_timesteps=1024, seed=11, threads=1, **PPO_SMALL)
-    again = rl.train(environment="CartPole-v1", total_timesteps=1024, seed=11, threads=1, **PPO_SMALL)
-    other = rl.train(environment="CartPole-v1", total_timesteps=1024, seed=12, threads=1, **PPO_SMALL)
+    first = rl.train(environment="CartPole-v1", total_timesteps=512, seed=11, threads=1, **PPO_SMALL)
+    again = rl.train(environment="CartPole-v1", total_timesteps=512, seed=11, threads=1, **PPO_SMALL)
+    other = rl.train(environment="CartPole-v1", total_timesteps=512, seed=12, threads=1, **PPO_SMALL)
     assert first.curve.equals(again.curve)
     assert all(torch.equal(first.model.model.state[key], again.model.model.state[key]) for key in first.model.model.state)
     assert not first.curve.equals(other.curve)

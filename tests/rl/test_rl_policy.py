@@ -19,7 +19,7 @@ from tidal.models import ModelPackage
 
 @pytest.fixture(scope="module")
 def trained():
-    return rl.train(environment="CartPole-v1", total_timesteps=2048, seed=2, threads=1, **PPO_SMALL)
+    return rl.train(environment="CartPole-v1", total_timesteps=1024, seed=2, threads=1, **PPO_SMALL)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_the_package_holds_only_safetensors_and_json(trained, tmp_path):
     assert names == ["MANIFEST.json", "optimizer.safetensors", "policy.safetensors", "rl.json"]
     assert settings["algorithm"] == "PPO" and settings["observation_space"]["type"] == "Box"
     assert settings["observation_space"]["low"][1] == "-inf" and settings["action_space"] == {"type": "Discrete", "n": 2, "start": 0}
-    assert settings["checkpoint"]["num_timesteps"] == 2048
+    assert settings["checkpoint"]["num_timesteps"] == 1024
 
 
 def test_a_loaded_policy_acts_exactly_as_sb3_predict(trained, observations, tmp_path):
@@ -110,27 +110,27 @@ def test_tidal_serve_answers_observations_with_the_actions_sb3_predicts(trained,
 
 
 def test_a_checkpoint_continues_with_its_optimizer_state_and_step_count(tmp_path):
-    first = rl.train(environment="CartPole-v1", total_timesteps=1024, seed=6, threads=1, **PPO_SMALL)
+    first = rl.train(environment="CartPole-v1", total_timesteps=512, seed=6, threads=1, **PPO_SMALL)
     checkpoint = ModelPackage.load(first.model.save_archive(tmp_path / "checkpoint.zip"))
     saved, restored = first.model.model.checkpoint, checkpoint.model.checkpoint
     assert set(saved["tensors"]) == set(restored["tensors"]) and saved["groups"] == restored["groups"]
     assert all(torch.equal(saved["tensors"][key], restored["tensors"][key]) for key in saved["tensors"])
-    assert checkpoint.metadata["steps"] == 1024
-    continued = rl.train(checkpoint, total_timesteps=1024, seed=6, threads=1, **PPO_SMALL)
-    assert continued.model.metadata["steps"] == 2048 and continued.report["continued_from"] == 1024
-    assert continued.curve["timesteps"].min() > 1024
+    assert checkpoint.metadata["steps"] == 512
+    continued = rl.train(checkpoint, total_timesteps=512, seed=6, threads=1, **PPO_SMALL)
+    assert continued.model.metadata["steps"] == 1024 and continued.report["continued_from"] == 512
+    assert continued.curve["timesteps"].min() > 512
     # the same continuation done by hand on SB3: a fresh model, the checkpoint's weights, optimizer and counters
-    reference = sb3_direct("PPO", "CartPole-v1", 1024, seed=6, **PPO_SMALL)
+    reference = sb3_direct("PPO", "CartPole-v1", 512, seed=6, **PPO_SMALL)
     resumed = sb3_direct("PPO", "CartPole-v1", 0, seed=6, **PPO_SMALL)
     resumed.policy.load_state_dict(reference.policy.state_dict())
     resumed.policy.optimizer.load_state_dict(reference.policy.optimizer.state_dict())
     resumed.num_timesteps, resumed._n_updates = reference.num_timesteps, reference._n_updates
-    resumed.learn(1024, reset_num_timesteps=False)
+    resumed.learn(512, reset_num_timesteps=False)
     state = continued.model.model.state
     assert all(torch.equal(state[key], resumed.policy.state_dict()[key]) for key in state)
     assert resumed._n_updates == continued.model.model.checkpoint["n_updates"]
-    # and one run of 2048 steps differs only by the fresh episodes and generators (docs/rl.md): same shapes, other values
-    straight = rl.train(environment="CartPole-v1", total_timesteps=2048, seed=6, threads=1, **PPO_SMALL)
+    # and one run of 1024 steps differs only by the fresh episodes and generators (docs/rl.md): same shapes, other values
+    straight = rl.train(environment="CartPole-v1", total_timesteps=1024, seed=6, threads=1, **PPO_SMALL)
     assert any(not torch.equal(state[key], straight.model.model.state[key]) for key in state)
 
 
