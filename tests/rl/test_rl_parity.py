@@ -74,3 +74,12 @@ def test_the_report_has_the_reward_chart_and_the_numbers():
     assert chart["data"]["values"][0] == {"timesteps": float(trained.curve["timesteps"][0]),
                                           "episode reward": float(trained.curve["reward"][0])}
     assert {"name": "n_steps", "value": 256} in report.tables["hyperparameters"]
+
+
+def test_a_linear_schedule_is_rl_zoos_lin():
+    trained = rl.train(environment="CartPole-v1", total_timesteps=512, learning_rate=1e-3, clip_range=0.2,
+                       schedule="linear", seed=8, threads=1, **PPO_SMALL)
+    reference = sb3_direct("PPO", "CartPole-v1", 512, seed=8, learning_rate=lambda left: left * 1e-3,
+                           clip_range=lambda left: left * 0.2, **PPO_SMALL)
+    assert_same_weights(trained, reference)
+    assert trained.model.model.checkpoint["groups"][0]["lr"] < 1e-3  # it fell

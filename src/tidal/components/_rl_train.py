@@ -45,6 +45,8 @@ class TrainSettings:
     hyperparameters: dict[str, Any]
     policy_kwargs: dict[str, Any]
     keep_checkpoint: bool = True
+    #: "linear": learning_rate (and PPO's clip_range) fall linearly to 0 over the run, as RL Zoo's ``lin_`` values
+    schedule: str = "constant"
 
 
 @dataclass
@@ -108,7 +110,25 @@ def build_algorithm(settings: TrainSettings, policy_kwargs: dict[str, Any]) -> A
         raise _bad("algorithm", f"DQN needs a Discrete action space; '{settings.environment}' has {env.action_space}: use PPO or A2C")
     return _algorithm_class(settings.algorithm)("MlpPolicy", env, seed=settings.seed, device="cpu", verbose=0,
                                                 policy_kwargs=kwargs_from_json(policy_kwargs) or None,
-                                                **settings.hyperparameters)
+                                                **scheduled(settings))
+
+
+#: SB3's defaults, the starting values of a linear schedule
+DEFAULT_LEARNING_RATE = {"PPO": 3e-4, "A2C": 7e-4, "DQN": 1e-4}
+
+
+def linear(start: float) -> Any:
+    """RL Zoo's ``lin_<start>``: ``start`` times the share of training left (1 at the start, 0 at the end)."""
+    return lambda progress_remaining: progress_remaining * start
+
+
+def scheduled(settings: TrainSettings) -> dict[str, Any]:
+    hyper = dict(settings.hyperparameters)
+    if settings.schedule == "linear":
+        hyper["learning_rate"] = linear(hyper.get("learning_rate", DEFAULT_LEARNING_RATE[settings.algorithm]))
+        if settings.algorithm == "PPO":
+            hyper["clip_range"] = linear(hyper.get("clip_range", 0.2))
+    return hyper
 
 
 def _curve_callback() -> Any:

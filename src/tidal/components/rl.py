@@ -158,6 +158,8 @@ def train(
     target_update_interval: Annotated[int | None, Param(ge=1, help="DQN: steps between target network updates (10,000)")] = None,
     exploration_fraction: Annotated[float | None, Param(gt=0, le=1, help="DQN: share of training over which epsilon falls (0.1)")] = None,
     exploration_final_eps: Annotated[float | None, Param(ge=0, le=1, help="DQN: final epsilon (0.05)")] = None,
+    schedule: Annotated[Literal["constant", "linear"], Param(help="linear: learning_rate (and PPO's clip_range) fall "
+                                                                  "linearly to 0 over the run, as RL Zoo's lin_ values")] = "constant",
     net_arch: NET_ARCH = None,
     activation: ACTIVATION = None,
     n_envs: Annotated[int, Param(ge=1, le=64, help="environments stepped together (seeded seed, seed+1, ...)")] = 1,
@@ -216,7 +218,7 @@ def train(
         algorithm=algorithm or (start.algorithm if start is not None else "PPO"), environment=env_id,
         env_kwargs=dict(env_kwargs if env_kwargs is not None else env_defaults or {}), total_timesteps=total_timesteps,
         n_envs=n_envs, seed=seed, hyperparameters={name: value for name, value in given.items() if value is not None},
-        policy_kwargs=policy_kwargs, keep_checkpoint=keep_checkpoint)
+        policy_kwargs=policy_kwargs, keep_checkpoint=keep_checkpoint, schedule=schedule)
     _set_threads(threads)
     result = train_policy(settings, start)
     names = observation_columns if observation_columns is not None or policy is None else policy.features
