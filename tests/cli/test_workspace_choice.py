@@ -157,3 +157,16 @@ def test_study_data_is_read_from_the_workspace_root_then_beside_the_study_file(t
     assert len(frame) == 3  # a data component's relative path, too, is read from the workspace
     with pytest.raises(TidalError, match=r"data file nope.csv does not exist \(relative paths are read from the workspace"):
         load_data("nope.csv", project, beside=studies)
+
+
+def test_read_only_commands_refuse_where_there_is_no_workspace_and_create_none(monkeypatch, capsys, tmp_path):
+    for args in (("runs", "list"), ("runs", "show", "20261204-000000-abcdef"), ("runs", "logs", "20261204-000000-abcdef"),
+                 ("models", "list"), ("models", "show", "churn"), ("studies", "list")):
+        code, _, err = cli(monkeypatch, capsys, tmp_path, *args)
+        assert code == 2 and f"no Tidal workspace at {tmp_path.resolve()} or above it" in err, (args, err)
+    code, _, err = cli(monkeypatch, capsys, tmp_path, "serve", "models:/churn@production")
+    assert code == 2 and "no Tidal workspace" in err
+    assert not (tmp_path / ".tidal").exists()
+    make_project(tmp_path / "proj", rows=3)  # with a workspace found above the current folder, they read it
+    code, out, _ = cli(monkeypatch, capsys, tmp_path / "proj" / "data", "runs", "list", "--json")
+    assert code == 0 and json.loads(out) == []

@@ -33,12 +33,14 @@ class Settings:
     db: str | None = None
     artifacts: str | None = None
 
-    def workspace(self, near: Path | None = None, *, chosen: Path | None = None, announce: bool = True):  # type: ignore[no-untyped-def]
+    def workspace(self, near: Path | None = None, *, chosen: Path | None = None, announce: bool = True,  # type: ignore[no-untyped-def]
+                  create: bool = True):
         """The workspace for a command about ``near`` (a pipeline or study file, or a folder).
 
         ``chosen`` (the command's ``--workspace``) beats ``tidal --workspace``, which beats
         ``TIDAL_WORKSPACE``, which beats discovery (``tidal.store.find_workspace``). ``announce``
-        prints ``workspace: PATH`` on stderr (never on stdout, where ``--json`` writes).
+        prints ``workspace: PATH`` on stderr (never on stdout, where ``--json`` writes). A command
+        that only reads (``create=False``) refuses where there is no workspace instead of making one.
         """
         from tidal.store import Workspace, find_workspace
         from tidal.store._workspace import STATE_DIR
@@ -47,6 +49,10 @@ class Settings:
         new = not (root / STATE_DIR).is_dir()
         if root.exists() and not root.is_dir():
             raise TidalError(f"the workspace {root} is a file, not a folder; choose a folder with --workspace")
+        if new and not create:
+            raise TidalError(f"no Tidal workspace at {root} or above it (no {STATE_DIR}/ folder), so there is nothing "
+                             "to show; run a pipeline there first (`tidal run FILE`, `tidal demo`), or point at one "
+                             "with --workspace FOLDER")
         workspace = Workspace.open(root, db=self.db, artifacts=self.artifacts)
         if announce:
             from rich.markup import escape
@@ -55,6 +61,15 @@ class Settings:
 
             errors.print(f"[dim]workspace: {escape(str(root))}{' (new)' if new else ''}[/]", highlight=False, soft_wrap=True)
         return workspace
+
+
+    def existing_workspace(self, near: Path | None = None, *, chosen: Path | None = None):  # type: ignore[no-untyped-def]
+        """The workspace if there is one (announced), else None: for commands that need one only sometimes."""
+        from tidal.store import find_workspace
+        from tidal.store._workspace import STATE_DIR
+
+        root = find_workspace(near, chosen=chosen or self.home)
+        return self.workspace(near, chosen=chosen) if (root / STATE_DIR).is_dir() else None
 
 
 settings = Settings()

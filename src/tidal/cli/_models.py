@@ -16,10 +16,10 @@ models_app = typer.Typer(help="The model registry: named models, numbered versio
 app.add_typer(models_app, name="models")
 
 
-def _registry(chosen: Path | None, announce: bool = True):  # type: ignore[no-untyped-def]
+def _registry(chosen: Path | None, announce: bool = True, create: bool = True):  # type: ignore[no-untyped-def]
     from tidal.models import ModelRegistry
 
-    return ModelRegistry(settings.workspace(chosen=chosen, announce=announce))
+    return ModelRegistry(settings.workspace(chosen=chosen, announce=announce, create=create))
 
 
 def _tags(values: list[str] | None) -> dict[str, str]:
@@ -68,7 +68,7 @@ def list_models(json_: Annotated[bool, typer.Option("--json")] = False, workspac
     """Registered models with their newest version and aliases."""
     from rich.table import Table
 
-    models = _registry(workspace, announce=not json_).list_models()
+    models = _registry(workspace, announce=not json_, create=False).list_models()
     if json_:
         print_json([model.to_dict() for model in models])
         return
@@ -91,7 +91,7 @@ def show(
     """A model's versions (lineage, aliases, tags), or one version with its manifest."""
     from rich.table import Table
 
-    registry = _registry(workspace, announce=not json_)
+    registry = _registry(workspace, announce=not json_, create=False)
     if model.startswith("models:/"):
         from tidal.models import read_package_manifest
 

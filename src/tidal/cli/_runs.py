@@ -83,7 +83,7 @@ def runs_list(
 
     from tidal.runtime import effective_status
 
-    store = settings.workspace(chosen=workspace, announce=not json_).metadata
+    store = settings.workspace(chosen=workspace, announce=not json_, create=False).metadata
     records = store.list_runs(limit=limit, status=status)
     if json_:
         print_json(
@@ -121,7 +121,7 @@ def runs_show(
     """A run's nodes with status, cache use, timings, peak memory and metrics."""
     from tidal.runtime import RunResult
 
-    result = RunResult.load(settings.workspace(chosen=workspace, announce=not json_), run_id)
+    result = RunResult.load(settings.workspace(chosen=workspace, announce=not json_, create=False), run_id)
     if json_:
         print_json(result.to_dict())
     else:
@@ -135,7 +135,7 @@ def runs_logs(
     workspace_dir: WorkspaceOption = None,
 ) -> None:
     """Print the captured output (stdout, stderr, logging) of a run's nodes."""
-    workspace = settings.workspace(chosen=workspace_dir)
+    workspace = settings.workspace(chosen=workspace_dir, create=False)
     store = workspace.metadata
     run_record = store.get_run(run_id)
     records = store.node_runs(run_record.id)

@@ -91,8 +91,11 @@ def serve(
     specs = model_specs(models, trust=trust, batching=batching)
     options = ServerOptions(max_body_bytes=int(max_body_mb * 1024 * 1024), admin=admin, token=admin_token, host=host,
                             trust=trust, unknown_columns=unknown_columns.value)
+    # models:/ names need the registry's workspace; package files need none, and serving one creates nothing
+    registered = any(spec.source.startswith("models:/") for spec in specs)
+    found = settings.workspace(chosen=workspace, create=False) if registered else settings.existing_workspace(chosen=workspace)
     run_server(specs, host=host, port=port, workers=workers, options=options, drain_seconds=drain_seconds,
-               workspace=settings.workspace(chosen=workspace), grpc_port=grpc_port)
+               workspace=found, grpc_port=grpc_port)
 
 
 @app.command()

@@ -164,7 +164,7 @@ def studies_list(
 
     from tidal.automl import StudyStore, effective_status
 
-    store = StudyStore(settings.workspace(chosen=workspace, announce=not json_).metadata.engine)
+    store = StudyStore(settings.workspace(chosen=workspace, announce=not json_, create=False).metadata.engine)
     records = store.list_studies(limit)
     rows: list[dict[str, Any]] = [{"id": r.id, "name": r.name, "status": effective_status(r, store.study_pid(r.id)), "strategy": r.strategy,
              "metric": r.metric, "budget": r.budget, "best_value": r.best_value, "best_trial": r.best_trial,
@@ -191,7 +191,7 @@ def studies_show(
     """A study's trials: parameters, values, status, timings, errors, lineage."""
     from tidal.automl import load_study
 
-    _show(load_study(study_id, settings.workspace(chosen=workspace, announce=not json_)), json_)
+    _show(load_study(study_id, settings.workspace(chosen=workspace, announce=not json_, create=False)), json_)
 
 
 @studies_app.command("resume")
