@@ -103,6 +103,9 @@ def test_cli_bad_study_files_exit_2_with_a_clear_message(tmp_path, breast_cancer
 
 def test_studies_show_unknown_id_exits_2(tmp_path):
     done = subprocess.run([*TIDAL, "studies", "show", "nope"], cwd=tmp_path, env=cli_env(tmp_path), capture_output=True, text=True)
+    assert done.returncode == 2 and "no Tidal workspace" in done.stderr  # nothing to show, and none is created
+    (tmp_path / ".tidal").mkdir()
+    done = subprocess.run([*TIDAL, "studies", "show", "nope"], cwd=tmp_path, env=cli_env(tmp_path), capture_output=True, text=True)
     assert done.returncode == 2 and "no study 'nope'" in done.stderr
 
 
