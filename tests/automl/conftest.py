@@ -45,11 +45,3 @@ def metadata_url(request, tmp_path):
         connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
     return base.rsplit("/", 1)[0] + f"/{name}"
-
-
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    """Environment for a `tidal` subprocess that knows the test trainers."""
-    env = os.environ.copy()
-    env["TIDAL_PLUGINS"] = ",".join(filter(None, [env.get("TIDAL_PLUGINS", ""), "automl_testing"]))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), str(HERE.parent / "support"), env.get("PYTHONPATH", "")]))
-    return env

@@ -11,9 +11,9 @@ import sys
 import time
 
 import yaml
+from automl_helpers import cli_env
 from sqlalchemy.exc import OperationalError
 
-from conftest import cli_env
 from tidal.automl import StudyStore
 from tidal.store._metadata import make_engine
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from automl_helpers import cli_env
 
 import tidal
-from conftest import cli_env
 from tidal.automl import list_studies, load_study
 from tidal.components.automl import tune
 from tidal.core import ValidationFailed

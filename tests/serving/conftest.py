@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from servers import free_port, postgres_server
+from servers import postgres_server
+from serving_helpers import IRIS_FEATURES, feature_names, running_server  # noqa: F401 - fixtures use them; tests import them from serving_helpers
 
 HERE = Path(__file__).parent
 
@@ -27,10 +20,6 @@ def cancer() -> pd.DataFrame:
     frame = load_breast_cancer(as_frame=True).frame
     frame.columns = [name.replace(" ", "_") for name in frame.columns]
     return frame
-
-
-def feature_names(frame: pd.DataFrame) -> list[str]:
-    return [name for name in frame.columns if name != "target"]
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +51,6 @@ def regression_archives(tmp_path_factory) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
-IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width", "petal_band", "garden"]
 
 
 @pytest.fixture(scope="session")
@@ -103,40 +91,6 @@ def slow_archive(tmp_path_factory) -> Path:
     package = custom_package(HERE / "slow_processor.py", "SlowDouble", inputs={"x": "float64"},
                              outputs={"prediction": "float64"}, task="regression", metadata={"delay_s": 0.05})
     return package.save_archive(tmp_path_factory.mktemp("slow") / "slow.zip")
-
-
-@contextmanager
-def running_server(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-                   timeout: float = 60.0) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``tidal serve ARGS`` on a free loopback port; yields (base URL, process) once it is ready."""
-    port = free_port()
-    command = [sys.executable, "-m", "tidal.cli", "serve", *args, "--port", str(port)]
-    process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **(env or {})},
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + timeout
-    try:
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"server exited with {process.returncode}: {process.stdout.read()}")
-            try:
-                if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.time() > deadline:
-                raise AssertionError("server did not become ready in time")
-            time.sleep(0.1)
-        yield base, process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 @pytest.fixture(scope="session")

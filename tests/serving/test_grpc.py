@@ -22,9 +22,9 @@ import pandas as pd
 import pytest
 from grpc_endpoint import grpc_endpoint
 from servers import free_port
+from serving_helpers import IRIS_FEATURES, running_server
 
 import tidal
-from conftest import IRIS_FEATURES, running_server
 from tidal.core._errors import TidalError
 
 grpc = pytest.importorskip("grpc")

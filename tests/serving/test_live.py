@@ -11,8 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 import pytest
-
-from conftest import feature_names, running_server
+from serving_helpers import feature_names, running_server
 
 TOKEN = "live-test-token-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -30,6 +29,12 @@ def _hammer(base: str, stop: threading.Event, results: list, x: float = 1.0) -> 
             results.append((response.status_code, response.json()))
 
 
+def _wait_for(condition, limit_s: float = 60.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_hot_swap_under_load_fails_no_request(regression_archives):
     times2, times3 = regression_archives
     with admin_server(f"linear={times2}", "--max-wait-ms", "1") as (base, _):
@@ -37,13 +42,13 @@ def test_hot_swap_under_load_fails_no_request(regression_archives):
         threads = [threading.Thread(target=_hammer, args=(base, stop, results, float(i + 1))) for i in range(4)]
         for thread in threads:
             thread.start()
-        time.sleep(1.0)
+        _wait_for(lambda: len(results) > 20)  # requests counted, not seconds slept: a loaded machine is slower
         before = len(results)
         swap = httpx.post(f"{base}/v2/repository/models/linear/load", json={"source": str(times3), "version": "2"},
                           headers=ADMIN, timeout=60)
         assert swap.status_code == 200, swap.text
         after_swap = len(results)
-        time.sleep(1.0)
+        _wait_for(lambda: len(results) > after_swap + 20)
         stop.set()
         for thread in threads:
             thread.join()

@@ -7,8 +7,8 @@ import asyncio
 import httpx
 import numpy as np
 import pytest
+from serving_helpers import feature_names
 
-from conftest import feature_names
 from tidal.models import load_model
 from tidal.serving import ModelServer, ModelSpec, ServerOptions
 

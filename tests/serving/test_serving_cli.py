@@ -12,8 +12,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-
-from conftest import feature_names, running_server
+from serving_helpers import feature_names, running_server
 
 PIPELINE = """\
 tidal: 1

@@ -24,9 +24,9 @@ import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
+from serving_helpers import IRIS_FEATURES
 
 import tidal
-from conftest import IRIS_FEATURES
 from tidal.serving import ModelServer, ModelSpec
 
 DATATYPES = ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"]
