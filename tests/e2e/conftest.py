@@ -69,6 +69,16 @@ def _serve(workspace: Path, *options: str) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.fixture
+def demo_studio_server(tmp_path):
+    """``tidal studio`` in the workspace `tidal demo` writes, its pipeline included."""
+    from tidal.cli._demo import write_demo_workspace
+
+    write_demo_workspace(tmp_path)
+    with _serve(tmp_path) as served:
+        yield served
+
+
+@pytest.fixture
 def studio_server(studio_workspace):
     """``tidal studio`` on loopback (no token)."""
     with _serve(studio_workspace) as served:

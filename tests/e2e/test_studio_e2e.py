@@ -310,3 +310,27 @@ def test_token_in_the_browser_then_cookie_for_api_and_event_stream(locked_server
     page.get_by_test_id("node-eval").wait_for()
     page.get_by_test_id("run").click()  # statuses arrive over the event stream, authorised by the cookie
     page.wait_for_function("document.querySelector('[data-testid=node-eval]').dataset.status === 'succeeded'", timeout=180_000)
+
+
+def test_the_demo_workspace_opens_on_its_pipeline_with_titled_categories(demo_studio_server, browser, artifacts_dir):
+    url, _ = demo_studio_server
+    page = browser.new_page(viewport={"width": 1400, "height": 860})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)  # no file in the address: the workspace's only pipeline opens
+    page.get_by_test_id("node-train").wait_for(timeout=20_000)
+    assert page.get_by_test_id("pipeline-path").inner_text().startswith("pipelines/demo.yaml")
+    heads = page.locator(".group-head").all_inner_texts()
+    assert any(text.startswith("IO") for text in heads) and any(text.startswith("AutoML") for text in heads)
+    assert not any(text.startswith(("Io", "Automl")) for text in heads)
+    page.screenshot(path=str(artifacts_dir / "studio-demo-opened.png"))
+
+    page.get_by_role("button", name="New").click()  # a new canvas is calm until the user does something
+    page.get_by_test_id("empty-canvas").wait_for()
+    assert page.get_by_test_id("issue-list").count() == 0
+    drag_component(page, "io.read_csv", 80, 80)
+    page.get_by_test_id("issues-read_csv").wait_for()  # now mistakes show
+
+    page.goto(url)  # the last pipeline opened here comes back
+    page.get_by_test_id("node-train").wait_for(timeout=20_000)
+    assert errors == []

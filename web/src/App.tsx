@@ -17,6 +17,7 @@ import { StudioNodeView } from './StudioNodeView';
 import { useHistory } from './useHistory';
 
 const nodeTypes = { component: StudioNodeView };
+const LAST_PIPELINE = 'tidal.studio.lastPipeline';
 type Tab = 'events' | 'log' | 'output' | 'history';
 
 function Studio() {
@@ -98,6 +99,7 @@ function Studio() {
       setSelected(null);
       history.reset();
       window.location.hash = `file=${encodeURIComponent(document.path)}`;
+      window.localStorage.setItem(LAST_PIPELINE, document.path);
       window.setTimeout(() => flow.fitView({ padding: 0.15, maxZoom: 1.2 }), 50);
       const [latest] = await api.runs(loaded.meta.name, 1);  // show the last run's statuses and outputs
       if (latest) await loadRunRef.current(latest.id);
@@ -109,7 +111,14 @@ function Studio() {
   useEffect(() => {
     if (!components.length) return;
     const match = window.location.hash.match(/file=([^&]+)/);
-    if (match) openFile(decodeURIComponent(match[1]));
+    if (match) { openFile(decodeURIComponent(match[1])); return; }
+    // no file named: open the workspace's pipeline (the last one opened here, or the only one)
+    api.pipelines().then((files) => {
+      const usable = files.filter((file) => !file.error && !file.skipped);
+      const last = window.localStorage.getItem(LAST_PIPELINE);
+      const pick = usable.find((file) => file.path === last) ?? (usable.length === 1 ? usable[0] : undefined);
+      if (pick) openFile(pick.path);
+    }).catch(() => undefined);
   }, [components.length]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const saveTo = useCallback(async (target: string, overwrite: boolean): Promise<string | null> => {
@@ -311,8 +320,11 @@ function Studio() {
   const selectedNode = nodes.find((node) => node.id === selected);
   useEffect(() => { if (selectedNode) needDetail(selectedNode.data.component); }, [selectedNode?.data.component]); // eslint-disable-line
   useEffect(() => { if (docsFor) needDetail(docsFor); }, [docsFor]); // eslint-disable-line
-  const globalIssues = issues.filter((issue) => !issue.node);
-  const canvas = useMemo(() => ({ specs, statuses, issues, runNodes: runDetail?.nodes ?? {}, openOutput }), [specs, statuses, issues, runDetail, openOutput]);
+  // a new, untouched canvas is not a mistake: "the pipeline has no nodes" waits until the user has done something
+  const pristine = nodes.length === 0 && !dirty && path === null;
+  const shown = useMemo(() => (pristine ? issues.filter((issue) => issue.code !== 'empty') : issues), [pristine, issues]);
+  const globalIssues = shown.filter((issue) => !issue.node);
+  const canvas = useMemo(() => ({ specs, statuses, issues: shown, runNodes: runDetail?.nodes ?? {}, openOutput }), [specs, statuses, shown, runDetail, openOutput]);
 
   return (
     <CanvasContext.Provider value={canvas}>
@@ -416,8 +428,9 @@ function Studio() {
                 <h3>{meta.name}</h3>
                 <p className="muted">{nodes.length} nodes · {edges.length} connections</p>
                 <h4>Problems</h4>
-                {issues.length === 0 ? <p className="ok" data-testid="no-issues">No problems: ready to run.</p> : (
-                  <ul className="issue-list" data-testid="issue-list">{issues.map((issue, index) => (
+                {pristine && shown.length === 0 ? <p className="muted" data-testid="empty-canvas">Drag a component from the palette to start, or open a pipeline.</p>
+                  : shown.length === 0 ? <p className="ok" data-testid="no-issues">No problems: ready to run.</p> : (
+                  <ul className="issue-list" data-testid="issue-list">{shown.map((issue, index) => (
                     <li key={index}><b>{[issue.node, issue.port, issue.param].filter(Boolean).join(' · ') || 'pipeline'}</b>: {issue.message}</li>
                   ))}</ul>
                 )}

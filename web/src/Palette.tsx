@@ -23,7 +23,7 @@ export function Palette({ components, onDrop, onShowDocs }: Props) {
         found.get(spec.category)!.push(spec);
       }
     }
-    return [...found.entries()].sort(([a], [b]) => a.localeCompare(b));
+    return [...found.entries()].sort(([, a], [, b]) => a[0].category_title.localeCompare(b[0].category_title));
   }, [components, query]);
 
   function startDrag(spec: ComponentSummary, event: React.PointerEvent) {
@@ -57,7 +57,7 @@ export function Palette({ components, onDrop, onShowDocs }: Props) {
           return (
             <div key={category} className="palette-group">
               <button className="group-head" onClick={() => setOpen({ ...open, [category]: !open[category] })}>
-                <span className={`dot cat-${category}`} />{category}<span className="count">{specs.length}</span>
+                <span className={`dot cat-${category}`} />{specs[0].category_title}<span className="count">{specs.length}</span>
                 <span className="chevron">{expanded ? '▾' : '▸'}</span>
               </button>
               {expanded && specs.map((spec) => (

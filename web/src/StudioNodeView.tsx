@@ -24,7 +24,7 @@ export function StudioNodeView({ id, data, selected }: NodeProps<StudioNode>) {
       title={mine.map((issue) => `${issue.param ?? issue.port ?? ''} ${issue.message}`.trim()).join('\n')}
     >
       <div className="node-head">
-        <span className={`node-category cat-${spec?.category ?? 'unknown'}`}>{spec?.category ?? '?'}</span>
+        <span className={`node-category cat-${spec?.category ?? 'unknown'}`} title={spec?.category_title}>{spec?.category ?? '?'}</span>
         <span className="node-title" title={title}>{title}</span>
       </div>
       <div className="node-id">

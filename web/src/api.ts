@@ -2,7 +2,7 @@
 
 export interface Port { name: string; type: string; optional: boolean; help?: string | null }
 export interface ComponentSummary {
-  id: string; title: string; category: string; summary: string; version: string;
+  id: string; title: string; category: string; category_title: string; summary: string; version: string;
   inputs: Port[]; outputs: Port[];
 }
 export interface JsonSchema {

@@ -187,6 +187,7 @@ def artifacts_show(
 def write_catalogue(folder: Path) -> list[Path]:
     """One Markdown page per category, generated from the registry (built-in components only)."""
     from tidal.core import registry
+    from tidal.core._categories import category_title
 
     folder.mkdir(parents=True, exist_ok=True)
     by_category: dict[str, list[Any]] = {}
@@ -197,11 +198,12 @@ def write_catalogue(folder: Path) -> list[Path]:
     index = ["# Component catalogue", "", "Generated from the registry by `tidal components docs`; do not edit by hand.", ""]
     for category, specs in sorted(by_category.items()):
         page = folder / f"{category}.md"
-        sections = [f"# {category}", "", f"{len(specs)} components.", ""]
+        sections = [f"# {category_title(category)} (`{category}.*`)", "", f"{len(specs)} components.", ""]
         sections += [render_component_markdown(spec.to_dict()) + "\n" for spec in specs]
         page.write_text("\n".join(sections))
         written.append(page)
-        index.append(f"- [{category}]({category}.md): {len(specs)} components — " + ", ".join(f"`{spec.name}`" for spec in specs))
+        index.append(f"- [{category_title(category)}]({category}.md) (`{category}.*`): {len(specs)} components — "
+                     + ", ".join(f"`{spec.name}`" for spec in specs))
     (folder / "README.md").write_text("\n".join(index) + "\n")
     return written
 

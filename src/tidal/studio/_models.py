@@ -42,6 +42,7 @@ class ComponentSummary(BaseModel):
     id: str
     title: str
     category: str
+    category_title: str  # for people: "IO", "AutoML" (tidal.core._categories)
     summary: str
     version: str
     inputs: list[PortOut]

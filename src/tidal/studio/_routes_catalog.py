@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 import tidal
 from tidal.core import ComponentSpec, registry
+from tidal.core._categories import category_title
 from tidal.studio._context import StudioContext, context
 from tidal.studio._models import ComponentDetail, ComponentSummary, ErrorBody, Info, PortOut
 
@@ -20,6 +21,7 @@ def _summary_fields(spec: ComponentSpec) -> dict[str, object]:
         "id": spec.id,
         "title": spec.title,
         "category": spec.category,
+        "category_title": category_title(spec.category),
         "summary": spec.description.split("\n\n", 1)[0].replace("\n", " ").strip(),
         "version": spec.version,
         "inputs": [PortOut(**port.to_dict()) for port in spec.inputs],
