@@ -38,6 +38,22 @@ def spec(**overrides):
     return parse_service(data)
 
 
+def test_a_grpc_port_is_served_exposed_and_valid_kubernetes():
+    manifests = render_kubernetes(spec(server={"grpc_port": 9001}))
+    for manifest in manifests:
+        kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+    deployment, service, _ = manifests
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][container["args"].index("--grpc-port") + 1] == "9001"
+    assert {"name": "grpc", "containerPort": 9001, "protocol": "TCP"} in container["ports"]
+    assert {"name": "grpc", "port": 9001, "targetPort": "grpc", "protocol": "TCP", "appProtocol": "grpc"} in service["spec"]["ports"]
+    plain = render_kubernetes(spec())
+    assert "--grpc-port" not in plain[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert [port["name"] for port in plain[1]["spec"]["ports"]] == ["http"]
+    with pytest.raises(ValidationFailed, match="give gRPC a port of its own"):
+        spec(server={"grpc_port": 9000})
+
+
 @pytest.mark.parametrize("target", [{"target_in_flight": 8}, {"target_in_flight": None, "target_qps": 150.5},
                                     {"target_in_flight": None}])
 def test_hpa_manifests_are_valid_kubernetes(target):

@@ -60,11 +60,13 @@ def deploy(service: ServiceSpec, *, target: str | None = None, output: Path | No
         specs = service.model_specs()
         if dry_run:
             return "would serve " + ", ".join(f"{spec.name}:{spec.source} (weight {spec.weight:g})" for spec in specs) + \
-                f" on port {service.server.port} with {service.server.workers} worker(s)"
+                f" on port {service.server.port}" + \
+                (f" and gRPC port {service.server.grpc_port}" if service.server.grpc_port is not None else "") + \
+                f" with {service.server.workers} worker(s)"
         # trust stays per model (the spec's models); the token, if admin is on, from TIDAL_SERVE_TOKEN or generated
         options = ServerOptions(max_body_bytes=int(service.server.max_body_mb * 1024 * 1024), admin=service.server.admin)
         serve(specs, host="127.0.0.1", port=service.server.port, workers=service.server.workers, options=options,
-              drain_seconds=service.server.drain_seconds, workspace=workspace)
+              drain_seconds=service.server.drain_seconds, workspace=workspace, grpc_port=service.server.grpc_port)
         return ""
     if chosen == "ray":
         from tidal.serving._ray import deploy_on_ray

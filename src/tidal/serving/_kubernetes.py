@@ -43,7 +43,9 @@ def render_kubernetes(service: ServiceSpec) -> list[dict[str, Any]]:
         "name": "server",
         "image": service.kubernetes.image,
         "args": ["serve", *service.serve_arguments()],
-        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+        + ([{"name": "grpc", "containerPort": service.server.grpc_port, "protocol": "TCP"}]
+           if service.server.grpc_port is not None else []),
         "env": [{"name": "TIDAL_SERVE_TOKEN",
                  "valueFrom": {"secretKeyRef": {"name": token_secret_name(service), "key": "token"}}}],
         "resources": resources,
@@ -80,7 +82,10 @@ def render_kubernetes(service: ServiceSpec) -> list[dict[str, Any]]:
         "kind": "Service",
         "metadata": meta,
         "spec": {"selector": {"app.kubernetes.io/name": service.name},
-                 "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]},
+                 "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+                 # gRPC clients (and meshes) tell the protocol by the appProtocol; the pods answer grpc.health.v1 too
+                 + ([{"name": "grpc", "port": service.server.grpc_port, "targetPort": "grpc", "protocol": "TCP",
+                      "appProtocol": "grpc"}] if service.server.grpc_port is not None else [])},
     }
     scaler = _keda(service, meta) if service.kubernetes.autoscaler == "keda" else _hpa(service, meta)
     return [deployment, kube_service, scaler]

@@ -93,6 +93,13 @@ class ServerSettings(_Strict):
     drain_seconds: float = Field(5.0, ge=0)
     max_body_mb: float = Field(8.0, gt=0)
     admin: bool = Field(False, description="the repository API (load, unload, traffic); needs the token")
+    grpc_port: int | None = Field(None, ge=1, le=65535, description="also serve the protocol over gRPC on this port")
+
+    @model_validator(mode="after")
+    def _ports(self) -> ServerSettings:
+        if self.grpc_port is not None and self.grpc_port == self.port:
+            raise ValueError(f"grpc_port {self.grpc_port} is the HTTP port too: give gRPC a port of its own")
+        return self
 
 
 class KubernetesSettings(_Strict):
@@ -147,6 +154,8 @@ class ServiceSpec(_Strict):
                  "--max-queue", str(batching.max_queue), "--queue-timeout", f"{batching.queue_timeout_s:g}"]
         if batching.threaded:
             args.append("--threaded")
+        if self.server.grpc_port is not None:
+            args += ["--grpc-port", str(self.server.grpc_port)]
         if self.server.admin:
             args.append("--admin")
         if any(entry.trust for entry in self.models):
