@@ -46,6 +46,7 @@ class ComponentSummary(BaseModel):
     version: str
     inputs: list[PortOut]
     outputs: list[PortOut]
+    origin: str = "tidal"
 
 
 class ComponentDetail(ComponentSummary):
