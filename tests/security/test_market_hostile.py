@@ -39,11 +39,12 @@ def pip_marker(tmp_path, monkeypatch) -> Path:
 def no_network(tmp_path, monkeypatch) -> Path:
     marker = tmp_path / "NETWORK-USED"
 
-    def fake_urlopen(url, *args, **kwargs):
-        marker.write_text(str(url))
-        raise OSError("the tests have no network")
+    class NoNetwork:
+        def open(self, url, *args, **kwargs):
+            marker.write_text(str(url))
+            raise OSError("the tests have no network")
 
-    monkeypatch.setattr(fetch_module.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(fetch_module, "_opener", NoNetwork())
     return marker
 
 
@@ -110,6 +111,34 @@ def test_a_loopback_http_index_is_allowed_to_be_fetched(no_network):
     with pytest.raises(MarketRefused, match="cannot fetch"):
         load_index("http://127.0.0.1:9/index.json")
     assert no_network.read_text() == "http://127.0.0.1:9/index.json"
+
+
+def test_a_redirect_from_loopback_to_plain_http_elsewhere_is_not_followed():
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked: list[str] = []
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server API
+            asked.append(self.path)
+            self.send_response(302)
+            self.send_header("Location", "http://192.0.2.10/index.json")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(MarketRefused, match="redirect.*plain http"):
+            load_index(f"http://127.0.0.1:{server.server_port}/index.json")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert asked == ["/index.json"]
 
 
 def test_a_huge_index_is_refused_after_reading_no_more_than_the_limit(tmp_path):

@@ -37,6 +37,7 @@ def market_search(
     json_: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Packages in the index whose name, summary or components hold every word."""
+    from rich.markup import escape
     from rich.table import Table
 
     from tidal.market import load_index
@@ -46,11 +47,11 @@ def market_search(
     if json_:
         print_json([entry.to_dict() for entry in found])
         return
-    table = Table(title=f"{len(found)} packages in {market.name}")
+    table = Table(title=escape(f"{len(found)} packages in {market.name}"))
     for column in ("package", "version", "licence", "components", "summary"):
         table.add_column(column, overflow="fold")
-    for entry in found:
-        table.add_row(entry.package, entry.version, entry.licence, ", ".join(entry.components), entry.summary)
+    for entry in found:  # an index is someone else's text: never Rich markup
+        table.add_row(entry.package, entry.version, escape(entry.licence), ", ".join(entry.components), escape(entry.summary))
     console.print(table)
 
 
@@ -79,9 +80,11 @@ def market_show(
     if json_:
         print_json({"index": entry, "installed": plugin.to_dict() if plugin else None})
         return
-    if entry is not None:
-        console.print(f"[bold]{entry['package']}[/] {entry['version']} · licence {entry['licence']} · sha256 {entry['sha256']}")
-        console.print(f"  {entry['summary']}\n  components: {', '.join(entry['components'])}")  # type: ignore[arg-type]
+    if entry is not None:  # an index is someone else's text: printed without Rich markup
+        console.print(f"{entry['package']} {entry['version']} · licence {entry['licence']} · sha256 {entry['sha256']}",
+                      markup=False, highlight=False)
+        console.print(f"  {entry['summary']}\n  components: {', '.join(entry['components'])}",  # type: ignore[arg-type]
+                      markup=False, highlight=False)
     if plugin is None:
         console.print("  not installed: `tidal market install " + package + "`")
         return

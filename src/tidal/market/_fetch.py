@@ -68,6 +68,19 @@ def _chunks(stream: BinaryIO, limit: int, what: str, location: str) -> Iterator[
         yield chunk
 
 
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to a URL Tidal would fetch itself (no https -> plain http downgrade)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        check_url(newurl, f"the redirect from {req.full_url} to")
+        if urlsplit(newurl).scheme.lower() not in ("http", "https"):
+            raise MarketRefused(f"{req.full_url} redirects to {newurl}; only http(s) redirects are followed")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_opener = urllib.request.build_opener(_CheckedRedirects)
+
+
 def _open(location: str, what: str) -> BinaryIO:
     path = local_path(location)
     if path is not None:
@@ -76,7 +89,9 @@ def _open(location: str, what: str) -> BinaryIO:
         return path.open("rb")
     check_url(location, what)
     try:
-        return urllib.request.urlopen(location, timeout=TIMEOUT_SECONDS)  # type: ignore[no-any-return]  # noqa: S310 - scheme checked above
+        return _opener.open(location, timeout=TIMEOUT_SECONDS)  # type: ignore[no-any-return]
+    except MarketRefused:
+        raise
     except OSError as error:
         raise MarketRefused(f"cannot fetch {what} {location}: {error}") from None
 

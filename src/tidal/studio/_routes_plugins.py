@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tidal.core import registry
 from tidal.market import install_package, installed_plugins
-from tidal.market._index import NAME_PATTERN
+from tidal.market._index import NAME_PATTERN, canonical_name
 from tidal.studio._context import StudioContext, context
 from tidal.studio._models import ErrorBody
 
@@ -65,6 +65,6 @@ def install_plugin(body: InstallRequest, ctx: Context) -> Any:
                                        "or run `tidal market install PACKAGE` yourself", "issues": []}, status_code=403)
     result = install_package(body.package)
     registry.load_new_plugins()
-    plugin = next((info for info in installed_plugins(ctx.root) if info.distribution.lower() == result.package.lower()), None)
+    plugin = next((info for info in installed_plugins(ctx.root) if canonical_name(info.distribution) == canonical_name(result.package)), None)
     return InstallOut(package=result.package, version=result.version, sha256=result.sha256,
                       components=plugin.components if plugin else [], load_errors=plugin.load_errors if plugin else {})
