@@ -255,3 +255,14 @@ def test_the_studio_install_route_accepts_a_package_name_only(tmp_path, pip_mark
     reply = client.post("/api/plugins/install", json=body)
     assert reply.status_code == 422
     assert not pip_marker.exists()
+
+
+def test_the_studio_install_route_needs_the_token_even_with_the_switch(tmp_path, pip_marker):
+    from tidal.studio import create_app
+
+    client = TestClient(create_app(tmp_path, token="s3cret-token", allow_install=True), base_url="http://127.0.0.1")
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        reply = client.post("/api/plugins/install", json={"package": "acme-tools"}, headers=headers)
+        assert reply.status_code == 401 and "s3cret-token" not in reply.text
+    assert client.get("/api/plugins").status_code == 401
+    assert not pip_marker.exists()
