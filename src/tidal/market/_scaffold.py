@@ -106,7 +106,7 @@ def test_components_are_registered_by_this_package():
 
 README = Template('''# $name
 
-Components for [Tidal](https://github.com/tidal-ml/tidal), category `$category`:
+Components for Tidal (`pip install tidal-ml`), category `$category`:
 
 | component | what it does |
 | --- | --- |
