@@ -35,10 +35,11 @@ def components_list(
         words = search.lower().split()
         specs = [spec for spec in specs if all(word in f"{spec.id} {spec.title} {spec.description}".lower() for word in words)]
     if json_:
-        print_json([spec.to_dict() for spec in specs])
+        print_json([{**spec.to_dict(), "origin": registry.origins.get(spec.id, "tidal")} for spec in specs])
+        _print_plugin_errors(registry.plugin_errors, to_errors=True)
         return
     table = Table(title=f"{len(specs)} components")
-    for column in ("id", "title", "inputs", "outputs", "summary"):
+    for column in ("id", "title", "inputs", "outputs", "origin", "summary"):
         table.add_column(column, overflow="fold")
     for spec in specs:
         table.add_row(
@@ -46,12 +47,22 @@ def components_list(
             spec.title,
             ", ".join(f"{port.name}:{port.type}" for port in spec.inputs),
             ", ".join(f"{port.name}:{port.type}" for port in spec.outputs),
+            registry.origins.get(spec.id, "tidal"),
             spec.description.split("\n", 1)[0],
         )
     console.print(table)
-    if registry.plugin_errors:
-        for name, error in registry.plugin_errors.items():
-            console.print(f"[yellow]plug-in {name} failed to load:[/] {error}")
+    _print_plugin_errors(registry.plugin_errors)
+
+
+def _print_plugin_errors(plugin_errors: dict[str, str], *, to_errors: bool = False) -> None:
+    """Each plug-in that failed to load, with its error (on stderr beside --json output)."""
+    from rich.markup import escape
+
+    from tidal.cli._render import errors
+
+    for name, error in plugin_errors.items():
+        (errors if to_errors else console).print(f"[yellow]plug-in {escape(name)} failed to load:[/] {escape(error)}",
+                                                 highlight=False, soft_wrap=True)
 
 
 @components_app.command("show")

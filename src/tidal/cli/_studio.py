@@ -23,6 +23,8 @@ def studio(
     workers: Annotated[int | None, typer.Option("--workers", min=0, help="worker processes per run")] = None,
     allow_code: Annotated[bool, typer.Option("--allow-code", help="let pipelines run Python code written in them (tools.python_script): "
                                                                    "anyone who can reach the Studio can then run code as you")] = False,
+    allow_install: Annotated[bool, typer.Option("--allow-install", help="let the Studio install plug-in packages from the market index "
+                                                                         "(TIDAL_MARKET_INDEX): their code then runs as you")] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Open the Studio: build pipelines by drag and drop, run them, inspect outputs (in FOLDER's workspace)."""
@@ -40,4 +42,4 @@ def studio(
             raise TidalError(f"cannot listen on {host}:{port}: {error.strerror}; choose another --port or --host") from None
     # serve() announces the workspace itself, with the URL
     serve(host, port, workspace=settings.workspace(folder, chosen=workspace, announce=False), token=token, workers=workers,
-          allow_code=allow_code, announce=lambda text: console.print(text, highlight=False, soft_wrap=True))
+          allow_code=allow_code, allow_install=allow_install, announce=lambda text: console.print(text, highlight=False, soft_wrap=True))

@@ -7,7 +7,7 @@ import importlib
 import logging
 import os
 import pkgutil
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
 from tidal.core._errors import NotFound, TidalError
@@ -32,8 +32,13 @@ class Registry:
         self._components: dict[str, ComponentSpec] = {}
         self._loaded = False
         self._loading = False
+        #: entry point (or TIDAL_PLUGINS module) name -> "ErrorType: message", for plug-ins that failed to load
         self.plugin_errors: dict[str, str] = {}
+        #: entry point name -> the distribution that declares it
+        self.plugin_distributions: dict[str, str] = {}
+        #: component id -> "tidal", the distribution that registered it, or the TIDAL_PLUGINS module
         self.origins: dict[str, str] = {}
+        self._seen_entry_points: set[tuple[str, str]] = set()
 
     def add(self, spec: ComponentSpec) -> None:
         self.load()  # built-ins first, so a clash is reported on the newcomer
@@ -60,20 +65,42 @@ class Registry:
             for module_name in filter(None, os.environ.get(PLUGINS_VARIABLE, "").split(",")):
                 self._load_local(module_name.strip())
             for entry in entry_points(group=ENTRY_POINT_GROUP):
-                before = set(self._components)
-                try:
-                    loaded = entry.load()
-                    if callable(loaded) and not hasattr(loaded, "__path__"):
-                        loaded()
-                except Exception as error:  # a broken plug-in must not take the platform down
-                    self.plugin_errors[entry.name] = f"{type(error).__name__}: {error}"
-                    log.warning("plug-in %s failed to load: %s", entry.name, error)
-                    continue
-                for spec_id in set(self._components) - before:
-                    self.origins[spec_id] = entry.dist.name if entry.dist else entry.name
+                self._load_entry_point(entry)
             self._loaded = True
         finally:
             self._loading = False
+
+    def load_new_plugins(self) -> list[str]:
+        """Load entry points installed since the registry loaded (e.g. by ``tidal market install``); their names."""
+        if not self._loaded:
+            self.load()
+            return sorted(self.plugin_distributions)
+        importlib.invalidate_caches()
+        fresh = [entry for entry in entry_points(group=ENTRY_POINT_GROUP) if _entry_key(entry) not in self._seen_entry_points]
+        self._loading = True
+        try:
+            for entry in fresh:
+                self._load_entry_point(entry)
+        finally:
+            self._loading = False
+        return [entry.name for entry in fresh]
+
+    def _load_entry_point(self, entry: EntryPoint) -> None:
+        self._seen_entry_points.add(_entry_key(entry))
+        distribution = entry.dist.name if entry.dist else entry.name
+        self.plugin_distributions[entry.name] = distribution
+        before = set(self._components)
+        try:
+            loaded = entry.load()
+            if callable(loaded) and not hasattr(loaded, "__path__"):
+                loaded()
+        except Exception as error:  # a broken plug-in must not take the platform down
+            self.plugin_errors[entry.name] = f"{type(error).__name__}: {error}"
+            log.warning("plug-in %s failed to load: %s", entry.name, error)
+            return
+        self.plugin_errors.pop(entry.name, None)
+        for spec_id in set(self._components) - before:
+            self.origins[spec_id] = distribution
 
     def _load_local(self, module_name: str) -> None:
         """A module named in TIDAL_PLUGINS: components of your own, without packaging them."""
@@ -103,9 +130,31 @@ class Registry:
         try:
             return self._components[component_id]
         except KeyError:
+            failed = self.failed_plugin_for(component_id)
+            if failed is not None:
+                name, error = failed
+                raise NotFound(
+                    f"component '{component_id}' cannot be used: plug-in {name} failed to load: {error}; "
+                    f"fix or reinstall it (`tidal market show {self.plugin_distributions.get(name, name)}` shows its state)"
+                ) from None
             close = difflib.get_close_matches(component_id, list(self._components), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else "; see `tidal components list`"
-            raise NotFound(f"unknown component '{component_id}'{hint}") from None
+            broken = "".join(f"; plug-in {name} failed to load ({error}) and may be the one that provides it"
+                             for name, error in self.plugin_errors.items())
+            raise NotFound(f"unknown component '{component_id}'{hint}{broken}") from None
+
+    def failed_plugin_for(self, component_id: str) -> tuple[str, str] | None:
+        """The plug-in that failed to load and would provide ``component_id``: (name, error), or None.
+
+        A plug-in's entry point is named after its category (the convention ``tidal components new``
+        follows), or its distribution's name is the category with ``-``/``.`` for ``_``.
+        """
+        category = component_id.split(".", 1)[0]
+        for name, error in self.plugin_errors.items():
+            distribution = self.plugin_distributions.get(name, "")
+            if category in (name, _normalized(distribution), _normalized(distribution).removeprefix("tidal_")):
+                return name, error
+        return None
 
     def find(self, component_id: str) -> ComponentSpec | None:
         self.load()
@@ -126,6 +175,14 @@ class Registry:
     def __len__(self) -> int:
         self.load()
         return len(self._components)
+
+
+def _entry_key(entry: EntryPoint) -> tuple[str, str]:
+    return (entry.dist.name if entry.dist else "", entry.name)
+
+
+def _normalized(name: str) -> str:
+    return "".join("_" if char in "-." else char for char in name.lower())
 
 
 def _origin(spec: ComponentSpec) -> str:

@@ -15,7 +15,13 @@ from fastapi.staticfiles import StaticFiles
 import tidal
 from tidal.core._errors import CodeNotAllowed, NotFound, TidalError, ValidationFailed
 from tidal.store import Workspace
-from tidal.studio import _routes_artifacts, _routes_catalog, _routes_pipelines, _routes_runs
+from tidal.studio import (
+    _routes_artifacts,
+    _routes_catalog,
+    _routes_pipelines,
+    _routes_plugins,
+    _routes_runs,
+)
 from tidal.studio._auth import AccessMiddleware
 from tidal.studio._context import StudioContext
 from tidal.studio._paths import PathRefused
@@ -75,6 +81,7 @@ def create_app(
     workers: int | None = None,
     static_dir: Path | None = None,
     allow_code: bool = False,
+    allow_install: bool = False,
 ) -> FastAPI:
     """The Studio app over ``workspace`` (default: the one found from the current directory, as git finds a repository).
 
@@ -82,6 +89,8 @@ def create_app(
     set: requests whose Host header is not in it are refused (DNS-rebinding protection).
     ``allow_code``: runs may include components that run code written in the pipeline
     (``tools.python_script``); off by default, such runs are refused with 403.
+    ``allow_install``: ``POST /api/plugins/install`` may install packages from the market index
+    (third-party code); off by default, it answers 403.
     """
     ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
     manager = RunManager(ws, workers=workers, allow_code=allow_code)
@@ -99,9 +108,9 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
     )
-    app.state.studio = StudioContext(ws, manager, auth=token is not None)
+    app.state.studio = StudioContext(ws, manager, auth=token is not None, allow_install=allow_install)
     _add_error_handlers(app)
-    for module in (_routes_catalog, _routes_pipelines, _routes_runs, _routes_artifacts):
+    for module in (_routes_catalog, _routes_pipelines, _routes_runs, _routes_artifacts, _routes_plugins):
         app.include_router(module.router)
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)

@@ -23,6 +23,7 @@ class StudioContext:
     workspace: Workspace
     runs: RunManager
     auth: bool = False
+    allow_install: bool = False
 
     @property
     def root(self) -> Path:

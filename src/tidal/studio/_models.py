@@ -47,6 +47,7 @@ class ComponentSummary(BaseModel):
     version: str
     inputs: list[PortOut]
     outputs: list[PortOut]
+    origin: str = "tidal"
 
 
 class ComponentDetail(ComponentSummary):

@@ -26,6 +26,7 @@ def _summary_fields(spec: ComponentSpec) -> dict[str, object]:
         "version": spec.version,
         "inputs": [PortOut(**port.to_dict()) for port in spec.inputs],
         "outputs": [PortOut(**port.to_dict()) for port in spec.outputs],
+        "origin": registry.origins.get(spec.id, "tidal"),
     }
 
 

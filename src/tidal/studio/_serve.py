@@ -27,6 +27,7 @@ def serve(
     token: str | None = None,
     workers: int | None = None,
     allow_code: bool = False,
+    allow_install: bool = False,
     announce: Any = print,
     static_dir: Path | None = None,
 ) -> None:
@@ -43,12 +44,16 @@ def serve(
     if not loopback and not token:
         token = new_token()
     allowed = {*LOOPBACK_NAMES, host} if loopback else None
-    app = create_app(workspace, token=token, allowed_hosts=allowed, workers=workers, static_dir=static_dir, allow_code=allow_code)
+    app = create_app(workspace, token=token, allowed_hosts=allowed, workers=workers, static_dir=static_dir, allow_code=allow_code,
+                     allow_install=allow_install)
     announce(f"Tidal Studio on {studio_url(host, port, token)}")
     announce(f"  workspace {app.state.studio.workspace.root}")
     if allow_code:
         announce("  --allow-code: pipelines may run Python code (tools.python_script) as this user; "
                  "anyone who can use this Studio can run code on this machine")
+    if allow_install:
+        announce("  --allow-install: the Studio may install plug-in packages from the market index; "
+                 "their code runs as this user")
     if token:
         announce("  open the URL above once (it holds the access token); API clients send 'Authorization: Bearer TOKEN'")
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
