@@ -324,6 +324,15 @@ def test_the_demo_workspace_opens_on_its_pipeline_with_titled_categories(demo_st
     assert any(text.startswith("IO") for text in heads) and any(text.startswith("AutoML") for text in heads)
     assert not any(text.startswith(("Io", "Automl")) for text in heads)
     page.screenshot(path=str(artifacts_dir / "studio-demo-opened.png"))
+    # components from plug-ins carry their origin (the test components load through TIDAL_PLUGINS)
+    page.get_by_test_id("palette-search").fill("testing.")
+    mark = page.locator("[data-testid^=plugin-testing]").first
+    mark.wait_for()
+    assert mark.inner_text() == "testing_components"
+    page.get_by_test_id("palette-search").fill("io.read_csv")
+    page.get_by_test_id("palette-io.read_csv").wait_for()
+    assert page.locator(".plugin-mark").count() == 0  # Tidal's own components carry no mark
+    page.get_by_test_id("palette-search").fill("")
 
     page.get_by_role("button", name="New").click()  # a new canvas is calm until the user does something
     page.get_by_test_id("empty-canvas").wait_for()

@@ -63,7 +63,10 @@ export function Palette({ components, onDrop, onShowDocs }: Props) {
               {expanded && specs.map((spec) => (
                 <div key={spec.id} className="palette-item" title={`${spec.id}\n${spec.summary}`}
                   data-testid={`palette-${spec.id}`} onPointerDown={(event) => startDrag(spec, event)}>
-                  <div className="item-title">{spec.title}</div>
+                  <div className="item-title">{spec.title}
+                    {spec.origin && spec.origin !== 'tidal' && (
+                      <span className="plugin-mark" title={`from the plug-in ${spec.origin}`} data-testid={`plugin-${spec.id}`}>{spec.origin}</span>)}
+                  </div>
                   <div className="item-id">{spec.id}</div>
                 </div>
               ))}

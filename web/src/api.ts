@@ -3,6 +3,7 @@
 export interface Port { name: string; type: string; optional: boolean; help?: string | null }
 export interface ComponentSummary {
   id: string; title: string; category: string; category_title: string; summary: string; version: string;
+  origin?: string;  // "tidal", or the plug-in distribution that registered it
   inputs: Port[]; outputs: Port[];
 }
 export interface JsonSchema {
