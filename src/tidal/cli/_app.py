@@ -81,7 +81,18 @@ def _root(
 
 def main() -> None:
     """Entry point: user mistakes print a clear message and exit 2, never a traceback."""
-    from tidal.cli import _catalog, _demo, _models, _nn, _optimize, _runs, _serve, _studio, _tune  # noqa: F401 - registers commands
+    from tidal.cli import (  # noqa: F401 - registers commands
+        _catalog,
+        _demo,
+        _models,
+        _nn,
+        _optimize,
+        _runs,
+        _serve,
+        _stream,
+        _studio,
+        _tune,
+    )
     from tidal.cli._render import errors
 
     try:
