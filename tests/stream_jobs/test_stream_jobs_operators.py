@@ -64,7 +64,7 @@ def test_deduplicate_within_horizon():
 def test_join_table_and_sql_steps(tmp_path):
     table = tmp_path / "users.csv"
     pd.DataFrame({"k": ["a", "b"], "region": ["north", "south"]}).to_csv(table, index=False)
-    joined = JoinTable("j", table=table, key="k").process(_batch([1, 2, 3], ["a", "b", "c"])).frame
+    joined = JoinTable.from_file("j", table, key="k").process(_batch([1, 2, 3], ["a", "b", "c"])).frame
     assert joined["region"].fillna("?").tolist() == ["north", "south", "?"]
     frame = _batch([1, 2, 3], values=[1.0, 2.0, 3.0])
     assert filter_rows("f", condition="v >= 2").process(frame).frame["v"].tolist() == [2.0, 3.0]
@@ -73,3 +73,22 @@ def test_join_table_and_sql_steps(tmp_path):
     assert list(mapped.columns) == ["t", "k", "v", "double"] and mapped["v"].tolist() == [2.0, 3.0, 4.0]
     with pytest.raises(DataError, match="not in the stream|Referenced column"):
         filter_rows("f", condition="nope > 1").process(frame)
+
+
+def test_session_windows_split_on_gaps_and_survive_a_checkpoint(tmp_path):
+    from tidal.stream._operators import SessionWindow
+
+    def make():
+        return SessionWindow("s", time="t", gap=3, key="k", aggregations={"n": "count(*)", "total": "sum(v)"}, delay=1)
+    batches = [_batch([0, 1, 2], ["a", "b", "a"]), _batch([4, 10, 11], ["a", "a", "b"]), _batch([12, 30], ["a", "b"]), _batch([50], ["a"])]
+    straight = make()
+    expected = pd.concat([straight.process(b).frame for b in batches], ignore_index=True)
+    assert expected[["k", "session_start", "session_end", "n"]].values.tolist() == [
+        ["a", 0.0, 4.0, 3], ["b", 1.0, 1.0, 1], ["a", 10.0, 12.0, 2], ["b", 11.0, 11.0, 1], ["b", 30.0, 30.0, 1]]
+    split = make()
+    first = [split.process(b).frame for b in batches[:2]]
+    _checkpoint.save(tmp_path / "c", {"s": split.state()})
+    restored = make()
+    restored.load(_checkpoint.load(tmp_path / "c")["s"])
+    rest = [restored.process(b).frame for b in batches[2:]]
+    pd.testing.assert_frame_equal(pd.concat(first + rest, ignore_index=True), expected)

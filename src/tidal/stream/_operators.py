@@ -145,8 +145,21 @@ class EventTime(Operator):
     def times(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Event times as floats, and the mask of rows that have none (they are dead letters)."""
         _require(frame, [self.time], self.where)
-        values = pd.to_numeric(frame[self.time], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        column = frame[self.time]
+        if pd.api.types.is_datetime64_any_dtype(column):  # datetimes count in seconds since 1970
+            stamps = pd.to_datetime(column, utc=True)
+            values = ((stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(dtype=np.float64, na_value=np.nan)
+            return values, ~np.isfinite(values)
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         return values, ~np.isfinite(values)
+
+    def flush(self) -> pd.DataFrame:
+        """End of the stream (a bounded table): the watermark goes to infinity, every open window is emitted."""
+        self.watermark = math.inf
+        return self._emit()
+
+    def _emit(self) -> pd.DataFrame:
+        return pd.DataFrame()
 
     def advance(self, times: np.ndarray) -> None:
         if len(times):
@@ -312,21 +325,28 @@ class Deduplicate(EventTime):
 
 
 class JoinTable(Operator):
-    """Enriches each row from a batch table (Parquet or CSV) loaded when the job starts."""
+    """Enriches each row from a batch table (loaded when the job starts; its digest is checkpointed)."""
 
-    def __init__(self, where: str, *, table: Path, key: Any, how: str = "left", columns: list[str] | None = None) -> None:
+    def __init__(self, where: str, *, table: pd.DataFrame, key: Any, how: str = "left", columns: list[str] | None = None,
+                 digest: str = "") -> None:
         super().__init__(where)
         if how not in ("left", "inner"):
             raise DataError(f"{where}: 'how' must be left or inner, got {how!r}")
-        if not table.is_file():
-            raise DataError(f"{where}: the table {table} does not exist")
-        self.digest = hashlib.sha256(table.read_bytes()).hexdigest()
-        self.table = pd.read_parquet(table) if table.suffix == ".parquet" else pd.read_csv(table)
-        self.key, self.how = _columns(key), how
-        _require(self.table, self.key + list(columns or []), f"{where} (table {table.name})")
+        self.key, self.how, self.digest = _columns(key), how, digest
+        if not self.key:
+            raise DataError(f"{where}: 'key' needs the column(s) to join on")
+        _require(table, self.key + list(columns or []), f"{where} (the table)")
         if columns:
-            self.table = self.table[self.key + [c for c in columns if c not in self.key]]
-        self.table = self.table.drop_duplicates(self.key, keep="last")
+            table = table[self.key + [c for c in columns if c not in self.key]]
+        self.table = table.drop_duplicates(self.key, keep="last")
+
+    @classmethod
+    def from_file(cls, where: str, path: Path, **params: Any) -> JoinTable:
+        if not path.is_file():
+            raise DataError(f"{where}: the table {path} does not exist")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        return cls(where, table=table, digest=digest, **params)
 
     def process(self, frame: pd.DataFrame) -> StepOutput:
         if frame.empty:
@@ -341,3 +361,106 @@ class JoinTable(Operator):
         if state.get("digest") != self.digest:
             raise DataError(f"{self.where}: the join table changed since the checkpoint; replaying with another table would "
                             "not give the same outputs. Restore the table, or delete the job's folder to start over")
+
+
+class SessionWindow(EventTime):
+    """Per key, a session is a run of rows with gaps under ``gap``; emitted when the watermark passes its end + gap + lateness.
+
+    Rows are taken in event-time order within a micro-batch. A row before its key's open session,
+    within ``gap`` of its start, extends it backwards; further back it is late.
+    """
+
+    def __init__(self, where: str, *, time: str, gap: float, key: Any = None, aggregations: dict[str, str],
+                 delay: float = 0.0, lateness: float = 0.0) -> None:
+        super().__init__(where, time, delay)
+        if gap <= 0 or lateness < 0:
+            raise DataError(f"{where}: 'gap' must be > 0 and 'lateness' >= 0")
+        self.gap, self.lateness, self.key = float(gap), float(lateness), _columns(key)
+        self.aggs = _aggregations(aggregations, where)
+        self.open: dict[str, list[float]] = {}      # key -> [start, last, count, then per aggregation: value or sum, count]
+        self.closed: list[tuple[str, list[float]]] = []
+
+    def _fresh(self, moment: float) -> list[float]:
+        acc = [moment, moment]
+        for _name, fn, _column in self.aggs:
+            acc += {"count": [0.0], "sum": [0.0], "mean": [0.0, 0.0], "min": [math.inf], "max": [-math.inf]}[fn]
+        return acc
+
+    def _add(self, acc: list[float], values: list[float]) -> None:
+        position = 2
+        for (_name, fn, _column), value in zip(self.aggs, values, strict=True):
+            if fn == "count":
+                acc[position] += 1.0 if not math.isnan(value) else 0.0
+            elif fn == "sum":
+                acc[position] += value
+            elif fn == "mean":
+                acc[position] += value
+                acc[position + 1] += 1.0
+            elif fn == "min":
+                acc[position] = min(acc[position], value)
+            else:
+                acc[position] = max(acc[position], value)
+            position += _WIDTH[fn]
+
+    def process(self, frame: pd.DataFrame) -> StepOutput:
+        if frame.empty:
+            return StepOutput(self._emit())
+        times, missing = self.times(frame)
+        _require(frame, self.key + [c for _n, _f, c in self.aggs if c not in ("*", "")], self.where)
+        columns = [np.ones(len(frame)) if c in ("*", "") else pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=np.float64)
+                   for _n, _f, c in self.aggs]
+        keys = [json.dumps([_plain(v) for v in row]) for row in frame[self.key].itertuples(index=False, name=None)] if self.key \
+            else ["[]"] * len(frame)
+        late = np.zeros(len(frame), dtype=bool)
+        for index in np.argsort(times, kind="stable"):
+            if missing[index]:
+                continue
+            moment, key = float(times[index]), keys[index]
+            acc = self.open.get(key)
+            if acc is not None and moment > acc[1] + self.gap:
+                self.closed.append((key, acc))
+                acc = None
+            if acc is None:
+                if moment + self.gap + self.lateness <= self.watermark:
+                    late[index] = True
+                    continue
+                acc = self.open[key] = self._fresh(moment)
+            elif moment < acc[0] - self.gap:
+                late[index] = True
+                continue
+            acc[0], acc[1] = min(acc[0], moment), max(acc[1], moment)
+            self._add(acc, [float(column[index]) for column in columns])
+        self.advance(times[~missing])
+        aside = frame[late | missing]
+        return StepOutput(self._emit(), aside if len(aside) else None, "late: before its key's session, beyond the gap (or no event time)")
+
+    def _emit(self) -> pd.DataFrame:
+        for key, acc in list(self.open.items()):
+            if acc[1] + self.gap + self.lateness <= self.watermark:
+                self.closed.append((key, self.open.pop(key)))
+        ready = [item for item in self.closed if item[1][1] + self.gap + self.lateness <= self.watermark]
+        self.closed = [item for item in self.closed if item[1][1] + self.gap + self.lateness > self.watermark]
+        records = []
+        for key, acc in sorted(ready, key=lambda item: (item[1][0], item[0])):
+            record: dict[str, Any] = dict(zip(self.key, json.loads(key), strict=True))
+            record.update(session_start=acc[0], session_end=acc[1])
+            position = 2
+            for name, fn, _column in self.aggs:
+                record[name] = (acc[position] / acc[position + 1] if acc[position + 1] else math.nan) if fn == "mean" else \
+                    (int(acc[position]) if fn == "count" else acc[position])
+                position += _WIDTH[fn]
+            records.append(record)
+        return pd.DataFrame.from_records(records, columns=[*self.key, "session_start", "session_end", *[n for n, _f, _c in self.aggs]])
+
+    def state(self) -> dict[str, Any]:
+        keys = sorted(self.open)
+        width = 2 + sum(_WIDTH[fn] for _n, fn, _c in self.aggs)
+        return {"watermark": self.watermark, "keys": keys,
+                "values": np.array([self.open[k] for k in keys], dtype=np.float64).reshape(len(keys), width),
+                "closed_keys": [key for key, _acc in self.closed],
+                "closed_values": np.array([acc for _key, acc in self.closed], dtype=np.float64).reshape(len(self.closed), width)}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.watermark = float(state["watermark"])
+        self.open = {str(k): [float(x) for x in values] for k, values in zip(state["keys"], state["values"], strict=True)}
+        self.closed = [(str(k), [float(x) for x in values]) for k, values in zip(state["closed_keys"], state["closed_values"], strict=True)]

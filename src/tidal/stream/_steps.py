@@ -21,7 +21,7 @@ def _join(where: str, workspace: Path, params: dict[str, Any]) -> ops.Operator:
 
     params = dict(params)
     table = inside(workspace, params.pop("table", None), f"{where}: parameter 'table'")
-    return ops.JoinTable(where, table=table, **params)
+    return ops.JoinTable.from_file(where, table, **params)
 
 
 def _tumbling(where: str, workspace: Path, params: dict[str, Any]) -> ops.Operator:
@@ -42,6 +42,7 @@ STEPS: dict[str, Callable[[str, Path, dict[str, Any]], ops.Operator]] = {
     "stream.map": lambda where, _w, p: ops.map_columns(where, **p),
     "stream.window_tumbling": _tumbling,
     "stream.window_sliding": _sliding,
+    "stream.window_session": lambda where, _w, p: ops.SessionWindow(where, **p),
     "stream.deduplicate": lambda where, _w, p: ops.Deduplicate(where, **p),
     "stream.join_table": _join,
     "stream.learn_ftrl": lambda where, _w, p: LearnFTRL(where, **p),
