@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import orjson
 import pandas as pd
 
 from tidal.core._errors import DataError
@@ -48,7 +49,7 @@ def parse_json_object(raw: bytes | str, limit: int = MAX_MESSAGE_BYTES) -> tuple
     if len(raw) > limit:
         return None, f"message of {len(raw):,} bytes is over the limit of {limit:,}"
     try:
-        value = json.loads(raw)
+        value = orjson.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         return None, f"not valid JSON: {error}"
     if not isinstance(value, dict):
@@ -95,43 +96,54 @@ class KafkaSource:
         return total
 
     def read(self, max_rows: int, until: dict[str, int] | None = None) -> SourceBatch:
-        taken: list[tuple[int, int, bytes]] = []
-        position = dict(self.position)
-        deadline = time.monotonic() + (60.0 if until else self.poll_seconds)
+        partitions: list[int] = []
+        offsets: list[int] = []
+        values: list[bytes] = []
+        position = {int(k): v for k, v in self.position.items()}
+        stop = {int(k): int(v) for k, v in until.items()} if until is not None else None
+        deadline = time.monotonic() + (60.0 if stop else self.poll_seconds)
 
         def done() -> bool:
-            if until is not None:
-                return all(position[str(p)] >= until.get(str(p), 0) for p in self.partitions)
-            return len(taken) >= max_rows
+            if stop is not None:
+                return all(position[p] >= stop.get(p, 0) for p in self.partitions)
+            return len(values) >= max_rows
 
         while not done() and time.monotonic() < deadline:
-            wanted = max_rows - len(taken) if until is None else 10_000
+            wanted = max_rows - len(values) if stop is None else 10_000
             for message in self.consumer.consume(num_messages=max(1, wanted), timeout=self.poll_seconds):
-                if message.error() is not None:
-                    continue
-                partition, offset = int(message.partition() or 0), int(message.offset() or 0)
-                key = str(partition)
-                if offset < position[key] or (until is not None and offset >= until.get(key, 0)):
-                    continue
-                taken.append((partition, offset, message.value() or b""))
-                position[key] = offset + 1
-            if until is None and len(taken) and time.monotonic() >= deadline:
-                break
-        if until is not None and not done():
+                if message.error() is None:
+                    partition, offset = int(message.partition() or 0), int(message.offset() or 0)
+                    if offset < position[partition] or (stop is not None and offset >= stop.get(partition, 0)):
+                        continue  # seen already, or past the epoch being replayed
+                    partitions.append(partition)
+                    offsets.append(offset)
+                    values.append(message.value() or b"")
+                    position[partition] = offset + 1
+        if stop is not None and not done():
             raise DataError(f"Kafka topic {self.topic!r}: could not read back to the checkpointed epoch's end {until} "
                             f"(reached {position}); was the topic truncated or its retention passed?")
-        if until is not None and position != {str(p): until.get(str(p), 0) for p in self.partitions}:
-            self.seek(position)  # messages consumed past the epoch's end are read again next time
-        taken.sort()
+        self.position = {str(p): v for p, v in position.items()}
+        if stop is not None and any(position[p] != stop.get(p, 0) for p in self.partitions):
+            self.seek(self.position)  # messages fetched past the epoch's end are read again next time
+        order: list[int] = np.lexsort((np.asarray(offsets, dtype=np.int64), np.asarray(partitions, dtype=np.int64))).tolist() \
+            if values else []
+        ordered = [values[index] for index in order]
+        if ordered and max(map(len, ordered)) <= self.limit:  # the common case: every message a JSON object
+            try:
+                parsed = [orjson.loads(value) for value in ordered]
+            except ValueError:
+                parsed = []
+            if parsed and all(type(value) is dict for value in parsed):
+                return SourceBatch(parsed, [], dict(self.position))
         rows, dead = [], []
-        for partition, offset, raw in taken:
-            value, reason = parse_json_object(raw, self.limit)
+        for index in order:
+            value, reason = parse_json_object(values[index], self.limit)
             if value is None:
-                dead.append(_dead(str(reason), raw[:1000], source=f"kafka:{self.topic}", partition=partition, offset=offset))
+                dead.append(_dead(str(reason), values[index][:1000], source=f"kafka:{self.topic}",
+                                  partition=partitions[index], offset=offsets[index]))
             else:
                 rows.append(value)
-        self.position = position
-        return SourceBatch(rows, dead, dict(position))
+        return SourceBatch(rows, dead, dict(self.position))
 
     def close(self) -> None:
         self.consumer.close()
