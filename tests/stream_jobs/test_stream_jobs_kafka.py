@@ -84,3 +84,28 @@ def test_restart_resumes_from_checkpoint_offsets(tmp_path, kafka_bootstrap, clic
     second.run(until_idle=True)
     second.close()
     assert sorted(read_parts(tmp_path / "out")["id"]) == list(range(len(events)))
+
+
+def test_a_crash_between_sinks_and_checkpoint_replays_the_same_kafka_range(tmp_path, kafka_bootstrap, monkeypatch):
+    events = make_events(3000, seed=5)
+    produce(kafka_bootstrap, "replay", jsonl(events.iloc[:2000]))
+    spec = parse(job("crashy", {"kind": "kafka", "bootstrap": kafka_bootstrap, "topic": "replay"}, [LEARN],
+                     [{"kind": "files", "path": "out"}], max_rows=700), tmp_path)
+    crashing = StreamJob(spec)
+    crashing.step()                                                    # epoch 0 committed
+    monkeypatch.setattr(StreamJob, "_commit", lambda self, position: (_ for _ in ()).throw(SystemExit("killed")))
+    with pytest.raises(SystemExit):
+        crashing.step()                                                # epoch 1: intent, sinks written, no checkpoint
+    crashing.close()
+    monkeypatch.undo()
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["part-0000000000.jsonl", "part-0000000001.jsonl"]
+    produce(kafka_bootstrap, "replay", jsonl(events.iloc[2000:]))      # more data arrives while it is down
+    resumed = StreamJob(spec)
+    assert resumed.epoch == 1
+    resumed.run(until_idle=True)
+    resumed.close()
+    scored = read_parts(tmp_path / "out")
+    assert sorted(scored["id"]) == list(range(3000))                   # none twice, none missing
+    part_one = pd.read_json(tmp_path / "out" / "part-0000000001.jsonl", lines=True)
+    assert len(part_one) == 700                                        # the replayed epoch kept its range

@@ -202,7 +202,7 @@ class StreamJob:
     # -- the loop ---------------------------------------------------------------------------------
     def run(self, *, max_batches: int | None = None, until_idle: bool = False,
             on_progress: Callable[[Progress], None] | None = None) -> Progress:
-        started, done_rows, batches = time.monotonic(), 0, 0
+        started, done_rows, batches, empty = time.monotonic(), 0, 0, 0
         previous = signal.getsignal(signal.SIGTERM) if _main_thread() else None
         if previous is not None:
             signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
@@ -214,10 +214,15 @@ class StreamJob:
             while not self.stopping and (max_batches is None or batches < max_batches):
                 count = self.step()
                 if count is None:
-                    if until_idle:
+                    empty += 1
+                    # idle: nothing left to read (a reassigned Kafka consumer may answer empty while it fetches;
+                    # a file may end in a partial line, never read until it is finished)
+                    if until_idle and (empty >= 10 or self.source.lag() == 0):
                         break
-                    time.sleep(self.spec.poll_seconds)
+                    if not until_idle:
+                        time.sleep(self.spec.poll_seconds)
                     continue
+                empty = 0
                 batches += 1
                 done_rows += count
                 elapsed = max(time.monotonic() - started, 1e-9)

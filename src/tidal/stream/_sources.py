@@ -110,20 +110,29 @@ class KafkaSource:
 
         while not done() and time.monotonic() < deadline:
             wanted = max_rows - len(values) if stop is None else 10_000
-            for message in self.consumer.consume(num_messages=max(1, wanted), timeout=self.poll_seconds):
-                if message.error() is None:
-                    partition, offset = int(message.partition() or 0), int(message.offset() or 0)
-                    if offset < position[partition] or (stop is not None and offset >= stop.get(partition, 0)):
-                        continue  # seen already, or past the epoch being replayed
-                    partitions.append(partition)
-                    offsets.append(offset)
-                    values.append(message.value() or b"")
-                    position[partition] = offset + 1
+            fetched = [m for m in self.consumer.consume(num_messages=max(1, wanted), timeout=self.poll_seconds) if m.error() is None]
+            if not fetched:
+                continue
+            got_partitions = np.fromiter((m.partition() for m in fetched), dtype=np.int64, count=len(fetched))
+            got_offsets = np.fromiter((m.offset() for m in fetched), dtype=np.int64, count=len(fetched))
+            low = np.array([position[p] for p in got_partitions.tolist()], dtype=np.int64) if len(position) > 1 \
+                else np.full(len(fetched), next(iter(position.values())), dtype=np.int64)
+            keep = got_offsets >= low                       # not seen already
+            if stop is not None:                            # and not past the epoch being replayed
+                keep &= got_offsets < np.array([stop.get(p, 0) for p in got_partitions.tolist()], dtype=np.int64)
+            if not keep.all():
+                fetched = [m for m, k in zip(fetched, keep.tolist(), strict=True) if k]
+                got_partitions, got_offsets = got_partitions[keep], got_offsets[keep]
+            partitions += got_partitions.tolist()
+            offsets += got_offsets.tolist()
+            values += [m.value() or b"" for m in fetched]
+            for partition in np.unique(got_partitions).tolist():
+                position[partition] = max(position[partition], int(got_offsets[got_partitions == partition].max()) + 1)
         if stop is not None and not done():
             raise DataError(f"Kafka topic {self.topic!r}: could not read back to the checkpointed epoch's end {until} "
                             f"(reached {position}); was the topic truncated or its retention passed?")
         self.position = {str(p): v for p, v in position.items()}
-        if stop is not None and any(position[p] != stop.get(p, 0) for p in self.partitions):
+        if stop is not None:
             self.seek(self.position)  # messages fetched past the epoch's end are read again next time
         order: list[int] = np.lexsort((np.asarray(offsets, dtype=np.int64), np.asarray(partitions, dtype=np.int64))).tolist() \
             if values else []
