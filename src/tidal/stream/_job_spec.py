@@ -12,6 +12,7 @@
     sinks:
       - {kind: files, path: out/minutes, format: jsonl}                # the last step's output
       - {kind: files, path: out/scored, format: parquet, after: learn}  # or a named step's
+      - {kind: kafka, bootstrap: 127.0.0.1:9092, topic: minutes}        # keyed JOB:EPOCH:INDEX
     dead_letter: {path: out/dead}
     model: {name: clicks-ftrl}            # accepted snapshots become versions of this registered model
 
@@ -113,9 +114,14 @@ def parse(data: Any, workspace: Path, *, source_name: str = "the job file") -> J
     if not isinstance(sinks, list):
         raise JobError(f"{where}: 'sinks' must be a list")
     for index, sink in enumerate(sinks):
-        if not isinstance(sink, dict) or sink.get("kind") != "files":
-            raise JobError(f"{where}: sinks[{index}] must be {{kind: files, path: FOLDER, format: jsonl|parquet}}")
-        inside(workspace, sink.get("path"), f"{where}: sinks[{index}].path")
+        if isinstance(sink, dict) and sink.get("kind") == "kafka":
+            if not (isinstance(sink.get("bootstrap"), str) and isinstance(sink.get("topic"), str)):
+                raise JobError(f"{where}: sinks[{index}]: a kafka sink needs 'bootstrap' (host:port) and 'topic'")
+        elif not isinstance(sink, dict) or sink.get("kind") != "files":
+            raise JobError(f"{where}: sinks[{index}] must be {{kind: files, path: FOLDER, format: jsonl|parquet}} "
+                           "or {kind: kafka, bootstrap: HOST:PORT, topic: NAME}")
+        else:
+            inside(workspace, sink.get("path"), f"{where}: sinks[{index}].path")
         if sink.get("after") is not None and sink["after"] not in [step.id for step in steps]:
             raise JobError(f"{where}: sinks[{index}].after names no step ({sink['after']!r}); steps: {', '.join(s.id for s in steps)}")
         if sink.get("format", "jsonl") not in ("jsonl", "parquet"):

@@ -35,7 +35,7 @@ from tidal.core._errors import DataError
 from tidal.stream import _checkpoint
 from tidal.stream._job_spec import JobSpec, inside
 from tidal.stream._learn_step import LearnFTRL
-from tidal.stream._sinks import DeadLetterSink, FilesSink
+from tidal.stream._sinks import DeadLetterSink, FilesSink, KafkaSink
 from tidal.stream._sources import FileSource, KafkaSource, TableSource
 from tidal.stream._steps import build
 
@@ -60,7 +60,7 @@ class StreamJob:
         self.source = source or self._source()
         self.steps = [(step.id, build(step.component, step.params, where=f"step '{step.id}' ({step.component})",
                                       workspace=spec.workspace)) for step in spec.steps]
-        self.sinks = [(s.get("after"), FilesSink(inside(spec.workspace, s["path"], "sink"), s.get("format", "jsonl"))) for s in spec.sinks]
+        self.sinks: list[tuple[str | None, Any]] = [(s.get("after"), self._sink(s)) for s in spec.sinks]
         self.dead = DeadLetterSink(spec.dead_letter or self.folder / "dead-letter")
         self.epoch, self.rows, self.dead_count, self.outputs = 0, 0, 0, 0
         self.columns: list[str] | None = None
@@ -73,6 +73,11 @@ class StreamJob:
         if source["kind"] == "kafka":
             return KafkaSource(bootstrap=source["bootstrap"], topic=source["topic"], poll_seconds=self.spec.poll_seconds)
         return FileSource(path=inside(self.spec.workspace, source["path"], "source.path"), format=source.get("format", "jsonl"))
+
+    def _sink(self, sink: dict[str, Any]) -> Any:
+        if sink.get("kind") == "kafka":
+            return KafkaSink(bootstrap=sink["bootstrap"], topic=sink["topic"], job=self.spec.name)
+        return FilesSink(inside(self.spec.workspace, sink["path"], "sink"), sink.get("format", "jsonl"))
 
     # -- checkpoint -------------------------------------------------------------------------------
     def _restore(self) -> None:
