@@ -139,5 +139,16 @@ def parse(data: Any, workspace: Path, *, source_name: str = "the job file") -> J
         model_name=str(model["name"]) if model.get("name") else None, raw=data)
 
 
-def read(path: Path, workspace: Path) -> JobSpec:
-    return parse(load_yaml_file(path), workspace, source_name=str(path))
+def read(path: str | Path, workspace: str | Path) -> JobSpec:
+    """The job in a ``tidal-stream: 1`` file; its paths resolve against ``workspace``."""
+    return parse(load_yaml_file(path), Path(workspace), source_name=str(path))
+
+
+def read_job(path: str | Path, workspace: str | Path = ".") -> JobSpec:
+    """Public name of :func:`read`: the job in ``path``, its paths relative to ``workspace`` (default: here)."""
+    return read(path, workspace)
+
+
+def parse_job(data: Any, workspace: str | Path = ".") -> JobSpec:
+    """A job from an already-parsed mapping (the same checks as a file)."""
+    return parse(data, Path(workspace))
