@@ -105,6 +105,7 @@ def main() -> None:
         _optimize,
         _runs,
         _serve,
+        _stream,
         _studio,
         _tune,
     )

@@ -21,6 +21,13 @@ from tidal.core._lazy import lazy_attributes
 
 _EXPORTS = {
     "ADWIN": "tidal.stream._drift",
+    "CheckpointError": "tidal.stream._checkpoint",
+    "JobError": "tidal.stream._job_spec",
+    "JobSpec": "tidal.stream._job_spec",
+    "STEPS": "tidal.stream._steps",
+    "StreamJob": "tidal.stream._runner",
+    "parse_job": "tidal.stream._job_spec",
+    "read_job": "tidal.stream._job_spec",
     "DriftAdaptive": "tidal.stream._adaptive",
     "FTRLLogisticRegression": "tidal.stream._ftrl",
     "FeatureHasher": "tidal.stream._encoding",
@@ -41,24 +48,32 @@ __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from tidal.stream._adaptive import DriftAdaptive
+    from tidal.stream._checkpoint import CheckpointError
     from tidal.stream._drift import ADWIN, PageHinkley
     from tidal.stream._encoding import FeatureHasher, OnlineStandardScaler
     from tidal.stream._flavor import StreamModel
     from tidal.stream._ftrl import FTRLLogisticRegression
+    from tidal.stream._job_spec import JobError, JobSpec, parse_job, read_job
     from tidal.stream._kmeans import StreamingKMeans
     from tidal.stream._learners import LEARNERS, restore
     from tidal.stream._linear import OnlineLinearRegression
     from tidal.stream._naive_bayes import OnlineGaussianNB
     from tidal.stream._river import RiverEstimator
+    from tidal.stream._runner import StreamJob
     from tidal.stream._state import StateError
     from tidal.stream._stats import QuantileSketch, StreamingStats
+    from tidal.stream._steps import STEPS
 
 __all__ = [
     "ADWIN",
     "LEARNERS",
+    "STEPS",
+    "CheckpointError",
     "DriftAdaptive",
     "FTRLLogisticRegression",
     "FeatureHasher",
+    "JobError",
+    "JobSpec",
     "OnlineGaussianNB",
     "OnlineLinearRegression",
     "OnlineStandardScaler",
@@ -66,8 +81,11 @@ __all__ = [
     "QuantileSketch",
     "RiverEstimator",
     "StateError",
+    "StreamJob",
     "StreamModel",
     "StreamingKMeans",
     "StreamingStats",
+    "parse_job",
+    "read_job",
     "restore",
 ]
