@@ -115,7 +115,7 @@ def _tokenizer(folder: Path, where: Path, vocab_size: int) -> Any:
         raise PackageRefused(f"{where}: {TOKENIZER} is larger than {MAX_TOKENIZER_BYTES} bytes")
     try:
         tokenizer = Tokenizer.from_str(path.read_text(encoding="utf-8"))
-    except Exception as error:  # tokenizers' own parse errors
+    except Exception as error:  # text that is not UTF-8, or tokenizers' own parse errors
         raise PackageRefused(f"{where}: {TOKENIZER} is not a valid tokenizer file: {str(error)[:200]}") from None
     if tokenizer.get_vocab_size(with_added_tokens=True) > vocab_size:
         raise PackageRefused(f"{where}: {TOKENIZER} knows {tokenizer.get_vocab_size()} tokens, more than the "
