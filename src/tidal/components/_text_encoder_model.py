@@ -18,7 +18,6 @@ the folder, and the weights are checked against the config before they are used.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,8 +97,7 @@ class TextEncoderFlavor:
 
     def save(self, model: Any, folder: Path) -> str:
         (folder / ENCODER).mkdir()
-        for name in ENCODER_FILES:
-            shutil.copyfile(model.encoder.folder / name, folder / ENCODER / name)
+        model.encoder.write(folder / ENCODER)
         (folder / HEAD).write_bytes(_tensors_bytes({"weight": model.weight, "bias": model.bias}))
         settings = {"format": 1, "encoder": {"name": model.encoder.name, "folder": ENCODER, "pooling": "mean",
                                              "normalize": True, "max_length": model.encoder.max_length},

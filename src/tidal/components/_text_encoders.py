@@ -192,6 +192,15 @@ class SentenceEncoder:
                 mask[position, :len(item)] = 1
             yield rows, input_ids, mask
 
+    def write(self, folder: Path) -> None:
+        """Write the encoder's three files from memory (the folder it was read from may be gone)."""
+        from safetensors.torch import save_file
+
+        (folder / CONFIG).write_text(json.dumps({**self.config, "model_type": "bert"}, indent=1))
+        state = {key: value.detach().contiguous() for key, value in self.module.state_dict().items()}
+        save_file(state, str(folder / WEIGHTS), metadata={"format": "pt"})
+        (folder / TOKENIZER).write_text(self.tokenizer.to_str(), encoding="utf-8")
+
     def embed(self, texts: list[str], *, batch_size: int = 32, max_length: int | None = None, normalize: bool = True) -> np.ndarray:
         """One float32 row per text: mean-pooled last-layer token embeddings, unit length when ``normalize``."""
         import torch
