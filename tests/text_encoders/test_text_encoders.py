@@ -115,8 +115,8 @@ def serve_v2(archive, body: dict) -> httpx.Response:
     return asyncio.run(infer())
 
 
-def test_tidal_serve_answers_a_bytes_text_input(probe, tmp_path):
-    archive = probe.save_archive(tmp_path / "sentiment.zip")
+def test_tidal_serve_answers_a_bytes_text_input(probe, probe_folder):
+    archive = probe_folder
     texts = ["an absolute joy to watch", "the worst hotel I have stayed in"]
     answer = serve_v2(archive, {"inputs": [{"name": "text", "shape": [2], "datatype": "BYTES", "data": texts}]})
     assert answer.status_code == 200, answer.text
