@@ -134,3 +134,18 @@ def test_tokenize_wordpiece_ids_are_what_the_encoder_reads(encoder):
     assert result["text_tokens"].iloc[0] == "hello token ##ization !"
     assert result["text_tokens_ids"].iloc[0] == " ".join(map(str, encoder.tokenizer.encode("Hello tokenization!").ids))
     assert text_encoders.tokenize(frame, column="text", method="whitespace")["text_tokens"].iloc[0] == "Hello tokenization!"
+
+
+def test_fine_tuning_trains_a_copy_of_the_encoder_and_reloads_identically(encoder, reviews, tmp_path):
+    import torch
+
+    before = {key: value.clone() for key, value in encoder.module.state_dict().items()}
+    tuned = text_encoders.encoder_finetune(reviews, column="text", label="label", epochs=2, learning_rate=5e-5,
+                                           max_length=32, seed=1)
+    assert tuned.curve["loss"].iloc[-1] < tuned.curve["loss"].iloc[0]
+    assert all(torch.equal(value, encoder.module.state_dict()[key]) for key, value in before.items())
+    trained = tuned.model.model.encoder.module.state_dict()
+    assert any(not torch.equal(before[key], trained[key]) for key in trained)
+    loaded = ModelPackage.load(tuned.model.save(tmp_path / "tuned"))
+    assert loaded.model.encoder.max_length == 32
+    assert np.array_equal(loaded.predict_proba(reviews), tuned.model.predict_proba(reviews))
