@@ -35,6 +35,7 @@ RESERVED_NAMES = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | {
     "register_load_state_dict_pre_hook", "register_module", "register_parameter", "register_state_dict_post_hook",
     "register_state_dict_pre_hook", "requires_grad_", "set_extra_state", "set_submodule", "share_memory",
     "state_dict", "to", "to_empty", "train", "type", "xpu", "zero_grad",
+    "smart_apply",  # transformers adds it to torch.nn.Module when it initialises a model
 }
 
 
