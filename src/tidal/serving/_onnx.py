@@ -152,7 +152,23 @@ class OnnxModel:
 
     def _inputs(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         fed: dict[str, np.ndarray] = {}
+        # one graph input per numeric column (how skl2onnx and the torch exporter write tabular graphs): convert
+        # those columns in one step per dtype, not one pandas lookup and cast per column (20x the graph's own time)
+        kinds = {name: dtype.kind for name, dtype in zip(frame.columns, frame.dtypes, strict=True)}
+        groups: dict[Any, list[Feed]] = {}
         for feed in self.feeds:
+            if len(feed.columns) == 1 and np.dtype(feed.dtype).kind == "f" and kinds.get(feed.columns[0], "O") in "fiub":
+                groups.setdefault(feed.dtype, []).append(feed)
+        for dtype, feeds in groups.items():
+            if len(feeds) < 2:
+                continue
+            matrix = frame[[feed.columns[0] for feed in feeds]].to_numpy(dtype=dtype)
+            for index, feed in enumerate(feeds):
+                column = np.ascontiguousarray(matrix[:, index])
+                fed[feed.input] = column if feed.rank == 1 else column.reshape(-1, 1)
+        for feed in self.feeds:
+            if feed.input in fed:
+                continue
             if feed.rank == 1:
                 fed[feed.input] = _column(frame[feed.columns[0]], feed.dtype, feed.columns[0])
             else:
