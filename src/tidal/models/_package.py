@@ -121,6 +121,8 @@ class ModelPackage:
                 f"the model needs column(s) {', '.join(map(repr, missing))}, which the input table lacks "
                 f"(it was trained on: {', '.join(self.features[:20])}{' ...' if len(self.features) > 20 else ''})"
             )
+        if frame.columns.tolist() == self.features:  # already the model's columns in order: no reindexing
+            return frame.copy(deep=False)  # copy-on-write: a flavor that sets a column never touches the caller's
         return frame[self.features]
 
     def predict(self, table: Any) -> np.ndarray:

@@ -162,7 +162,9 @@ class OnnxModel:
         for dtype, feeds in groups.items():
             if len(feeds) < 2:
                 continue
-            matrix = frame[[feed.columns[0] for feed in feeds]].to_numpy(dtype=dtype)
+            names = [feed.columns[0] for feed in feeds]
+            block = frame if frame.columns.tolist() == names else frame[names]  # the package's feature frame already is
+            matrix = block.to_numpy(dtype=dtype)
             for index, feed in enumerate(feeds):
                 column = np.ascontiguousarray(matrix[:, index])
                 fed[feed.input] = column if feed.rank == 1 else column.reshape(-1, 1)
