@@ -71,3 +71,18 @@ def test_an_unknown_component_names_the_plugin_that_failed_to_load():
     assert "unknown component" not in str(named.value)
     with pytest.raises(NotFound, match=r"unknown component 'zzz.x'.*plug-in acme_tools failed to load \(ImportError"):
         registry.get("zzz.x")
+
+
+def test_market_show_reads_without_creating_a_workspace(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from tidal.cli import main
+
+    monkeypatch.delenv("TIDAL_WORKSPACE", raising=False)
+    monkeypatch.delenv("TIDAL_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["tidal", "market", "show", "no-such-package"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2 and "is neither in the index" in capsys.readouterr().err
+    assert not (tmp_path / ".tidal").exists()

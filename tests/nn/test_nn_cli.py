@@ -88,3 +88,18 @@ def test_code_then_import_gives_the_same_network_back(monkeypatch, capsys, tmp_p
     assert code == 2 and "has no nn.Module class 'Nope'; it defines: DigitsCnn" in err
     code, _, err = tidal(monkeypatch, capsys, tmp_path, "nn", "import", "cnn.py", "DigitsCnn", "--input-shape", "two", "--trust")
     assert code == 2 and "--input-shape 'two' must be sizes" in err
+
+
+def test_import_names_the_users_own_failures_without_a_traceback(monkeypatch, capsys, tmp_path):
+    pytest.importorskip("torch")
+    (tmp_path / "broken.py").write_text("import torch\nraise RuntimeError('boom at import')\n")
+    (tmp_path / "net.py").write_text("import torch\nclass Net(torch.nn.Module):\n    def __init__(self):\n"
+                                     "        super().__init__()\n        self.fc = torch.nn.Linear(4, 2)\n"
+                                     "    def forward(self, x):\n        return self.fc(x)\n")
+    code, out, err = tidal(monkeypatch, capsys, tmp_path, "nn", "import", "broken.py", "Net", "--input-shape", "1,4", "--trust")
+    assert code == 2 and "importing broken.py failed: RuntimeError: boom at import" in err and "Traceback" not in out + err
+    code, out, err = tidal(monkeypatch, capsys, tmp_path, "nn", "import", "net.py", "Net", "--input-shape", "1,5", "--trust")
+    assert code == 2 and "Net.forward failed on example inputs of shape [1,5]" in err and "check --input-shape" in err
+    assert "Traceback" not in out + err
+    code, out, _ = tidal(monkeypatch, capsys, tmp_path, "nn", "import", "net.py", "Net", "--input-shape", "1,4", "--trust")
+    assert code == 0 and "kind: linear" in out

@@ -63,13 +63,14 @@ class Settings:
         return workspace
 
 
-    def existing_workspace(self, near: Path | None = None, *, chosen: Path | None = None):  # type: ignore[no-untyped-def]
-        """The workspace if there is one (announced), else None: for commands that need one only sometimes."""
+    def existing_workspace(self, near: Path | None = None, *, chosen: Path | None = None,  # type: ignore[no-untyped-def]
+                           announce: bool = True):
+        """The workspace if there is one, else None (nothing is created): for commands that need one only sometimes."""
         from tidal.store import find_workspace
         from tidal.store._workspace import STATE_DIR
 
         root = find_workspace(near, chosen=chosen or self.home)
-        return self.workspace(near, chosen=chosen) if (root / STATE_DIR).is_dir() else None
+        return self.workspace(near, chosen=chosen, announce=announce) if (root / STATE_DIR).is_dir() else None
 
 
 settings = Settings()

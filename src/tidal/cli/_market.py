@@ -72,7 +72,8 @@ def market_show(
         entry: dict[str, object] | None = market.find(package).to_dict()
     except NotFound:
         entry = None
-    root = settings.workspace(chosen=workspace_dir, announce=not json_).root
+    found = settings.existing_workspace(chosen=workspace_dir, announce=not json_)  # reading creates no workspace
+    root = found.root if found is not None else Path.cwd()  # no workspace: no verification records to show
     plugin = next((item for item in installed_plugins(root) if canonical_name(item.distribution) == canonical_name(package)), None)
     if entry is None and plugin is None:
         raise NotFound(f"'{package}' is neither in the index {market.location} nor installed as a plug-in; "

@@ -116,14 +116,17 @@ def import_module(
     from tidal.nn._torch import require_torch
 
     torch = require_torch()
-    from tidal.nn import from_module
+    from tidal.nn import NetworkError, from_module
 
     spec = importlib.util.spec_from_file_location(f"tidal_nn_import_{file.stem}", file)
     if spec is None or spec.loader is None:
         raise TidalError(f"cannot import {file} as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses and pickling look classes up here
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # the user's file: its own error, named, without our traceback
+        raise TidalError(f"importing {file} failed: {type(error).__name__}: {error}; fix the file and try again") from None
     cls = getattr(module, class_name, None)
     if not isinstance(cls, type) or not issubclass(cls, torch.nn.Module):
         found = sorted(key for key, value in vars(module).items()
@@ -133,12 +136,22 @@ def import_module(
         instance = cls()
     except TypeError as error:
         raise TidalError(f"{class_name}() cannot be built with no arguments ({error}); give its arguments defaults") from None
+    except Exception as error:
+        raise TidalError(f"{class_name}() failed while being built: {type(error).__name__}: {error}") from None
     dtypes = list(input_dtype or [])
     if len(dtypes) > len(input_shape) or any(item not in ("float32", "int64") for item in dtypes):
         raise TidalError(f"--input-dtype takes float32 or int64, at most once per --input-shape; got {dtypes}")
     dtypes += ["float32"] * (len(input_shape) - len(dtypes))
     examples = tuple(torch.zeros(_shape(text), dtype=getattr(torch, dtype)) for text, dtype in zip(input_shape, dtypes, strict=True))
-    network = from_module(instance, examples, name=name)
+    try:
+        network = from_module(instance, examples, name=name)
+    except NetworkError:
+        raise  # names the layer and what to change already
+    except Exception as error:  # forward() itself failed on the example inputs
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        shapes = ", ".join(f"[{text}]" for text in input_shape)
+        raise TidalError(f"{class_name}.forward failed on example inputs of shape {shapes}: {type(error).__name__}: "
+                         f"{first}; check --input-shape (batch first) and --input-dtype") from None
     text = network.to_yaml()
     if output is None:
         typer.echo(text, nl=not text.endswith("\n"))

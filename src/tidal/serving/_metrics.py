@@ -35,10 +35,10 @@ class ServerMetrics:
 
         # labelled children looked up once per label set: ``labels()`` takes a lock and builds a key on every call,
         # a measurable share of a request; the label values are bounded (served names, versions, routes, statuses)
-        self._children: dict[tuple[str, ...], Any] = {}
+        self._children: dict[tuple[Any, ...], Any] = {}
 
     def _child(self, metric: Any, *values: str) -> Any:
-        key = (metric._name, *values)
+        key = (metric, *values)
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = metric.labels(*values)
