@@ -45,6 +45,15 @@ WINDOW = {"id": "window", "component": "stream.window_tumbling",
                      "aggregations": {"n": "count(*)", "p": "mean(probability)", "clicks": "sum(y)"}}}
 
 
+def step_with_data(stream, tries: int = 100) -> int:
+    """One epoch that read something: a Kafka poll under load may come back empty before the fetch lands."""
+    for _ in range(tries):
+        count = stream.step()
+        if count is not None:
+            return count
+    raise AssertionError(f"the source gave no rows in {tries} polls")
+
+
 def read_parts(folder: Path) -> pd.DataFrame:
     parts = sorted(folder.glob("part-*.jsonl"))
     return pd.concat([pd.read_json(p, lines=True) for p in parts], ignore_index=True) if parts else pd.DataFrame()

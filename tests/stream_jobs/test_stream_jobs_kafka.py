@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from stream_job_helpers import LEARN, WINDOW, job, jsonl, make_events, produce, read_parts
+from stream_job_helpers import LEARN, WINDOW, job, jsonl, make_events, produce, read_parts, step_with_data
 
 from tidal.stream._ftrl import FTRLLogisticRegression
 from tidal.stream._job_spec import parse
@@ -92,14 +92,15 @@ def test_a_crash_between_sinks_and_checkpoint_replays_the_same_kafka_range(tmp_p
     spec = parse(job("crashy", {"kind": "kafka", "bootstrap": kafka_bootstrap, "topic": "replay"}, [LEARN],
                      [{"kind": "files", "path": "out"}], max_rows=700), tmp_path)
     crashing = StreamJob(spec)
-    crashing.step()                                                    # epoch 0 committed
+    step_with_data(crashing)                                           # epoch 0 committed
     monkeypatch.setattr(StreamJob, "_commit", lambda self, position: (_ for _ in ()).throw(SystemExit("killed")))
     with pytest.raises(SystemExit):
-        crashing.step()                                                # epoch 1: intent, sinks written, no checkpoint
+        step_with_data(crashing)                                       # epoch 1: intent, sinks written, no checkpoint
     crashing.close()
     monkeypatch.undo()
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == ["part-0000000000.jsonl", "part-0000000001.jsonl"]
+    crashed_epoch = len(pd.read_json(tmp_path / "out" / "part-0000000001.jsonl", lines=True))
     produce(kafka_bootstrap, "replay", jsonl(events.iloc[2000:]))      # more data arrives while it is down
     resumed = StreamJob(spec)
     assert resumed.epoch == 1
@@ -108,7 +109,7 @@ def test_a_crash_between_sinks_and_checkpoint_replays_the_same_kafka_range(tmp_p
     scored = read_parts(tmp_path / "out")
     assert sorted(scored["id"]) == list(range(3000))                   # none twice, none missing
     part_one = pd.read_json(tmp_path / "out" / "part-0000000001.jsonl", lines=True)
-    assert len(part_one) == 700                                        # the replayed epoch kept its range
+    assert len(part_one) == crashed_epoch > 0                          # the replayed epoch kept its range
 
 
 def _topic_messages(bootstrap: str, topic: str) -> list[tuple[str, str]]:
@@ -139,10 +140,10 @@ def test_kafka_sink_replays_an_epoch_with_the_same_keys_and_values(tmp_path, kaf
     calm.run(until_idle=True)
     calm.close()
     crashing = StreamJob(spec(tmp_path / "crash", "sink-crash"))
-    crashing.step()
+    step_with_data(crashing)
     monkeypatch.setattr(StreamJob, "_commit", lambda self, position: (_ for _ in ()).throw(SystemExit("killed")))
     with pytest.raises(SystemExit):
-        crashing.step()                                        # epoch 1 delivered to Kafka, never checkpointed
+        step_with_data(crashing)                               # epoch 1 delivered to Kafka, never checkpointed
     crashing.close()
     monkeypatch.undo()
     resumed = StreamJob(spec(tmp_path / "crash", "sink-crash"))
@@ -152,4 +153,5 @@ def test_kafka_sink_replays_an_epoch_with_the_same_keys_and_values(tmp_path, kaf
     assert len(calm_messages) == 2000 and len(dict(calm_messages)) == 2000
     assert dict(crash_messages) == dict(calm_messages)          # by key: every output once, the same value
     replayed = [key for key, _value in crash_messages if key.split(":")[1] == "1"]
-    assert len(crash_messages) == 2000 + 500 and len(replayed) == 1000   # only the replayed epoch's 500, twice
+    replayed_once = len(crash_messages) - 2000                  # a poll under load may end an epoch short of 500
+    assert 0 < replayed_once <= 500 and len(replayed) == 2 * replayed_once   # only the replayed epoch, twice
