@@ -16,6 +16,7 @@ import pytest
 from nn_helpers import network, spec_of
 
 from tidal.models import ModelPackage, export_model
+from tidal.models._export_check import ExportRefused
 from tidal.nn._packages import network_package
 from tidal.nn._train import TrainSettings, train_network
 from tidal.serving._onnx import onnx_file_package
@@ -122,9 +123,28 @@ def test_regression_and_single_logit_heads_round_trip(torch, tmp_path, loss, lab
         assert package.classes == [False, True] and loaded.predict_proba(frame).shape == (len(frame), 2)
     report = export_model(loaded, tmp_path / "model.onnx", format="onnx", data=frame)
     assert report.rows == len(frame) and report.max_difference <= 1e-5
+    assert "dynamo ONNX exporter" in report.converter, report.converter
     served = onnx_file_package(tmp_path / "model.onnx")
     assert served.task == task and served.classes == package.classes
     assert np.allclose(served.predict(frame), package.predict(frame), rtol=1e-5)
+
+
+def test_an_image_network_that_the_dynamo_exporter_refuses_is_written_by_the_torchscript_one(image_classifier, tmp_path, monkeypatch):
+    from tidal.nn import _onnx
+
+    package, frame = image_classifier
+    exported = export_model(package, tmp_path / "dynamo.onnx", format="onnx", data=frame)
+    monkeypatch.setattr(_onnx, "_export_dynamo", lambda *args: "torch.export cannot trace it (injected)")
+    fallback = export_model(package, tmp_path / "torchscript.onnx", format="onnx", data=frame)
+    assert "dynamo ONNX exporter" in exported.converter and "TorchScript ONNX exporter" in fallback.converter
+    for path in (tmp_path / "dynamo.onnx", tmp_path / "torchscript.onnx"):
+        served = onnx_file_package(path)
+        assert list(served.predict(frame)) == list(package.predict(frame))
+        assert np.abs(served.predict_proba(frame) - package.predict_proba(frame)).max() <= 1e-5
+    monkeypatch.setattr(_onnx, "_export_torchscript", lambda *args: (_ for _ in ()).throw(RuntimeError("no symbolic for op X")))
+    with pytest.raises(ExportRefused, match="no symbolic for op X.*dynamo exporter failed first: torch.export cannot trace"):
+        export_model(package, tmp_path / "neither.onnx", format="onnx", data=frame)
+    assert not (tmp_path / "neither.onnx").exists()
 
 
 def test_the_flavor_registers_and_manifests_read_without_importing_torch(classifier, tmp_path):

@@ -9,14 +9,18 @@ The graph has the shape every Tidal ONNX export has (see :mod:`tidal.models._exp
   a ``probabilities`` output ``[N, classes]``; for regressors one ``prediction`` ``[N]``;
 * the package's source, task, label and classes in the metadata.
 
-The network is exported with PyTorch's TorchScript exporter (``torch.onnx.export(...,
-dynamo=False)``): the dynamo exporter needs ``onnxscript``, which Tidal does not install. The
-export check then proves the graph right on real or generated rows.
+The network is exported with PyTorch's dynamo exporter (``torch.onnx.export(..., dynamo=True)``,
+through ``torch.export``; it needs ``onnxscript``, in the ``nn`` extra) at opset 18. Where that
+fails (a layer ``torch.export`` cannot trace, or no ``onnxscript``), the TorchScript exporter
+(``dynamo=False``, opset 17) writes it instead, and the report's converter names which one did. The
+export check then proves the graph right on real or generated rows, whichever exporter wrote it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import logging
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,14 +33,19 @@ from tidal.models._export_onnx import score as score_columns
 from tidal.models._export_onnx import write_checked
 from tidal.nn._network_model import NetworkModel
 
-#: the ONNX opset written (supported by onnxruntime 1.17 and later)
+#: the ONNX opsets written: the TorchScript exporter's (onnxruntime 1.17 and later) and the dynamo
+#: exporter's (its lowest; onnxruntime 1.19 and later)
 OPSET = 17
+DYNAMO_OPSET = 18
+DYNAMO, TORCHSCRIPT = "dynamo ONNX exporter", "TorchScript ONNX exporter"
+#: which exporter wrote each model's last export (by the model's id), for the report
+_used: dict[int, str] = {}
 
 
 def converter_version(package: Any) -> str:
     import torch
 
-    return f"torch {torch.__version__} (TorchScript ONNX exporter)"
+    return f"torch {torch.__version__} ({_used.get(id(package.model), TORCHSCRIPT)})"
 
 
 def _free_name(name: str, taken: set[str]) -> str:
@@ -85,7 +94,6 @@ def _graph_module(model: NetworkModel, classifier: bool) -> Any:
 def convert(package: Any, target: Path, source: str) -> Path:
     """Write ``package`` (flavor torch) as an ONNX file at ``target`` (a scratch path the caller checks)."""
     import onnx
-    import torch
 
     model = package.model
     if not isinstance(model, NetworkModel):
@@ -95,22 +103,64 @@ def convert(package: Any, target: Path, source: str) -> Path:
     taken = set(features)
     outputs = [_free_name("label_index", taken), _free_name("probabilities", taken)] if classifier else \
         [_free_name("prediction", taken)]
-    example = tuple(torch.zeros(2, 1) for _ in features)
-    try:  # the TorchScript exporter warns that it is deprecated on every call: said once, in the notes above
-        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            torch.onnx.export(_graph_module(model, classifier), example, str(target), input_names=features,
-                              output_names=outputs, opset_version=OPSET, dynamo=False,
-                              dynamic_axes={name: {0: "N"} for name in [*features, *outputs]})
-    except Exception as error:  # the exporter's own errors: a layer it cannot write
-        lines = str(error).strip().splitlines()
-        raise ExportRefused(f"PyTorch cannot export this network to ONNX: {lines[0] if lines else type(error).__name__}") from None
+    graph = _graph_module(model, classifier)
+    dynamo_error = _export_dynamo(graph, features, outputs, target) if importlib.util.find_spec("onnxscript") else \
+        "onnxscript is not installed"
+    _used[id(model)] = DYNAMO if dynamo_error is None else TORCHSCRIPT
+    if dynamo_error is not None:
+        try:
+            _export_torchscript(graph, features, outputs, target)
+        except Exception as error:  # the exporter's own errors: a layer it cannot write
+            raise ExportRefused(f"PyTorch cannot export this network to ONNX: {_first_line(error)} "
+                                f"(the dynamo exporter failed first: {dynamo_error})") from None
     graph_model = onnx.load(str(target))
     if classifier:
         _label_lookup(graph_model, outputs[0], _free_name("label", taken | set(outputs)), list(package.classes or []))
     return write_checked(graph_model, target, {
         "tidal.source": source, "tidal.task": package.task, "tidal.label": package.label or "",
         "tidal.classes": json.dumps(package.classes) if classifier else ""})
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _export_dynamo(graph: Any, features: list[str], outputs: list[str], target: Path) -> str | None:
+    """Export through ``torch.export``; None when written, else why not (the caller falls back)."""
+    import torch
+
+    batch = torch.export.Dim("N", min=1)
+    example = tuple(torch.zeros(2, 1) for _ in features)
+    quiet = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript")]
+    levels = [logger.level for logger in quiet]
+    try:  # the exporter logs its registry and a progress line per step: Tidal's report says what matters
+        for logger in quiet:
+            logger.setLevel(logging.ERROR)
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(graph, example, input_names=features, output_names=outputs, opset_version=DYNAMO_OPSET,
+                                        dynamo=True, dynamic_shapes=(tuple({0: batch} for _ in features),), optimize=True,
+                                        verbose=False)
+            assert program is not None
+            program.save(str(target))
+    except Exception as error:  # torch.export cannot trace it, or onnxscript cannot lower an operator
+        return _first_line(error)
+    finally:
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
+    return None
+
+
+def _export_torchscript(graph: Any, features: list[str], outputs: list[str], target: Path) -> None:
+    import torch
+
+    example = tuple(torch.zeros(2, 1) for _ in features)
+    # the TorchScript exporter warns that it is deprecated on every call: said once, in the notes above
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(graph, example, str(target), input_names=features, output_names=outputs, opset_version=OPSET,
+                          dynamo=False, dynamic_axes={name: {0: "N"} for name in [*features, *outputs]})
 
 
 def _label_lookup(graph_model: Any, index_output: str, label_output: str, classes: list[Any]) -> None:
