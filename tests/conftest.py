@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ SUPPORT = Path(__file__).parent / "support"
 sys.path.insert(0, str(SUPPORT))
 os.environ["TIDAL_PLUGINS"] = "testing_components"
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH", "")]))
+# networks trained with torch.compile keep their compile caches here, not in the user's cache folder
+os.environ.setdefault("TIDAL_COMPILE_CACHE", os.path.join(tempfile.mkdtemp(prefix="tidal-test-compile-"), "compile"))
 
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     # pytest-xdist's workers ignore SIGINT, and every process they start would inherit that, so the

@@ -330,6 +330,18 @@ class _Loop:
         return stepper, report
 
     def run(self) -> dict[str, Any]:
+        requested = parse_acceleration(self.settings.acceleration)
+        if requested == EAGER or (isinstance(requested, Variant) and requested.backend is None):
+            return self._run()
+        from tidal.nn._compile_cache import compile_cache
+
+        document = {key: value for key, value in self.model.spec.to_dict().items() if key not in ("layout", "description")}
+        with compile_cache(document) as cache:
+            result = self._run()
+        result["acceleration"]["compile_cache"] = cache
+        return result
+
+    def _run(self) -> dict[str, Any]:
         torch, settings = self.torch, self.settings
         from tidal.nn._build import build_module
 
