@@ -146,9 +146,13 @@ def _handler(log: EventLog, token: str, max_body: int) -> type[BaseHTTPRequestHa
             if self.headers.get("Transfer-Encoding"):
                 self._answer(411, {"error": "send the body with a Content-Length (chunked bodies are not accepted)"}, close=True)
                 return
-            length_text = self.headers.get("Content-Length")
+            lengths = self.headers.get_all("Content-Length") or []
+            if len(lengths) > 1:
+                self._answer(400, {"error": "more than one Content-Length header: send exactly one"}, close=True)
+                return
+            length_text = lengths[0] if lengths else None
             try:
-                length = int(length_text) if length_text is not None else -1
+                length = int(length_text) if length_text is not None and length_text.strip().isdigit() else -1
             except ValueError:
                 length = -1
             if length < 0:
@@ -202,7 +206,7 @@ class HttpSource:
             raise DataError(f"HTTP source: cannot listen on {host}:{port} ({error.strerror or error}); pick a free port") from None
         self.server.daemon_threads = True
         self.host, self.port = host, int(self.server.server_address[1])
-        self.thread = threading.Thread(target=self.server.serve_forever, name=f"tidal-http-source-{self.port}", daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"tidal-http-source-{self.port}", daemon=True)
         self.thread.start()
 
     @property
