@@ -34,7 +34,7 @@ def _reference(left: pd.DataFrame, right: pd.DataFrame, within: float) -> list[t
     return sorted((int(a), int(b)) for a, b in found)
 
 
-@pytest.mark.parametrize("batch_size", [5, 37, 100_000])
+@pytest.mark.parametrize("batch_size", [13, 37, 100_000])
 def test_the_component_gives_the_batch_joins_pairs_each_once(batch_size):
     left, right = _streams(400, seed=batch_size)
     joined = join_stream(left, right, key=["k"], time="t", within=0.8, batch_size=batch_size)
