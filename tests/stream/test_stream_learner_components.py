@@ -15,7 +15,11 @@ from sklearn.cluster import KMeans
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
 
-from tidal.components.stream_learners import kmeans_train, linear_regression_train, naive_bayes_train
+from tidal.components.stream_learners import (
+    kmeans_train,
+    linear_regression_train,
+    naive_bayes_train,
+)
 from tidal.core._errors import DataError
 from tidal.models import ModelPackage
 

@@ -57,8 +57,8 @@ def _target(data: pd.DataFrame, label: str) -> np.ndarray:
     return values.to_numpy(dtype=np.float64)
 
 
-def _continued(warm_start: ModelPackage, kind: type, name: str) -> Any:
-    learner = restore(warm_start.model.learner.state())
+def _continued(warm_start: ModelPackage, kind: type[Any], name: str) -> Any:
+    learner: Any = restore(warm_start.model.learner.state())
     if not isinstance(learner, kind):
         raise DataError(f"input 'warm_start' holds a {type(learner).__name__}; a {name} model is needed")
     learner.features = list(warm_start.features)

@@ -95,6 +95,7 @@ def parse(data: Any, workspace: Path, *, source_name: str = "the job file") -> J
         raise JobError(f"{where}: 'name' must be 1-64 letters, digits, '.', '_' or '-' (it names the job's folder), got {name!r}")
     source = data.get("source")
     _check_source(source, workspace, where, "source", union_allowed=True)
+    assert isinstance(source, dict)
     steps = []
     for index, raw in enumerate(data.get("steps") or []):
         if not isinstance(raw, dict) or not isinstance(raw.get("component"), str) or not str(raw["component"]).startswith("stream."):

@@ -126,7 +126,7 @@ class RedisSource:
             entries = []
             start = last
             while _compare(start, end) < 0:  # the recorded range, page by page
-                page = self._call(lambda: self.client.xrange(self.stream, min=f"({start}", max=end, count=10_000))
+                page = self._page(start, end)
                 if not page:
                     break
                 entries += page
@@ -149,6 +149,9 @@ class RedisSource:
         if entries:
             self.position = {"id": _text(entries[-1][0]), "read": self.position["read"] + len(entries)}
         return SourceBatch(rows, dead, dict(self.position))
+
+    def _page(self, after: str, end: str) -> list[Any]:
+        return self._call(lambda: self.client.xrange(self.stream, min=f"({after}", max=end, count=10_000))  # type: ignore[no-any-return]
 
     def _parse(self, fields: dict[Any, Any]) -> tuple[dict[str, Any] | None, str | None, bytes | str]:
         if self.format == "fields":

@@ -33,9 +33,9 @@ import pandas as pd
 
 from tidal.core._errors import DataError
 from tidal.stream import _checkpoint
+from tidal.stream._endpoints import open_sink, open_source
 from tidal.stream._job_spec import JobSpec
 from tidal.stream._learn_step import LearnFTRL
-from tidal.stream._endpoints import open_source, open_sink
 from tidal.stream._sinks import DeadLetterSink
 from tidal.stream._sources import TableSource
 from tidal.stream._steps import build
