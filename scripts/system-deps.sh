@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the test suite needs: a PostgreSQL server (the store suite runs on it),
 # Chromium (the Studio's browser tests) and a Java runtime (the PMML reference tests convert models
-# with sklearn2pmml and score them with JPMML-Evaluator, both JVM programs).
+# with sklearn2pmml and score them with JPMML-Evaluator, both JVM programs) and a Redis server (the
+# stream jobs' Redis Streams tests start their own on a free loopback port; it is not run as a service).
 # Installs them with apt-get when they are missing and this user may; otherwise says what to do.
 set -euo pipefail
 
@@ -14,6 +15,9 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 if ! command -v java >/dev/null 2>&1; then
   need+=(default-jre-headless)   # sklearn2pmml and jpmml-evaluator run on it
+fi
+if ! command -v redis-server >/dev/null 2>&1; then
+  need+=(redis-server)   # tests start their own redis-server; the package's service is not needed
 fi
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -1,4 +1,4 @@
-"""Fixtures for stream jobs: librdkafka's mock Kafka cluster (a real broker on loopback that other processes reach)."""
+"""Fixtures for stream jobs: librdkafka's mock Kafka cluster and a redis-server, real servers on loopback."""
 
 from __future__ import annotations
 
@@ -13,3 +13,13 @@ def kafka_bootstrap():
     brokers = host.list_topics(timeout=10).brokers.values()
     yield ",".join(f"{broker.host}:{broker.port}" for broker in brokers)
     host.flush(5)
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A redis-server of this test session (no persistence) on a free loopback port."""
+    pytest.importorskip("redis")
+    from servers import redis_server
+
+    with redis_server() as server:
+        yield server.url

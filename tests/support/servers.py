@@ -1,4 +1,4 @@
-"""Real servers on loopback for the store tests: PostgreSQL (initdb + pg_ctl) and S3 (moto)."""
+"""Real servers on loopback for the tests: PostgreSQL (initdb + pg_ctl), S3 (moto) and Redis (redis-server)."""
 
 from __future__ import annotations
 
@@ -77,3 +77,60 @@ def s3_server() -> Iterator[str]:
         yield endpoint
     finally:
         server.stop()
+
+
+class RedisServer:
+    """A throwaway redis-server on loopback, in its own folder; ``kill`` and ``start`` again keep its port and data
+    (with ``persistent=True`` every write is appended to its AOF and fsynced, so a SIGKILL loses nothing acknowledged)."""
+
+    def __init__(self, *, persistent: bool = False) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed: run `apt-get install -y redis-server` (scripts/system-deps.sh does)")
+        self.binary, self.persistent = binary, persistent
+        self.folder = Path(tempfile.mkdtemp(prefix="tidal-redis-"))
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence, "--dir", str(self.folder),
+             "--daemonize", "no", "--logfile", str(self.folder / "log")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}; see {self.folder / 'log'}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not answer on port {self.port}; see {self.folder / 'log'}")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def close(self) -> None:
+        self.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextmanager
+def redis_server(*, persistent: bool = False) -> Iterator[RedisServer]:
+    """Start a redis-server (no snapshots, and no AOF unless ``persistent``) on a free loopback port; yields it."""
+    server = RedisServer(persistent=persistent)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()

@@ -17,6 +17,7 @@ import pandas as pd
 from tidal.core import Column, Columns, Param, component
 from tidal.core._errors import DataError
 from tidal.stream import _operators as ops
+from tidal.stream._join_stream import JoinStream
 from tidal.stream._learn_step import LearnFTRL
 
 BATCH = Annotated[int, Param(ge=1, le=10_000_000, help="rows per micro-batch (the watermark moves after each)")]
@@ -26,11 +27,11 @@ DELAY = Annotated[float, Param(ge=0, help="out-of-orderness tolerated: the water
 LATENESS = Annotated[float, Param(ge=0, help="how long after the watermark passes a window's end it still takes rows")]
 
 
-def _table(data: Any) -> pd.DataFrame:
+def _table(data: Any, name: str = "data") -> pd.DataFrame:
     if not isinstance(data, pd.DataFrame):
-        raise DataError(f"input 'data' must be a table, got {type(data).__name__}")
+        raise DataError(f"input '{name}' must be a table, got {type(data).__name__}")
     if data.empty:
-        raise DataError("input 'data' is empty: there are no rows to stream")
+        raise DataError(f"input '{name}' is empty: there are no rows to stream")
     return data
 
 
@@ -236,6 +237,50 @@ def join_table(
         raise DataError(f"input 'table' must be a table, got {type(table).__name__}")
     operator = ops.JoinTable("stream.join_table", table=table, key=list(key), how=how, columns=list(columns) if columns else None)
     return _replay(operator, _table(data), batch_size)
+
+
+@component("stream.join_stream", title="Stream-Stream Join", tags={"sample": "timeseries",
+           "sample_params": {"key": ["group"], "time": "time", "within": 172800.0}})
+def join_stream(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    *,
+    key: Annotated[Columns, Param(help="the columns that must be equal in a pair, in both streams")],
+    time: Annotated[Column, Param(help="event time in both streams: a datetime column (seconds) or numbers in the unit of 'within'")],
+    within: Annotated[float, Param(ge=0, help="the largest event-time difference of a left and a right row that join")],
+    columns: Annotated[Columns, Param(help="columns to carry from each side (suffixed _left, _right); empty: all but the key")] = None,
+    delay: DELAY = 0.0,
+    batch_size: BATCH = 100_000,
+) -> pd.DataFrame:
+    """Join two streams: every left and right row with equal keys whose event times are at most ``within`` apart.
+
+    The two tables are merged into one stream in event-time order (left before right at equal
+    times) and fed through the operator of a job's ``stream.join_stream`` step, which keeps each
+    side's rows until the watermark passes their time plus ``within``. The result is the same set of
+    pairs as a batch join with that time condition, each once. In a job the two streams come from a
+    ``union`` source, which tags each row with its stream's name (see ``docs/stream.md``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> clicks = pd.DataFrame({"ad": [1, 1, 2], "t": [10.0, 50.0, 12.0]})
+    >>> views = pd.DataFrame({"ad": [1, 2, 2], "t": [8.0, 30.0, 11.0]})
+    >>> join_stream(clicks, views, key=["ad"], time="t", within=5).to_dict("records")
+    [{'ad': 1, 't_left': 10.0, 't_right': 8.0}, {'ad': 2, 't_left': 12.0, 't_right': 11.0}]
+    """
+    if not key:
+        raise DataError("parameter 'key': name the column(s) to join on")
+    left, right = _table(left, "left"), _table(right, "right")
+    for name, frame in (("left", left), ("right", right)):
+        if time not in frame.columns:
+            raise DataError(f"input '{name}': the time column {time!r} is not in it (columns: {', '.join(map(str, frame.columns[:20]))})")
+    tag = "__stream"
+    merged = pd.concat([left.assign(**{tag: "left"}), right.assign(**{tag: "right"})], ignore_index=True)
+    order = pd.to_numeric(merged[time], errors="coerce") if not pd.api.types.is_datetime64_any_dtype(merged[time]) else merged[time]
+    merged = merged.iloc[order.argsort(kind="stable")].reset_index(drop=True)
+    operator = JoinStream("stream.join_stream", key=list(key), time=time, within=within, stream=tag, delay=delay,
+                          columns=list(columns) if columns else [c for c in dict.fromkeys([*left.columns, *right.columns]) if c not in key])
+    return _replay(operator, merged, batch_size)
 
 
 @component("stream.learn_ftrl", title="FTRL Progressive Scoring", tags={"sample": "classification",

@@ -33,10 +33,11 @@ import pandas as pd
 
 from tidal.core._errors import DataError
 from tidal.stream import _checkpoint
-from tidal.stream._job_spec import JobSpec, inside
+from tidal.stream._endpoints import open_sink, open_source
+from tidal.stream._job_spec import JobSpec
 from tidal.stream._learn_step import LearnFTRL
-from tidal.stream._sinks import DeadLetterSink, FilesSink, KafkaSink
-from tidal.stream._sources import FileSource, KafkaSource, TableSource
+from tidal.stream._sinks import DeadLetterSink
+from tidal.stream._sources import TableSource
 from tidal.stream._steps import build
 
 
@@ -57,27 +58,27 @@ class StreamJob:
         self.folder = spec.folder
         self.folder.mkdir(parents=True, exist_ok=True)
         self.checkpoint_path, self.intent_path = self.folder / "checkpoint", self.folder / "intent"
-        self.source = source or self._source()
         self.steps = [(step.id, build(step.component, step.params, where=f"step '{step.id}' ({step.component})",
                                       workspace=spec.workspace)) for step in spec.steps]
-        self.sinks: list[tuple[str | None, Any]] = [(s.get("after"), self._sink(s)) for s in spec.sinks]
+        self.sinks: list[tuple[str | None, Any]] = []
+        self.source = source or self._source()
         self.dead = DeadLetterSink(spec.dead_letter or self.folder / "dead-letter")
         self.epoch, self.rows, self.dead_count, self.outputs = 0, 0, 0, 0
         self.columns: list[str] | None = None
         self.schema_changes: list[str] = []
         self.stopping = False
-        self._restore()
+        try:
+            self.sinks += [(s.get("after"), self._sink(s)) for s in spec.sinks]
+            self._restore()
+        except BaseException:
+            self.close()  # an HTTP source's server, a Redis connection: nothing left open
+            raise
 
     def _source(self) -> Any:
-        source = self.spec.source
-        if source["kind"] == "kafka":
-            return KafkaSource(bootstrap=source["bootstrap"], topic=source["topic"], poll_seconds=self.spec.poll_seconds)
-        return FileSource(path=inside(self.spec.workspace, source["path"], "source.path"), format=source.get("format", "jsonl"))
+        return open_source(self.spec.source, self.spec)
 
     def _sink(self, sink: dict[str, Any]) -> Any:
-        if sink.get("kind") == "kafka":
-            return KafkaSink(bootstrap=sink["bootstrap"], topic=sink["topic"], job=self.spec.name)
-        return FilesSink(inside(self.spec.workspace, sink["path"], "sink"), sink.get("format", "jsonl"))
+        return open_sink(sink, self.spec)
 
     # -- checkpoint -------------------------------------------------------------------------------
     def _restore(self) -> None:
@@ -98,7 +99,7 @@ class StreamJob:
         self.columns = document.get("columns")
         self.schema_changes = list(document.get("schema_changes", []))
 
-    def _commit(self, position: dict[str, int]) -> None:
+    def _commit(self, position: dict[str, Any]) -> None:
         _checkpoint.save(self.checkpoint_path, {
             "job": self.spec.name, "source_kind": self.source.kind, "epoch": self.epoch, "position": position,
             "rows": self.rows, "dead": self.dead_count, "outputs": self.outputs, "columns": self.columns,
@@ -254,6 +255,9 @@ class StreamJob:
 
     def close(self) -> None:
         self.source.close()
+        for _after, sink in self.sinks:
+            if hasattr(sink, "close"):
+                sink.close()
 
 
 def _main_thread() -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 from tidal.core._errors import DataError
 from tidal.stream import _operators as ops
+from tidal.stream._join_stream import JoinStream
 from tidal.stream._learn_step import LearnFTRL
 
 
@@ -45,6 +46,7 @@ STEPS: dict[str, Callable[[str, Path, dict[str, Any]], ops.Operator]] = {
     "stream.window_session": lambda where, _w, p: ops.SessionWindow(where, **p),
     "stream.deduplicate": lambda where, _w, p: ops.Deduplicate(where, **p),
     "stream.join_table": _join,
+    "stream.join_stream": lambda where, _w, p: JoinStream(where, **p),
     "stream.learn_ftrl": lambda where, _w, p: LearnFTRL(where, **p),
 }
 
