@@ -8,6 +8,8 @@ and carry on later (maybe with new parameters, maybe from another trial's checkp
   training continues from the saved booster (``init_model``) with the current parameters.
 * scikit-learn MLPs (``classification.mlp``, ``regression.mlp``): a step is an epoch of
   ``partial_fit``; the optimizer's learning rate and the L2 penalty can change between steps.
+* networks (``nn.train``): a step is an epoch; training goes on from the checkpoint's safetensors
+  weights with the current learning rate, weight decay and batch size.
 
 Checkpoints are ordinary model packages, so the best checkpoint is the study's model.
 """
@@ -135,7 +137,35 @@ class MLPSteps:
         return package
 
 
+class NetworkSteps:
+    """``nn.train``: a step is an epoch; training goes on from the checkpoint's weights (its safetensors).
+
+    The network's structure (``spec``/``path``, ``layer_params``, ``output``, ``loss``) is fixed once
+    built; the learning rate, weight decay, batch size and schedule may change between steps. The
+    optimizer starts afresh at each continuation (its moments are not part of a checkpoint).
+    """
+
+    structural: tuple[str, ...] = ("path", "spec", "layer_params", "output", "loss", "features", "standardize")
+
+    def train(self, data: pd.DataFrame, label: str, params: dict[str, Any], steps: int,
+              checkpoint: ModelPackage | None) -> ModelPackage:
+        from tidal.core import registry
+
+        component = registry.get("nn.train")
+        values = {"label": label, **params, "epochs": int(steps)}
+        inputs: dict[str, Any] = {"data": data}
+        if checkpoint is not None:  # the network comes with its weights: how it was built is in them
+            for name in ("path", "spec", "layer_params"):
+                values.pop(name, None)
+            inputs["network"] = checkpoint
+        package: ModelPackage = component.execute(inputs, values)["model"]
+        before = int((checkpoint.metadata or {}).get("steps", 0)) if checkpoint is not None else 0
+        package.metadata["steps"] = before + int(package.metadata.get("epochs", steps))
+        return package
+
+
 ITERATIVE: dict[str, IterativeTrainer] = {
+    "nn.train": NetworkSteps(),
     "classification.lightgbm": LightGBMSteps("classification"),
     "regression.lightgbm": LightGBMSteps("regression"),
     "classification.mlp": MLPSteps("classification"),

@@ -102,8 +102,8 @@ class PopulationBasedTraining(BaseStrategy):
         """Perturb each numeric parameter by one of the factors, or resample it; choices resample."""
         out = dict(params)
         for dimension in self.space:
-            if dimension.name in self.fixed or dimension.name not in params:
-                continue
+            if dimension.name.split(".", 1)[0] in self.fixed or dimension.name in self.fixed or dimension.name not in params:
+                continue  # structural (a network's layer sizes: layer_params.*) stays with the weights it built
             if rng.uniform() < self.resample:
                 out[dimension.name] = dimension.sample(rng)
             elif dimension.kind != "choice":

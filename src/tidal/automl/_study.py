@@ -154,10 +154,14 @@ def create_study(
         raise TidalError(f"direction must be maximize or minimize, not {direction!r}")
     space = search_space if isinstance(search_space, SearchSpace) else (
         SearchSpace.from_dict(search_space) if search_space else SearchSpace.from_component(spec))
-    unknown = [name for name in space.names if spec.param(name) is None]
+    unknown = [name for name in space.names if spec.param(name.split(".", 1)[0]) is None]
     if unknown:
         raise TidalError(f"search space parameter(s) {', '.join(unknown)} are not parameters of {trainer} "
                          f"(it takes: {', '.join(p.name for p in spec.params)})")
+    flat = [name for name in space.names if "." in name and not _takes_mapping(spec.param(name.split(".", 1)[0]))]
+    if flat:
+        raise TidalError(f"search space parameter(s) {', '.join(flat)}: a dotted name sets a key of a mapping parameter "
+                         f"(like nn.train's layer_params.hidden.out_features), and '{flat[0].split('.', 1)[0]}' is not one")
     options = dict(options or {})
     iterative = strategy == "pbt" or bool(pruner)
     if iterative:
@@ -354,7 +358,7 @@ class Study:
         uri = best.model_uri
         config = self.config
         full = (config.get("data") or {}).get("full")
-        if config.get("refit") and full and config.get("strategy") != "pbt" and not config.get("pruner"):
+        if config.get("refit") and full and self.record.strategy != "pbt" and not config.get("pruner"):
             frame = pd.read_parquet(self.workspace.artifacts.local_path(full["uri"]))
             model = fit_once(config["trainer"], frame, config["label"], {**config.get("params", {}), **best.params})
             model.lineage = {"study_id": self.id, "trial": best.number, "refit": True}
@@ -497,3 +501,19 @@ class _Controller:
             self.trials[number] = trial
             self.study.store.save_trial(trial)
         self.running.clear()
+
+
+def _takes_mapping(param: Any) -> bool:
+    """Whether a parameter's type admits a mapping (``dict[...]``, maybe ``| None``)."""
+    import types
+    import typing
+
+    def mapping(annotation: Any) -> bool:
+        origin = typing.get_origin(annotation)
+        if annotation is dict or origin is dict:
+            return True
+        if origin is typing.Annotated:
+            return mapping(typing.get_args(annotation)[0])
+        return origin in (typing.Union, types.UnionType) and any(mapping(item) for item in typing.get_args(annotation))
+
+    return mapping(param.annotation)

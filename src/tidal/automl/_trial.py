@@ -27,8 +27,23 @@ class TrialOutputs(NamedTuple):
     scores: Metrics
 
 
+def fold_nested(params: dict[str, Any]) -> dict[str, Any]:
+    """Dotted names set a key of a mapping parameter: ``{"layer_params.hidden.out_features": 64}`` becomes
+    ``{"layer_params": {"hidden.out_features": 64}}`` (merged into what ``layer_params`` already holds)."""
+    folded = {name: dict(value) if isinstance(value, dict) else value for name, value in params.items() if "." not in name}
+    for name, value in params.items():
+        if "." in name:
+            outer, inner = name.split(".", 1)
+            target = folded.setdefault(outer, {})
+            if not isinstance(target, dict):
+                raise TidalError(f"parameter '{name}' sets a key of '{outer}', which is {target!r}, not a mapping")
+            target[inner] = value
+    return folded
+
+
 def fit_once(trainer: str, train: pd.DataFrame, label: str, params: dict[str, Any], module: str | None = None) -> ModelPackage:
     """Call the trainer component eagerly with ``params``; its first Model output."""
+    params = fold_nested(params)
     spec = registry.get(trainer, module=module)
     tables = [port.name for port in spec.inputs if port.type == "Table"]
     models = [port.name for port in spec.outputs if port.type == "Model"]
@@ -85,7 +100,7 @@ def trial(
         start = int((checkpoint.metadata or {}).get("steps", 0)) if checkpoint is not None else 0
         while done < steps:
             size = min(chunk, steps - done)
-            model = state = stepper.train(train, label, params, size, state)
+            model = state = stepper.train(train, label, fold_nested(params), size, state)
             done += size
             scores = score_model(model, valid, label)
             value = scores.get(metric, math.nan)

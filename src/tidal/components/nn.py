@@ -44,6 +44,8 @@ SPEC = Annotated[dict[str, Any] | str | None, Param(help="the network written in
                                                     widget="code")]
 OUTPUT = Annotated[str | None, Param(help="which output of the network to read, when it has several")]
 SEED = Annotated[int, Param(ge=0, help="random seed; the same seed gives the same weights (and, training, the same model)")]
+LAYER_PARAMS = Annotated[dict[str, Any] | None, Param(help="layer parameters to set, by LAYER.PARAM, e.g. {hidden.out_features: 64, "
+                                                           "drop.p: 0.3}: what AutoML searches over a network")]
 
 
 def read_spec(path: str | None, spec: dict[str, Any] | str | None, *, network_given: bool = False) -> Any:
@@ -63,6 +65,34 @@ def read_spec(path: str | None, spec: dict[str, Any] | str | None, *, network_gi
     return None
 
 
+def with_layer_params(network: Any, overrides: dict[str, Any] | None) -> Any:
+    """``network`` (a spec) with ``overrides`` (``{"LAYER.PARAM": value}``) set; every wrong key named at once."""
+    if not overrides:
+        return network
+    from tidal.nn import NetworkSpec
+    from tidal.nn._files import resolve_files
+
+    if not isinstance(overrides, dict):
+        raise TidalError(f"layer_params must be a mapping of LAYER.PARAM to a value, got {type(overrides).__name__}")
+    data = network.to_dict()
+    layers = {layer["id"]: layer for layer in data.get("layers", [])}
+    problems = []
+    for key, value in overrides.items():
+        layer_id, _, name = str(key).partition(".")
+        if not name or not layer_id:
+            problems.append(f"'{key}': write LAYER.PARAM, e.g. hidden.out_features")
+        elif layer_id not in layers:
+            problems.append(f"'{key}': network '{network.name}' has no layer '{layer_id}' (layers: {', '.join(layers)})")
+        else:
+            layers[layer_id].setdefault("params", {})[name] = value
+    if problems:
+        raise TidalError("layer_params: " + "; ".join(problems))
+    changed = NetworkSpec.from_dict(data, source=network.source)
+    if network.source is not None:
+        resolve_files(changed, network.source.parent)
+    return changed
+
+
 @component("nn.network", title="Network", tags={
     "sample": "classification", "sample_params": {"spec": SAMPLE_SPEC, "path": None, "features": ["x1", "x2", "x3", "x4"]}})
 def network(
@@ -72,6 +102,7 @@ def network(
     features: Annotated[list[str] | None, Param(help="the table columns that fill the input, in order (row-major into its "
                                                      "shape); empty: <input>_0, <input>_1 ...")] = None,
     output: OUTPUT = None,
+    layer_params: LAYER_PARAMS = None,
     seed: SEED = 0,
 ) -> ModelPackage:
     """A network from its spec (a file or inline), shapes checked, with freshly drawn weights: untrained.
@@ -105,7 +136,7 @@ def network(
     """
     from tidal.nn._packages import network_package
 
-    return network_package(read_spec(path, spec), features=features, output=output, seed=seed)
+    return network_package(with_layer_params(read_spec(path, spec), layer_params), features=features, output=output, seed=seed)
 
 
 @component("nn.train", title="Train Network", tags={
@@ -122,6 +153,7 @@ def train(
     path: PATH = None,
     spec: SPEC = None,
     output: OUTPUT = None,
+    layer_params: LAYER_PARAMS = None,
     loss: Annotated[Literal["cross_entropy", "binary_cross_entropy", "mse", "l1", "huber"],
                     Param(help="cross_entropy: one logit per class; binary_cross_entropy: one logit; "
                                "mse, l1, huber: regression")] = "cross_entropy",
@@ -188,7 +220,10 @@ def train(
     if len(data) == 0:
         raise DataError("input 'data' is empty: there are no rows to train on")
     given = read_spec(path, spec, network_given=network is not None)
-    start = given if given is not None else network
+    if layer_params and given is None:
+        raise TidalError("layer_params change a network's layers before it is built: give the network by 'path' or "
+                         "'spec', not as a connected network, which has its weights already")
+    start = with_layer_params(given, layer_params) if given is not None else network
     assert start is not None  # read_spec refuses a call with neither
     settings = TrainSettings(loss=loss, optimizer=optimizer, lr=lr, weight_decay=weight_decay, schedule=schedule,
                              epochs=epochs, batch_size=batch_size, validation_fraction=validation_fraction,
