@@ -28,10 +28,13 @@ SAMPLE_SPEC: dict[str, Any] = {
 
 
 class Acceleration(TypedDict, total=False):
-    """A fixed acceleration: ``compile`` (true: inductor, or a backend name) and ``precision``."""
+    """A fixed acceleration: ``compile`` (true: inductor, or a backend name), ``precision``, and data-parallel
+    ``parallel: ddp`` over ``processes`` processes (gloo on loopback)."""
 
     compile: bool | Literal["inductor", "aot_eager", "eager"]
     precision: Literal["fp32", "bf16"]
+    parallel: Literal["none", "ddp"]
+    processes: int
 
 
 class TrainedNetwork(NamedTuple):

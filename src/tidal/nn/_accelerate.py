@@ -1,7 +1,8 @@
 """How a network trains faster on this machine: ``torch.compile``, bf16 autocast, both, or neither.
 
 ``acceleration`` is ``off`` (eager, float32), a fixed choice ``{compile: true | inductor | aot_eager |
-eager, precision: fp32 | bf16}``, or ``auto``. ``auto`` runs the same few training steps, on the same
+eager, precision: fp32 | bf16, parallel: ddp, processes: N}`` (data-parallel processes: see
+:mod:`tidal.nn._ddp`), or ``auto``. ``auto`` runs the same few training steps, on the same
 batches from the same weights, for each candidate this machine can run: eager float32 (the
 reference), bf16 autocast (only where the CPU computes bf16 natively: AVX512-BF16 or AMX), and
 ``torch.compile`` with and without bf16. A candidate is kept when its losses stay within
@@ -46,10 +47,14 @@ class Variant:
 
     backend: str | None = None
     precision: str = "fp32"
+    #: data-parallel processes (``parallel: ddp``); 1 trains in this process
+    processes: int = 1
 
     @property
     def name(self) -> str:
         parts = [f"compile:{self.backend}" if self.backend else "eager", self.precision]
+        if self.processes > 1:
+            parts.insert(0, f"ddp:{self.processes}")
         return "+".join(parts)
 
 
@@ -63,10 +68,11 @@ def parse_acceleration(value: Any) -> str | Variant:
     if value == "auto":
         return "auto"
     if not isinstance(value, dict):
-        raise TidalError(f"acceleration must be auto, off or {{compile, precision}}, got {value!r}")
-    unknown = sorted(set(value) - {"compile", "precision"})
+        raise TidalError(f"acceleration must be auto, off or {{compile, precision, parallel, processes}}, got {value!r}")
+    unknown = sorted(set(value) - {"compile", "precision", "parallel", "processes"})
     if unknown:
-        raise TidalError(f"acceleration takes the keys compile and precision, not {', '.join(unknown)}")
+        raise TidalError(f"acceleration takes the keys compile, precision, parallel and processes, not {', '.join(unknown)}")
+    processes = _processes(value)
     compile_value = value.get("compile", False)
     if compile_value is True:
         backend: str | None = AUTO_COMPILE_BACKEND
@@ -79,7 +85,27 @@ def parse_acceleration(value: Any) -> str | Variant:
     precision = value.get("precision", "fp32")
     if precision not in PRECISIONS:
         raise TidalError(f"acceleration precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    return Variant(backend, str(precision))
+    if processes > 1 and backend is not None:
+        raise TidalError("acceleration: parallel ddp with compile is not supported; choose one of them")
+    return Variant(backend, str(precision), processes)
+
+
+#: the most data-parallel processes one training may start
+MAX_PROCESSES = 64
+
+
+def _processes(value: dict[str, Any]) -> int:
+    parallel = value.get("parallel", "none")
+    if parallel in (None, False, "none"):
+        if "processes" in value:
+            raise TidalError("acceleration processes needs parallel: ddp")
+        return 1
+    if parallel != "ddp":
+        raise TidalError(f"acceleration parallel must be ddp or none, got {parallel!r}")
+    processes = value.get("processes", 2)
+    if isinstance(processes, bool) or not isinstance(processes, int) or not 2 <= processes <= MAX_PROCESSES:
+        raise TidalError(f"acceleration processes must be a whole number from 2 to {MAX_PROCESSES}, got {processes!r}")
+    return processes
 
 
 def cpu_facts() -> dict[str, Any]:
@@ -126,9 +152,10 @@ class Stepper:
 
             self.forward = torch.compile(module, backend=variant.backend)
 
-    def step(self, inputs: Any, target: Any) -> float:
+    def step(self, inputs: Any, target: Any, weight: float = 1.0) -> float:
+        """One step; ``weight`` scales the loss behind the gradients (not the loss returned)."""
         try:
-            return self._step(inputs, target)
+            return self._step(inputs, target, weight)
         except Exception as error:  # torch.compile's failures surface at the first call of each graph
             if self.variant.backend is None or self.failure is not None:
                 raise
@@ -139,14 +166,14 @@ class Stepper:
                 import torch._dynamo
 
                 torch._dynamo.reset()
-            return self._step(inputs, target)
+            return self._step(inputs, target, weight)
 
-    def _step(self, inputs: Any, target: Any) -> float:
+    def _step(self, inputs: Any, target: Any, weight: float) -> float:
         self.optimizer.zero_grad(set_to_none=True)
         with autocast(self.variant):
             output = self.select(self.forward(inputs))
         value = self.loss(output.float(), target)
-        value.backward()
+        (value * weight if weight != 1.0 else value).backward()
         self.optimizer.step()
         return float(value.detach())
 

@@ -280,6 +280,8 @@ class _Loop:
         self.check_rows = torch.from_numpy(check_rows)
         self.generator = torch.Generator().manual_seed(settings.seed)
         self.loss = _loss_function(settings.loss, torch)
+        #: this process's place among data-parallel processes (tidal.nn._ddp sets them in each)
+        self.rank, self.world = 0, 1
 
     def make_optimizer(self, module: Any) -> Any:
         optim, settings = self.torch.optim, self.settings
@@ -331,39 +333,79 @@ class _Loop:
 
     def run(self) -> dict[str, Any]:
         requested = parse_acceleration(self.settings.acceleration)
+        if isinstance(requested, Variant) and requested.processes > 1:
+            from tidal.nn._ddp import train_parallel
+
+            return train_parallel(self, requested.processes)
         if requested == EAGER or (isinstance(requested, Variant) and requested.backend is None):
-            return self._run()
+            return self.run_epochs()
         from tidal.nn._compile_cache import compile_cache
 
         document = {key: value for key, value in self.model.spec.to_dict().items() if key not in ("layout", "description")}
         with compile_cache(document) as cache:
-            result = self._run()
+            result = self.run_epochs()
         result["acceleration"]["compile_cache"] = cache
         return result
 
-    def _run(self) -> dict[str, Any]:
+    def _parallel_stepper(self, module: Any) -> tuple[Stepper, dict[str, Any]]:
+        """This process's share of a data-parallel training: the module wrapped in DistributedDataParallel."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        requested = parse_acceleration(self.settings.acceleration)
+        assert isinstance(requested, Variant)
+        report: dict[str, Any] = {"requested": dict(self.settings.acceleration), "cpu": cpu_facts(), "processes": self.world,
+                                  "backend": "gloo", "threads_per_process": self.settings.threads or 1}
+        wrapped = DistributedDataParallel(module)
+        return Stepper(wrapped, self.make_optimizer(module), self.loss, Variant(None, requested.precision, self.world),
+                       self.model.select_output), report
+
+    def _rows(self, order: Any, start: int, drop_last: bool) -> tuple[Any, float]:
+        """This process's rows of the batch at ``start`` (None: every process skips that batch) and the weight of
+        its loss: DDP averages the processes' gradients, so a share of n of the batch's N rows weighs n * world / N
+        and the step equals one on the whole batch even when the rows do not split evenly."""
+        size = self.settings.batch_size
+        rows = order[start: start + size]
+        if drop_last and len(rows) < size:
+            return None, 1.0  # a compiled step keeps one batch shape
+        if self.world > 1:  # every process needs two rows (batch norm), and all skip the same batches
+            if len(rows) < 2 * self.world and len(order) > 1:
+                return None, 1.0
+            share = rows[self.rank::self.world]
+            return share, len(share) * self.world / len(rows)
+        return (None if len(rows) == 1 and len(order) > 1 else rows), 1.0  # batch norm cannot train on one row
+
+    def run_epochs(self) -> dict[str, Any]:
         torch, settings = self.torch, self.settings
         from tidal.nn._build import build_module
 
         module = build_module(self.model.spec)
         module.load_state_dict(self.model.state)
-        stepper, report = self._stepper(module)
-        module = stepper.module
+        stepper, report = self._parallel_stepper(module) if self.world > 1 else self._stepper(module)
+        trained = stepper.module
+        if self.world == 1:
+            module = trained
         scheduler = self._schedule(stepper.optimizer)
         history: list[dict[str, Any]] = []
         checkpoints: dict[str, bytes] = {}
         best_loss, best_epoch, best_state, waited, stopped = float("inf"), 0, None, 0, False
         for epoch in range(1, settings.epochs + 1):
-            module.train()
+            trained.train()
             order = self.train_rows[torch.randperm(len(self.train_rows), generator=self.generator)]
             drop_last = stepper.variant.backend is not None and len(order) > settings.batch_size
             total, seen = 0.0, 0
             for start in range(0, len(order), settings.batch_size):
-                rows = order[start: start + settings.batch_size]
-                if (drop_last and len(rows) < settings.batch_size) or (len(rows) == 1 and len(order) > 1):
-                    continue  # a compiled step keeps one batch shape; batch norm cannot train on one row
-                total += stepper.step(self.inputs[rows], self.targets[rows]) * len(rows)
+                rows, weight = self._rows(order, start, drop_last)
+                if rows is None:
+                    continue
+                total += stepper.step(self.inputs[rows], self.targets[rows], weight) * len(rows)
                 seen += len(rows)
+            if self.world > 1:  # the epoch's loss over every process's rows
+                sums = torch.tensor([total, float(seen)], dtype=torch.float64)
+                torch.distributed.all_reduce(sums)
+                total, seen = float(sums[0]), int(sums[1])
+            if not seen:
+                raise DataError(f"epoch {epoch} trained on no batch: batch_size {settings.batch_size} with "
+                                f"{len(order)} training rows" + (f" over {self.world} processes (each needs 2 rows)" if self.world > 1 else ""))
             row: dict[str, Any] = {"epoch": epoch, "train_loss": total / seen,
                                    "lr": float(stepper.optimizer.param_groups[0]["lr"])}
             if not np.isfinite(row["train_loss"]):
