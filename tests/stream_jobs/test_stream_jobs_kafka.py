@@ -7,7 +7,16 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from stream_job_helpers import LEARN, WINDOW, job, jsonl, make_events, produce, read_parts, step_with_data
+from stream_job_helpers import (
+    LEARN,
+    WINDOW,
+    job,
+    jsonl,
+    make_events,
+    produce,
+    read_parts,
+    step_with_data,
+)
 
 from tidal.stream._ftrl import FTRLLogisticRegression
 from tidal.stream._job_spec import parse
