@@ -126,10 +126,12 @@ def test_a_server_started_before_the_first_version_waits_for_it(tmp_path, regres
             transport = httpx.ASGITransport(app=server.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                 assert (await client.get("/v2/health/ready")).status_code == 400
+                assert [row["state"] for row in server.repository.index()] == ["UNAVAILABLE"]
                 assert await _follower(server).poll() == []           # still nothing registered
                 ModelRegistry(workspace).register(regression_archives[0], "linear")
                 assert await _follower(server).poll() == ["linear/1"]
                 assert (await client.get("/v2/health/ready")).status_code == 200
+                assert [(row["version"], row["state"]) for row in server.repository.index()] == [("1", "READY")]
             assert await _predict(server) == ("1", pytest.approx(10.0))
             await server.repository.stop()
 

@@ -148,6 +148,7 @@ class ModelRepository:
             # swap both maps in one step: a request sees the old set or the new one, never a mix
             model.versions, model.weights = versions, weights
             model.failures.pop(loaded.version, None)
+            model.failures.pop("?", None)  # a source that could not be resolved at all (a followed model with no version yet)
             self.metrics.loaded.labels(loaded.name, loaded.version).set(1)
         for item in replaced:
             self.metrics.loaded.labels(item.name, item.version).set(0)
