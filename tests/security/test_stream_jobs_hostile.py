@@ -126,3 +126,14 @@ def test_sql_cannot_read_or_write_files(workspace, tmp_path, step):
     outputs = list((workspace / "out").glob("*")) if (workspace / "out").exists() else []
     assert all(SECRET not in p.read_text() for p in outputs)
     assert os.path.getsize(secret) == len(SECRET) + 1
+
+
+def test_a_warm_start_package_outside_the_workspace_is_refused(workspace, tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    learn = {"id": "learn", "component": "stream.learn_ftrl",
+             "params": {"label": "v", "features": ["t"], "warm_start": "../elsewhere"}}
+    with pytest.raises(JobError, match="outside the workspace"):
+        StreamJob(parse(_job(steps=[learn]), workspace))
+    learn["params"]["warm_start"] = str(tmp_path / "elsewhere")
+    with pytest.raises(JobError, match="outside the workspace"):
+        StreamJob(parse(_job(steps=[learn]), workspace))

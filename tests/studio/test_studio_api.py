@@ -319,6 +319,7 @@ def test_openapi_schema_is_valid_and_matches_responses(client):
         ("get", "/api/artifacts/{artifact_id}/stats", f"/api/artifacts/{table_id}/stats", 200, None),
         ("post", "/api/runs", "/api/runs", 422, {"pipeline": {"tidal": 1, "name": "x", "nodes": []}}),
         ("get", "/api/plugins", "/api/plugins", 200, None),
+        ("get", "/api/streams", "/api/streams", 200, None),
         ("post", "/api/plugins/install", "/api/plugins/install", 403, {"package": "acme-tools"}),
     ]
     covered = set()

@@ -130,7 +130,7 @@ def locked(demo_ws):
         yield client
 
 
-@pytest.mark.parametrize("route", ["/", "/api/info", "/api/components", "/api/pipelines", "/openapi.json",
+@pytest.mark.parametrize("route", ["/", "/api/info", "/api/components", "/api/pipelines", "/api/streams", "/openapi.json",
                                    "/api/docs", "/api/runs/whatever/events", "/assets/none.js"])
 def test_every_route_needs_the_token(locked, route):
     response = locked.get(route, follow_redirects=False)

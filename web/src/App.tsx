@@ -13,12 +13,13 @@ import { connectionProblem, freshId, fromPipeline, makeEdge, toPipeline, type Pi
 import { OutputView } from './OutputView';
 import { Palette } from './Palette';
 import { RunsPanel } from './RunsPanel';
+import { StreamsPanel } from './StreamsPanel';
 import { StudioNodeView } from './StudioNodeView';
 import { useHistory } from './useHistory';
 
 const nodeTypes = { component: StudioNodeView };
 const LAST_PIPELINE = 'tidal.studio.lastPipeline';
-type Tab = 'events' | 'log' | 'output' | 'history';
+type Tab = 'events' | 'log' | 'output' | 'history' | 'streams';
 
 function Studio() {
   const flow = useReactFlow<StudioNode, StudioEdge>();
@@ -376,7 +377,7 @@ function Studio() {
             </div>
             <section className="studio-bottom">
               <nav className="tabs">
-                {(['events', 'log', 'output', 'history'] as Tab[]).map((name) => (
+                {(['events', 'log', 'output', 'history', 'streams'] as Tab[]).map((name) => (
                   <button key={name} className={tab === name ? 'active' : ''} onClick={() => setTab(name)} data-testid={`tab-${name}`}>{name}</button>
                 ))}
                 <span className="spacer" />
@@ -397,6 +398,7 @@ function Studio() {
                 {tab === 'output' && (output ? <OutputView artifactId={output.id} title={output.title} /> : <p className="muted">Click an output port (▸) of a finished node.</p>)}
                 {tab === 'history' && <RunsPanel refresh={historyRefresh} onShow={(id) => loadRun(id).catch((error: Error) => notify(error.message, 'error'))}
                   onOpen={(id) => openRunPipeline(id).catch((error: Error) => notify(error.message, 'error'))} />}
+                {tab === 'streams' && <StreamsPanel />}
               </div>
             </section>
           </main>

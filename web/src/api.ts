@@ -40,6 +40,15 @@ export interface ArtifactPreview {
 export interface ColumnStats { name: string; type: string; count: number; nulls: number; distinct: number; min: unknown; max: unknown; mean: number | null }
 export interface RunEvent { run_id: string; status: string; node_id: string | null; cached?: boolean; error?: string | null; duration_s?: number | null; seq: number; time?: number }
 
+export interface SnapshotDecision { index?: number | null; accepted?: boolean | null; metric?: string | null; value?: number | null; reason?: string | null }
+export interface StreamJob {
+  job: string; state: string; epoch: number; rows: number; outputs: number; dead_letters: number;
+  rows_per_second?: number | null; lag?: number | null; schema_changes: string[]; updated?: number | null;
+  registered_model?: string | null;
+  model?: { proposed: number; accepted: number; metric?: string | null; value?: number | null; snapshot?: number | null;
+    version?: number | null; last?: SnapshotDecision | null } | null;
+}
+
 export class ApiError extends Error {
   constructor(public status: number, message: string, public issues: Issue[] = []) { super(message); }
 }
@@ -82,5 +91,6 @@ export const api = {
     call<{ run_id: string | null; columns: Column[] }>('GET', `/api/columns?pipeline=${encodeURIComponent(pipeline)}&node=${encodeURIComponent(node)}&port=${encodeURIComponent(port)}`),
   artifact: (id: number, offset = 0, limit = 50) => call<ArtifactPreview>('GET', `/api/artifacts/${id}?offset=${offset}&limit=${limit}`),
   stats: (id: number) => call<{ rows: number; columns: ColumnStats[] }>('GET', `/api/artifacts/${id}/stats`),
+  streams: () => call<StreamJob[]>('GET', '/api/streams'),
   events: (id: string) => new EventSource(`/api/runs/${encodeURIComponent(id)}/events`),
 };

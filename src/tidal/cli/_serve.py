@@ -13,10 +13,12 @@ from tidal.cli._render import console
 from tidal.core._errors import TidalError
 
 
-def model_specs(models: list[str], *, trust: bool, batching):  # type: ignore[no-untyped-def]
+def model_specs(models: list[str], *, trust: bool, batching, follow: bool = False):  # type: ignore[no-untyped-def]
     """``[NAME=]SOURCE[,weight=N]`` strings → ModelSpecs; a name defaults to the registry name or the file stem.
 
-    Several sources under one name are versions of that model, splitting traffic by weight.
+    Several sources under one name are versions of that model, splitting traffic by weight. With
+    ``follow`` every ``models:/NAME`` and ``models:/NAME@ALIAS`` source follows the registry (pinned
+    versions and package paths stay as they are; at least one source must be followable).
     """
     from tidal.serving._repository import ModelSpec
 
@@ -35,7 +37,12 @@ def model_specs(models: list[str], *, trust: bool, batching):  # type: ignore[no
             name = source[len("models:/"):].split("@")[0].split("/")[0] if source.startswith("models:/") else Path(source).name.split(".")[0]
         counts[name] = counts.get(name, 0) + 1
         version = None if source.startswith("models:/") else str(counts[name])
-        specs.append(ModelSpec(name, source, version=version, weight=weight, trust=trust, batching=batching))
+        moving = source.startswith("models:/") and "/" not in source[len("models:/"):]
+        specs.append(ModelSpec(name, source, version=version, weight=weight, trust=trust, batching=batching,
+                               follow=follow and moving))
+    if follow and not any(spec.follow for spec in specs):
+        raise TidalError("--follow needs a registry URI that moves: models:/NAME (the newest version) or "
+                         f"models:/NAME@ALIAS; got {', '.join(models)}")
     return specs
 
 
@@ -77,20 +84,27 @@ def serve(
         "--unknown-columns",
         help="request columns (or v2 tensors) the model does not take: ignore them, naming them in the "
              "x-tidal-ignored-columns response header, or refuse the request with 400")] = UnknownColumns.ignore,
+    follow: Annotated[bool, typer.Option(
+        "--follow", help="follow the registry: a model served as models:/NAME (or models:/NAME@ALIAS) moves to each "
+                         "new version (or alias target), loaded off the serving path and swapped in; a version that "
+                         "fails to load is reported and the old one keeps serving")] = False,
+    follow_interval: Annotated[float, typer.Option(
+        "--follow-interval", min=0.05, help="with --follow: seconds between registry checks (one metadata query)")] = 5.0,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol v2 (/v2/...) and a simple JSON route (/api/predict/NAME).
 
-    With --grpc-port, the Open Inference Protocol over gRPC as well."""
+    With --grpc-port, the Open Inference Protocol over gRPC as well; with --follow, each new
+    registered version as soon as it is registered (e.g. a stream job's snapshots)."""
     from tidal.serving._batching import BatchingConfig
     from tidal.serving._run import serve as run_server
     from tidal.serving._server import ServerOptions
 
     batching = BatchingConfig(max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_queue=max_queue,
                               queue_timeout_s=queue_timeout_s, threaded=threaded)
-    specs = model_specs(models, trust=trust, batching=batching)
+    specs = model_specs(models, trust=trust, batching=batching, follow=follow)
     options = ServerOptions(max_body_bytes=int(max_body_mb * 1024 * 1024), admin=admin, token=admin_token, host=host,
-                            trust=trust, unknown_columns=unknown_columns.value)
+                            trust=trust, unknown_columns=unknown_columns.value, follow_interval_s=follow_interval)
     # models:/ names need the registry's workspace; package files need none, and serving one creates nothing
     registered = any(spec.source.startswith("models:/") for spec in specs)
     found = settings.workspace(chosen=workspace, create=False) if registered else settings.existing_workspace(chosen=workspace)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from pathlib import Path
@@ -23,25 +22,15 @@ def _jobs_folder(workspace: Path | None) -> Path:
 
 
 def _status(folder: Path) -> dict[str, Any]:
-    path = folder / "status.json"
-    try:
-        status = json.loads(path.read_text()) if path.exists() else {"job": folder.name, "state": "never run"}
-    except ValueError:
-        status = {"job": folder.name, "state": "unreadable status"}
-    pid_file = folder / "pid"
-    if status.get("state") == "running" and not (pid_file.exists() and _alive(int(pid_file.read_text() or 0))):
-        status["state"] = "dead (killed or crashed: `tidal stream run` resumes it from its checkpoint)"
-    return status
+    from tidal.stream._status import job_status
+
+    return job_status(folder)
 
 
 def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
+    from tidal.stream._status import alive
+
+    return alive(pid)
 
 
 @stream_app.command("run")
@@ -83,7 +72,9 @@ def run(
 def list_jobs(workspace: WorkspaceOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The stream jobs of the workspace and their state."""
     folder = _jobs_folder(workspace)
-    jobs = [_status(path) for path in sorted(folder.iterdir())] if folder.is_dir() else []
+    from tidal.stream._status import list_jobs as read_jobs
+
+    jobs = read_jobs(folder.parent.parent)
     if as_json:
         print_json(jobs)
         return

@@ -452,6 +452,23 @@ class ModelRegistry:
             raise NotFound(f"model '{ref.name}' has no versions yet")
         return self.get_version(ref.name, model.latest_version)
 
+    def current_version(self, reference: str | ModelReference) -> int | None:
+        """The version number a ``models:/`` URI points at now, in one query; None when it points at nothing yet.
+
+        Cheap enough to poll (a server following a model asks it every few seconds): no model row,
+        tags or aliases are read, only the newest version number or the alias's target.
+        """
+        ref = parse_model_uri(reference) if isinstance(reference, str) else reference
+        if ref.version is not None:
+            return ref.version
+        if ref.alias is not None:
+            query = select(model_aliases.c.version).where(model_aliases.c.name == ref.name, model_aliases.c.alias == ref.alias)
+        else:
+            query = select(func.max(model_versions.c.version)).where(model_versions.c.name == ref.name)
+        with self.engine.connect() as connection:
+            found = connection.execute(query).scalar()
+        return None if found is None else int(found)
+
     def local_path(self, reference: str | ModelReference) -> Path:
         """A local file holding the package archive of the version a URI points at."""
         return self.workspace.artifacts.local_path(self.resolve(reference).uri)

@@ -62,9 +62,11 @@ def deploy(service: ServiceSpec, *, target: str | None = None, output: Path | No
             return "would serve " + ", ".join(f"{spec.name}:{spec.source} (weight {spec.weight:g})" for spec in specs) + \
                 f" on port {service.server.port}" + \
                 (f" and gRPC port {service.server.grpc_port}" if service.server.grpc_port is not None else "") + \
-                f" with {service.server.workers} worker(s)"
+                f" with {service.server.workers} worker(s)" + \
+                "".join(f"; {spec.name} follows {spec.source}" for spec in specs if spec.follow)
         # trust stays per model (the spec's models); the token, if admin is on, from TIDAL_SERVE_TOKEN or generated
-        options = ServerOptions(max_body_bytes=int(service.server.max_body_mb * 1024 * 1024), admin=service.server.admin)
+        options = ServerOptions(max_body_bytes=int(service.server.max_body_mb * 1024 * 1024), admin=service.server.admin,
+                                follow_interval_s=service.server.follow_interval_s)
         serve(specs, host="127.0.0.1", port=service.server.port, workers=service.server.workers, options=options,
               drain_seconds=service.server.drain_seconds, workspace=workspace, grpc_port=service.server.grpc_port)
         return ""

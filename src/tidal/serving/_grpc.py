@@ -245,9 +245,13 @@ class GrpcEndpoint:
             loaded = server.repository.pick(name, request.model_version or None)
             parsed, raw_inputs = parse_infer_request(request)
             ignored: list[str] | None = [] if server.options.unknown_columns == "ignore" else None
-            columns, rows = columns_from_tensors(parsed, loaded.processor.signature, ignored)
-            server.metrics.set_queue_depth(name, loaded.version, loaded.batcher.depth)
-            outputs = await loaded.batcher.submit(columns, rows)
+
+            def read(version_now: Any) -> tuple[Any, int]:
+                if ignored:
+                    ignored.clear()
+                return columns_from_tensors(parsed, version_now.processor.signature, ignored)
+
+            loaded, outputs = await server.repository.submit(loaded, request.model_version or None, read)
             response = encode_infer_response(name, loaded.version, parsed, raw_inputs, outputs,
                                              output_parameters(loaded.processor.signature))
             if ignored:

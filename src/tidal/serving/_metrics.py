@@ -32,6 +32,15 @@ class ServerMetrics:
                                   registry=self.registry)
         self.loaded = Gauge("tidal_model_loaded", "1 when the version is loaded and serving", labels, registry=self.registry)
         self.in_flight = Gauge("tidal_in_flight_requests", "Requests being served now", registry=self.registry)
+        # following a registered model (--follow): what the registry points at, swaps done, versions that failed to load
+        self.follow_target = Gauge("tidal_follow_registry_version", "The version the followed registry URI points at",
+                                   ("model",), registry=self.registry)
+        self.follow_swaps = Counter("tidal_follow_swaps", "Versions swapped in by following the registry", ("model",),
+                                    registry=self.registry)
+        self.follow_failures = Counter("tidal_follow_failures", "Registered versions that failed to load (the old one kept serving)",
+                                       ("model",), registry=self.registry)
+        self.follow_errors = Counter("tidal_follow_poll_errors", "Registry polls that failed (the served version kept serving)",
+                                     ("model",), registry=self.registry)
 
         # labelled children looked up once per label set: ``labels()`` takes a lock and builds a key on every call,
         # a measurable share of a request; the label values are bounded (served names, versions, routes, statuses)

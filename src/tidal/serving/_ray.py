@@ -85,7 +85,8 @@ def build_application(service: ServiceSpec, workspace: Any = None, *, host: str 
         max_ongoing_requests=max(int((service.autoscaling.target_in_flight or 2) * 4), 8),
         graceful_shutdown_timeout_s=max(service.server.drain_seconds, 1.0),
     )
-    access = json.dumps({"host": host, "token": token, "admin": service.server.admin})
+    access = json.dumps({"host": host, "token": token, "admin": service.server.admin,
+                         "follow_interval_s": service.server.follow_interval_s})
     return deployment.bind(specs, described, int(service.server.max_body_mb * 1024 * 1024), access)
 
 

@@ -11,12 +11,13 @@ import asyncio
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tidal.core._errors import NotFound, TidalError
-from tidal.serving._batching import Batcher, BatchingConfig
+from tidal.serving._batching import Batcher, BatchingConfig, Stopped
 from tidal.serving._processors import Processor, load_processor
 
 if TYPE_CHECKING:
@@ -38,10 +39,11 @@ class ModelSpec:
     weight: float = 100.0
     trust: bool = False
     batching: BatchingConfig = field(default_factory=BatchingConfig)
+    follow: bool = False  # models:/NAME or models:/NAME@ALIAS: swap to each version it points at (serving/_follow.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "version": self.version, "weight": self.weight,
-                "trust": self.trust, "batching": vars(self.batching)}
+                "trust": self.trust, "batching": vars(self.batching), "follow": self.follow}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
@@ -146,6 +148,7 @@ class ModelRepository:
             # swap both maps in one step: a request sees the old set or the new one, never a mix
             model.versions, model.weights = versions, weights
             model.failures.pop(loaded.version, None)
+            model.failures.pop("?", None)  # a source that could not be resolved at all (a followed model with no version yet)
             self.metrics.loaded.labels(loaded.name, loaded.version).set(1)
         for item in replaced:
             self.metrics.loaded.labels(item.name, item.version).set(0)
@@ -192,6 +195,26 @@ class ModelRepository:
                              f"(loaded: {', '.join(model.versions)})")
         with self._lock:
             model.weights = {key: float(weights.get(key, 0.0)) for key in model.versions}
+
+    async def submit(self, loaded: LoadedVersion, version: str | None,
+                     columns_for: Callable[[LoadedVersion], tuple[Any, int]]) -> tuple[LoadedVersion, dict[str, Any]]:
+        """Run a request on ``loaded`` (what :meth:`pick` gave); the version that answered and its outputs.
+
+        A hot swap can stop the picked version between the pick and the submit (the request was
+        reading its body): it is then sent once to the version now in its place, so a swap fails
+        no request. ``columns_for`` reads the request against a version's signature.
+        """
+        for attempt in range(2):
+            columns, rows = columns_for(loaded)
+            self.metrics.set_queue_depth(loaded.name, loaded.version, loaded.batcher.depth)
+            try:
+                return loaded, await loaded.batcher.submit(columns, rows)
+            except Stopped:
+                replacement = self.pick(loaded.name, version)
+                if attempt or replacement is loaded:
+                    raise
+                loaded = replacement
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- finding -----------------------------------------------------------------------------------
     def get(self, name: str) -> ServedModel:

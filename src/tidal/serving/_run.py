@@ -25,6 +25,7 @@ from typing import Any
 import uvicorn
 
 from tidal.core._errors import TidalError
+from tidal.serving._follow import log_to_stderr
 from tidal.serving._repository import ModelSpec
 from tidal.serving._server import ModelServer, ServerOptions, with_token
 
@@ -118,7 +119,7 @@ def _model_server_of(config: uvicorn.Config) -> ModelServer | None:
 
 def _pinned(spec: ModelSpec, checked: ModelServer) -> ModelSpec:
     """``models:/NAME@ALIAS`` → the version loaded here, so every worker serves the same one even if the alias moves."""
-    if not spec.source.startswith("models:/"):
+    if not spec.source.startswith("models:/") or spec.follow:  # a followed model moves in every worker on its own
         return spec
     from dataclasses import replace
 
@@ -141,7 +142,10 @@ def app_from_environment() -> Any:
 
         workspace = Workspace.open(config["workspace"]["root"], db=config["workspace"]["db"],
                                    artifacts=config["workspace"]["artifacts"])
-    server = ModelServer([ModelSpec.from_dict(item) for item in config["models"]], options=options, workspace=workspace)
+    specs = [ModelSpec.from_dict(item) for item in config["models"]]
+    if any(spec.follow for spec in specs):
+        log_to_stderr()
+    server = ModelServer(specs, options=options, workspace=workspace)
     server.app.tidal_server = server  # type: ignore[attr-defined]
     freeze_heap()
     return server.app
@@ -183,6 +187,8 @@ def serve(
     if grpc_port is not None:
         from tidal.serving import _grpc  # noqa: F401 - says which extra to install before any model loads
     options, generated = with_token(replace(options or ServerOptions(), host=host))
+    if any(spec.follow for spec in specs):
+        log_to_stderr()
     if generated:
         print(f"tidal: this server's token (send 'Authorization: Bearer TOKEN'; set your own with --admin-token or "
               f"TIDAL_SERVE_TOKEN): {options.token}", flush=True)
@@ -201,6 +207,10 @@ def serve(
         if ready_message:
             also = f" and grpc://{host}:{grpc_port}" if grpc_port is not None else ""
             print(f"tidal: serving {', '.join(sorted({spec.name for spec in specs}))} on http://{host}:{port}{also}", flush=True)
+            for spec in specs:
+                if spec.follow:
+                    print(f"tidal: {spec.name} follows {spec.source} (the registry is read every "
+                          f"{options.follow_interval_s:g}s; each new version is swapped in once loaded)", flush=True)
         runner.run()
         return
     # several workers: check every model once here, then each worker process loads its own copy

@@ -48,8 +48,9 @@ from tidal.core._errors import NotFound, TidalError
 from tidal.core._hosts import is_loopback
 from tidal.serving._access import AccessMiddleware, resolve_token
 from tidal.serving._batching import Overloaded, Stopped
+from tidal.serving._follow import RegistryFollower, check_followed
 from tidal.serving._metrics import ServerMetrics
-from tidal.serving._repository import LoadedVersion, ModelRepository, ModelSpec
+from tidal.serving._repository import LoadedVersion, LoadFailed, ModelRepository, ModelSpec
 from tidal.serving._signature import RequestInvalid, columns_from_records, output_parameters
 from tidal.serving._v2 import (
     HEADER_LENGTH,
@@ -84,10 +85,13 @@ class ServerOptions:
     trust: bool = False  # loads through the repository API may run code (pickle, custom processors)
     retry_after_s: int = 1
     unknown_columns: str = "ignore"  # columns / tensors the model does not take: "ignore" (listed in a header) or "refuse"
+    follow_interval_s: float = 5.0  # how often followed models (ModelSpec.follow) ask the registry for a newer version
 
     def __post_init__(self) -> None:
         if self.unknown_columns not in UNKNOWN_COLUMNS:
             raise TidalError(f"unknown_columns must be one of {', '.join(UNKNOWN_COLUMNS)}, got {self.unknown_columns!r}")
+        if not (isinstance(self.follow_interval_s, int | float) and math.isfinite(self.follow_interval_s) and self.follow_interval_s > 0):
+            raise TidalError(f"the follow interval must be a number of seconds above 0, got {self.follow_interval_s!r}")
 
     @property
     def needs_token(self) -> bool:
@@ -149,8 +153,17 @@ class ModelServer:
         self.draining = False
         self.in_flight = 0
         self.before_stop: list[Callable[[], Awaitable[None]]] = []  # at shutdown, before the models stop (other faces)
+        check_followed(specs or [])
+        followed = [spec for spec in specs or [] if spec.follow]
+        self.follower = RegistryFollower(self.repository, followed, self.options.follow_interval_s) if followed else None
         for spec in specs or []:
-            self.repository.load_sync(spec)
+            try:
+                self.repository.load_sync(spec)
+            except LoadFailed as error:
+                if not spec.follow:
+                    raise
+                # a followed model may have no version yet (a stream job registers its first snapshot later): wait for it
+                log.warning("%s; %s is not ready until the registry has a version that loads", error, spec.name)
         self.app = self._build_app()
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -182,7 +195,11 @@ class ModelServer:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        if self.follower is not None:
+            self.follower.start()
         yield
+        if self.follower is not None:
+            await self.follower.stop()
         for stop in self.before_stop:
             await stop()
         await self.repository.stop()
@@ -310,22 +327,27 @@ class ModelServer:
             ignored: list[str] | None = [] if self.options.unknown_columns == "ignore" else None
             if route == "v2":
                 parsed = parse_request(body, request.headers.get(HEADER_LENGTH))
-                columns, rows = columns_from_tensors(parsed, loaded.processor.signature, ignored)
             else:
                 try:
                     records = loads(body)
                 except ValueError as error:
                     raise RequestInvalid([f"the body is not valid JSON: {error}"]) from None
-                columns, rows = columns_from_records(records, loaded.processor.signature, ignored)
-            self.metrics.set_queue_depth(name, loaded.version, loaded.batcher.depth)
-            outputs = await loaded.batcher.submit(columns, rows)
+
+            def read(version_now: LoadedVersion) -> tuple[Any, int]:
+                if ignored:
+                    ignored.clear()
+                if route == "v2":
+                    return columns_from_tensors(parsed, version_now.processor.signature, ignored)
+                return columns_from_records(records, version_now.processor.signature, ignored)
+
+            loaded, outputs = await self.repository.submit(loaded, version, read)
             if route == "v2":
                 content, headers = encode_response(name, loaded.version, parsed.id, outputs, parsed.outputs,
                                                    binary_default=binary_output(parsed.parameters),
                                                    parameters=output_parameters(loaded.processor.signature))
                 response = Response(content, media_type=JSON, headers={**headers, VERSION_HEADER: loaded.version})
             else:
-                response = Response(dumps(_json_predictions(loaded, outputs, rows)), media_type=JSON,
+                response = Response(dumps(_json_predictions(loaded, outputs)), media_type=JSON,
                                     headers={VERSION_HEADER: loaded.version})
             if ignored:
                 response.headers[IGNORED_HEADER] = ignored_header(ignored)
@@ -460,7 +482,7 @@ def ignored_header(names: list[str]) -> str:
     return text[:4096].rsplit(",", 1)[0] + ",..."
 
 
-def _json_predictions(loaded: LoadedVersion, outputs: dict[str, np.ndarray], rows: int) -> dict[str, Any]:
+def _json_predictions(loaded: LoadedVersion, outputs: dict[str, np.ndarray]) -> dict[str, Any]:
     """The simple route's answer: predictions in order, and class probabilities for classifiers."""
     result: dict[str, Any] = {"model": loaded.name, "version": loaded.version}
     prediction = outputs.get("prediction")

@@ -23,7 +23,9 @@
 A model's ``trust: true`` lets its payload run code (pickle, custom processors); it is the operator's
 switch and covers that model only (the kubernetes target runs ``tidal serve --trust``, which covers
 every model of the service). ``server.admin`` switches the repository API on; it then needs the token
-(``TIDAL_SERVE_TOKEN``).
+(``TIDAL_SERVE_TOKEN``). A model's ``follow: true`` (one version entry, ``models:/NAME`` or
+``models:/NAME@ALIAS``) swaps in each new version the registry gets, checked every
+``server.follow_interval_s`` seconds.
 """
 
 from __future__ import annotations
@@ -62,6 +64,20 @@ class ModelEntry(_Strict):
     versions: list[VersionSpec] = Field(min_length=1)
     batching: BatchingSpec = Field(default_factory=lambda: BatchingSpec.model_validate({}))
     trust: bool = False
+    follow: bool = Field(False, description="serve each new version of a models:/NAME or models:/NAME@ALIAS source "
+                                            "as the registry gets it (one version: the newest replaces the served one)")
+
+    @model_validator(mode="after")
+    def _followable(self) -> ModelEntry:
+        if self.follow:
+            if len(self.versions) != 1:
+                raise ValueError(f"model '{self.name}' follows the registry, so it has one version entry "
+                                 f"(got {len(self.versions)}): the newest version replaces the served one")
+            source = self.versions[0].source
+            if not source.startswith("models:/") or "/" in source[len("models:/"):]:
+                raise ValueError(f"model '{self.name}' follows the registry: its source must be models:/NAME or "
+                                 f"models:/NAME@ALIAS, not {source}")
+        return self
 
 
 class Resources(_Strict):
@@ -94,6 +110,7 @@ class ServerSettings(_Strict):
     max_body_mb: float = Field(8.0, gt=0)
     admin: bool = Field(False, description="the repository API (load, unload, traffic); needs the token")
     grpc_port: int | None = Field(None, ge=1, le=65535, description="also serve the protocol over gRPC on this port")
+    follow_interval_s: float = Field(5.0, ge=0.05, description="seconds between registry checks of followed models")
 
     @model_validator(mode="after")
     def _ports(self) -> ServerSettings:
@@ -138,7 +155,7 @@ class ServiceSpec(_Strict):
             for index, item in enumerate(entry.versions, start=1):
                 label = item.version or (None if item.source.startswith("models:/") else str(index))
                 specs.append(ModelSpec(entry.name, item.source, version=label, weight=item.weight, trust=entry.trust,
-                                       batching=BatchingConfig(**entry.batching.model_dump())))
+                                       batching=BatchingConfig(**entry.batching.model_dump()), follow=entry.follow))
         return specs
 
     def serve_arguments(self) -> list[str]:
@@ -160,6 +177,15 @@ class ServiceSpec(_Strict):
             args.append("--admin")
         if any(entry.trust for entry in self.models):
             args.append("--trust")
+        if any(entry.follow for entry in self.models):
+            # one flag for the whole server: every models:/NAME or @ALIAS source follows, so the others must be pinned
+            loose = [entry.name for entry in self.models if not entry.follow and any(
+                item.source.startswith("models:/") and "/" not in item.source[len("models:/"):] for item in entry.versions)]
+            if loose:
+                raise TidalError(f"`tidal serve --follow` follows every models:/NAME and models:/NAME@ALIAS source; model(s) "
+                                 f"{', '.join(loose)} would follow too: set follow: true on them, or pin their versions "
+                                 "(models:/NAME/VERSION)")
+            args += ["--follow", "--follow-interval", f"{self.server.follow_interval_s:g}"]
         return args
 
 

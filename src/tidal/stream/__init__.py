@@ -43,6 +43,8 @@ _EXPORTS = {
     "StreamingKMeans": "tidal.stream._kmeans",
     "StreamingStats": "tidal.stream._stats",
     "restore": "tidal.stream._learners",
+    "job_status": "tidal.stream._status",
+    "list_jobs": "tidal.stream._status",
 }
 __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
 
@@ -62,6 +64,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from tidal.stream._runner import StreamJob
     from tidal.stream._state import StateError
     from tidal.stream._stats import QuantileSketch, StreamingStats
+    from tidal.stream._status import job_status, list_jobs
     from tidal.stream._steps import STEPS
 
 __all__ = [
@@ -85,6 +88,8 @@ __all__ = [
     "StreamModel",
     "StreamingKMeans",
     "StreamingStats",
+    "job_status",
+    "list_jobs",
     "parse_job",
     "read_job",
     "restore",

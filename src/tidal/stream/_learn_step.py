@@ -37,7 +37,7 @@ def auc(p: np.ndarray, y: np.ndarray) -> float:
 class LearnFTRL(Operator):
     def __init__(self, where: str, *, label: str, features: Any, alpha: float = 0.05, beta: float = 1.0, l1: float = 0.0,
                  l2: float = 1.0, snapshot_every: int = 0, gate: str = "log_loss", margin: float = 0.01,
-                 probability_column: str = "probability") -> None:
+                 probability_column: str = "probability", warm_start: Any = None) -> None:
         super().__init__(where)
         if gate not in ("log_loss", "auc"):
             raise DataError(f"{where}: 'gate' must be log_loss or auc, got {gate!r}")
@@ -46,10 +46,35 @@ class LearnFTRL(Operator):
             raise DataError(f"{where}: 'features' needs the numeric feature columns")
         self.label, self.gate, self.margin, self.every, self.column = label, gate, float(margin), int(snapshot_every), probability_column
         self.learner = FTRLLogisticRegression(alpha=alpha, beta=beta, l1=l1, l2=l2)
+        if warm_start is not None:
+            self.learner = self._warm(warm_start, {"alpha": alpha, "beta": beta, "l1": l1, "l2": l2})
         self.window_p, self.window_y = np.zeros(0), np.zeros(0)
         self.accepted: float | None = None
         self.snapshots = 0
         self.proposed: list[dict[str, Any]] = []  # filled by process, taken by the runner
+
+    def _warm(self, package: Any, params: dict[str, float]) -> FTRLLogisticRegression:
+        """The learner a model package starts: a binary logistic regression's weights and scaling, or an FTRL model's
+        state; the step then reads the features in the model's order."""
+        where = f"{self.where}: parameter 'warm_start'"
+        if package.flavor == "stream":
+            from tidal.stream._learners import restore
+
+            learner = restore(package.model.learner.state())
+            if not isinstance(learner, FTRLLogisticRegression):
+                raise DataError(f"{where} holds a {type(learner).__name__}; an FTRL model or a binary logistic regression is needed")
+        else:
+            learner = FTRLLogisticRegression.from_batch_model(package, **params)
+        features = [str(name) for name in package.features]
+        if sorted(features) != sorted(self.features):
+            raise DataError(f"{where}: the model reads features {features}, the step {self.features}; "
+                            "give the step the model's features")
+        classes = package.classes
+        if classes is not None and list(classes) != [0, 1]:
+            raise DataError(f"{where}: the model's classes are {classes}; this step learns a 0/1 label")
+        self.features = features
+        learner.features = features
+        return learner
 
     def process(self, frame: pd.DataFrame) -> StepOutput:
         self.proposed = []

@@ -250,7 +250,8 @@ class StreamJob:
     def _status(self, state: str, progress: Progress) -> None:
         status = {"job": self.spec.name, "state": state, "pid": os.getpid(), "epoch": self.epoch, "rows": self.rows,
                   "outputs": self.outputs, "dead_letters": self.dead_count, "rows_per_second": round(progress.rows_per_second, 1),
-                  "lag": progress.lag, "schema_changes": self.schema_changes[-10:], "updated": time.time()}
+                  "lag": progress.lag, "schema_changes": self.schema_changes[-10:], "updated": time.time(),
+                  "registered_model": self.spec.model_name}
         _checkpoint.write_atomic(self.folder / "status.json", json.dumps(status, indent=1).encode())
 
     def close(self) -> None:

@@ -37,6 +37,42 @@ def _sliding(where: str, workspace: Path, params: dict[str, Any]) -> ops.Operato
     return ops.Window(where, **params)
 
 
+def _learn(where: str, workspace: Path, params: dict[str, Any]) -> ops.Operator:
+    params = dict(params)
+    reference = params.pop("warm_start", None)
+    start = None if reference is None else warm_start_package(where, workspace, reference)
+    return LearnFTRL(where, **params, warm_start=start)
+
+
+def warm_start_package(where: str, workspace: Path, reference: Any) -> Any:
+    """The model a learner step starts from: ``models:/NAME/VERSION`` (or ``@ALIAS``) in the workspace's registry,
+    or a package folder or archive inside the workspace."""
+    from tidal.core._errors import TidalError
+    from tidal.models import ModelPackage
+
+    if isinstance(reference, str) and reference.startswith("models:/"):
+        from tidal.models import ModelRegistry
+        from tidal.store import Workspace
+
+        store = Workspace.open(workspace)
+        try:
+            return ModelRegistry(store).load(reference)
+        except TidalError as error:
+            raise DataError(f"{where}: parameter 'warm_start' {reference}: {error}") from None
+        finally:
+            store.close()
+    from tidal.stream._job_spec import inside
+
+    path = inside(workspace, reference, f"{where}: parameter 'warm_start'")
+    if not path.exists():
+        raise DataError(f"{where}: parameter 'warm_start': no model package at {reference!r}; give models:/NAME/VERSION "
+                        "or a package path inside the workspace")
+    try:
+        return ModelPackage.load(path)
+    except TidalError as error:
+        raise DataError(f"{where}: parameter 'warm_start' {reference!r}: {error}") from None
+
+
 STEPS: dict[str, Callable[[str, Path, dict[str, Any]], ops.Operator]] = {
     "stream.select": lambda where, _w, p: ops.select(where, **p),
     "stream.filter": lambda where, _w, p: ops.filter_rows(where, **p),
@@ -47,7 +83,7 @@ STEPS: dict[str, Callable[[str, Path, dict[str, Any]], ops.Operator]] = {
     "stream.deduplicate": lambda where, _w, p: ops.Deduplicate(where, **p),
     "stream.join_table": _join,
     "stream.join_stream": lambda where, _w, p: JoinStream(where, **p),
-    "stream.learn_ftrl": lambda where, _w, p: LearnFTRL(where, **p),
+    "stream.learn_ftrl": _learn,
 }
 
 

@@ -21,6 +21,7 @@ from tidal.studio import (
     _routes_pipelines,
     _routes_plugins,
     _routes_runs,
+    _routes_streams,
 )
 from tidal.studio._auth import AccessMiddleware
 from tidal.studio._context import StudioContext
@@ -110,7 +111,7 @@ def create_app(
     )
     app.state.studio = StudioContext(ws, manager, auth=token is not None, allow_install=allow_install)
     _add_error_handlers(app)
-    for module in (_routes_catalog, _routes_pipelines, _routes_runs, _routes_artifacts, _routes_plugins):
+    for module in (_routes_catalog, _routes_pipelines, _routes_runs, _routes_artifacts, _routes_plugins, _routes_streams):
         app.include_router(module.router)
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
