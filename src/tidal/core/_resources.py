@@ -74,14 +74,10 @@ class Resources:
         return data
 
     def describe(self) -> str:
-        parts = []
-        if self.cpus is not None:
-            parts.append(f"{self.cpus:g} CPUs")
-        if self.memory_bytes is not None:
-            parts.append(f"{format_bytes(self.memory_bytes)} memory")
-        if self.gpus is not None:
-            parts.append(f"{self.gpus:g} GPUs")
-        parts.extend(f"{amount:g} '{name}'" for name, amount in self.custom.items())
+        """``'2 CPUs, 0.5 GPUs, 1 of resource 'slot''``."""
+        parts = [describe_amount(key, amount) for key, amount in
+                 (("cpus", self.cpus), ("memory", self.memory_bytes), ("gpus", self.gpus)) if amount is not None]
+        parts.extend(describe_amount(name, amount) for name, amount in self.custom.items())
         return ", ".join(parts) or "nothing"
 
 
@@ -228,10 +224,14 @@ def check_fits(node_id: str, request: Resources, machine: str, available: dict[s
 
 
 def describe_amount(key: str, amount: float, bare: bool = False) -> str:
-    """``('gpus', 4)`` -> ``'4 GPUs'``; memory as a size; custom resources by name."""
+    """``('gpus', 4)`` -> ``'4 GPUs'``; memory as a size (``'1.5GiB of memory'``); custom resources by name."""
     if key == "memory":
-        text = format_bytes(amount)
-        return f"{amount / (1 << 30):.2f}GiB" if text.isdigit() and amount >= 1 << 30 else text + ("" if not text.isdigit() else " bytes")
+        size = f"{amount:g} bytes"
+        for unit, scale in _UNITS:
+            if amount >= scale:
+                size = f"{amount / scale:g}{unit}" if (amount / scale).is_integer() else f"{amount / scale:.1f}{unit}"
+                break
+        return size if bare else f"{size} of memory"
     label = {"cpus": "CPU", "gpus": "GPU"}.get(key)
     if label is not None:
         return f"{amount:g}" if bare else f"{amount:g} {label}{'' if amount == 1 else 's'}"

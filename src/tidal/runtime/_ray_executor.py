@@ -34,8 +34,13 @@ _CLUSTER_HINT = "lower the node's 'resources', or add a Ray node that has them"
 class _Connection:
     """This process's connection to Ray, when Tidal made it (a caller's own ``ray.init`` is left alone)."""
 
-    ours = False
+    #: the Ray job id of the connection Tidal made; another id means the caller has reconnected since
+    job: str | None = None
     address: str | None = None
+
+    @classmethod
+    def ours(cls, ray: Any) -> bool:
+        return cls.job is not None and ray.get_runtime_context().get_job_id() == cls.job
 
 
 def _import_ray() -> Any:
@@ -54,7 +59,7 @@ def connect(address: str | None) -> bool:
     """
     ray = _import_ray()
     if ray.is_initialized():
-        if not _Connection.ours:  # the caller's own connection: use it as it is
+        if not _Connection.ours(ray):  # the caller's own connection: use it as it is
             if address is not None:
                 return False
             here = ray.util.get_node_ip_address()
@@ -72,7 +77,7 @@ def connect(address: str | None) -> bool:
         where = f"the Ray cluster at {address}" if address else "a Ray on this machine"
         raise TidalError(f"cannot reach {where}: {error}; start one with `ray start --head` and pass its address "
                          "(--address HOST:PORT)") from None
-    _Connection.ours, _Connection.address = True, address
+    _Connection.job, _Connection.address = ray.get_runtime_context().get_job_id(), address
     return address is None
 
 
