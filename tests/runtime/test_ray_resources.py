@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from tidal.core import TidalError
-from tidal.pipeline import Pipeline
 from tidal.core._resources import Resources
+from tidal.pipeline import Pipeline
 from tidal.runtime import run_pipeline
 from tidal.runtime._ray_executor import check_on_cluster, ray_options
 from tidal.runtime._worker import NodeTask
@@ -103,3 +103,24 @@ def test_ray_task_options_follow_the_request():
     bare = NodeTask(run_id="r", node_id="m", component="testing.source", params={}, inputs={}, artifacts_uri="/a",
                     storage_options={}, workdir="/")
     assert ray_options(bare) == {"num_cpus": 1, "name": "tidal:m"}
+
+
+def test_tune_trials_run_as_ray_tasks(ray_address, s3_artifacts, tmp_path):
+    """AutoML trials are node tasks too: the same executor runs them on the cluster."""
+    import numpy as np
+    import pandas as pd
+
+    from tidal.automl import create_study
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(120, 3)), columns=["a", "b", "c"])
+    frame["label"] = (frame["a"] + frame["b"] > 0).astype(int)
+    uri, options = s3_artifacts
+    workspace = Workspace.open(tmp_path, artifacts=uri, storage_options=options)
+    study = create_study(frame, trainer="classification.logistic_regression", label="label", metric="auc",
+                         strategy="grid", budget=2, search_space={"C": {"type": "choice", "values": [0.1, 1.0]}},
+                         workspace=workspace)
+    record = study.optimize(executor="ray", address=ray_address, workers=2)
+    assert record.status == "succeeded", [trial.error for trial in study.trials()]
+    assert [trial.status for trial in study.trials()] == ["succeeded", "succeeded"]
+    assert record.best_value is not None and record.best_value > 0.9

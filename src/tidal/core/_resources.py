@@ -33,6 +33,8 @@ _CUSTOM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.:\-]{0,63}$")
 #: names Ray reserves for its own accounting; requested through their own keys instead
 _RESERVED = {"CPU": "cpus", "GPU": "gpus", "memory": "memory", "object_store_memory": "memory"}
 _BYTES = pydantic.TypeAdapter(pydantic.ByteSize)
+#: the whole text must be a size: pydantic's ByteSize alone reads '2GiB; anything' as 2GiB
+_SIZE_TEXT = re.compile(r"^\s*\d+(?:\.\d+)?\s*[A-Za-z]{0,3}\s*$")
 _UNITS = (("EiB", 1 << 60), ("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
 
 
@@ -116,6 +118,10 @@ def _memory(value: Any) -> tuple[int | None, str | None]:
         return None, f"must be a finite size, not {value!r}"
     if isinstance(value, str) and len(value) > 40:
         return None, "is too long to be a size; write it like 2GiB, 512MiB or 1.5GB"
+    if isinstance(value, int | float) and value < 0:
+        return None, f"must be 0 or more, not {value!r}"
+    if isinstance(value, str) and not _SIZE_TEXT.match(value):
+        return None, f"{_shown(value)} is not a size; write it like 2GiB, 512MiB, 1.5GB or a number of bytes"
     try:
         size = int(_BYTES.validate_python(value))
     except pydantic.ValidationError:

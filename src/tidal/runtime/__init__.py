@@ -9,6 +9,7 @@ _EXPORTS = {
     "InlineExecutor": "tidal.runtime._executor",
     "LocalExecutor": "tidal.runtime._executor",
     "NodeTask": "tidal.runtime._worker",
+    "RayExecutor": "tidal.runtime._ray_executor",
     "RunEvent": "tidal.runtime._engine",
     "RunResult": "tidal.runtime._result",
     "TaskResult": "tidal.runtime._worker",
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from tidal.runtime._engine import RunEvent, resume_run, run_pipeline
     from tidal.runtime._executor import Executor, InlineExecutor, LocalExecutor, make_executor
     from tidal.runtime._preflight import check_code_allowed, code_nodes, parse_override
+    from tidal.runtime._ray_executor import RayExecutor
     from tidal.runtime._result import RunResult, effective_status
     from tidal.runtime._worker import NodeTask, TaskResult
 
@@ -34,6 +36,7 @@ __all__ = [
     "InlineExecutor",
     "LocalExecutor",
     "NodeTask",
+    "RayExecutor",
     "RunEvent",
     "RunResult",
     "TaskResult",
