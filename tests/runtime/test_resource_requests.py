@@ -126,3 +126,15 @@ def test_cli_checks_the_executor_options_before_any_work(tmp_path, monkeypatch, 
     code, output = run_cli(monkeypatch, capsys, tmp_path, "run", str(path), *args)
     assert code == 2 and words in output and "Traceback" not in output
     assert not (tmp_path / ".tidal").exists()
+
+
+def test_an_address_where_nothing_answers_fails_fast_with_the_address():
+    from servers import free_port
+
+    from tidal.runtime._ray_executor import _probe
+
+    address = f"127.0.0.1:{free_port()}"
+    with pytest.raises(TidalError, match=f"cannot reach the Ray cluster at {address}: nothing answers there"):
+        _probe(address)
+    _probe("auto")  # Ray's own forms are Ray's to resolve
+    _probe("ray://head:10001")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -67,6 +68,8 @@ def connect(address: str | None) -> bool:
         if address is None or address == _Connection.address:
             return _Connection.address is None
         ray.shutdown()
+    if address is not None:
+        _probe(address)
     options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
     try:
         if address is None:
@@ -79,6 +82,23 @@ def connect(address: str | None) -> bool:
                          "(--address HOST:PORT)") from None
     _Connection.job, _Connection.address = ray.get_runtime_context().get_job_id(), address
     return address is None
+
+
+#: seconds to wait for a cluster's address to answer before giving up (Ray itself retries for minutes)
+PROBE_TIMEOUT_S = 5.0
+
+
+def _probe(address: str) -> None:
+    """Fail fast, with the address, when nothing listens at a ``HOST:PORT`` (``auto`` and ``ray://`` go to Ray)."""
+    host, separator, port = address.rpartition(":")
+    if not separator or not port.isdigit() or "://" in address:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_TIMEOUT_S):
+            return
+    except OSError as error:
+        raise TidalError(f"cannot reach the Ray cluster at {address}: nothing answers there ({error}); start it with "
+                         "`ray start --head --port PORT` on its head node, or check --address / RAY_ADDRESS") from None
 
 
 def _run_node(task: NodeTask) -> TaskResult:
