@@ -67,3 +67,14 @@ def ray_address(s3_endpoint, executions_file):
                         ray.shutdown()
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def leave_ray_disconnected():
+    """After a module, drop this process's Ray connection, so a later module's own ``ray.init`` starts its Ray."""
+    yield
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()

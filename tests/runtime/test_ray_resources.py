@@ -18,6 +18,7 @@ from tidal.runtime._worker import NodeTask
 from tidal.store import Workspace
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.usefixtures("leave_ray_disconnected")
 
 
 @pytest.fixture
@@ -120,7 +121,7 @@ def test_tune_trials_run_as_ray_tasks(ray_address, s3_artifacts, tmp_path):
     study = create_study(frame, trainer="classification.logistic_regression", label="label", metric="auc",
                          strategy="grid", budget=2, search_space={"C": {"type": "choice", "values": [0.1, 1.0]}},
                          workspace=workspace)
-    record = study.optimize(executor="ray", address=ray_address, workers=2)
+    record = study.optimize(executor="ray", address=ray_address, workers=1)
     assert record.status == "succeeded", [trial.error for trial in study.trials()]
     assert [trial.status for trial in study.trials()] == ["succeeded", "succeeded"]
     assert record.best_value is not None and record.best_value > 0.9
