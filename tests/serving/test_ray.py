@@ -17,6 +17,8 @@ serve = pytest.importorskip("ray.serve")
 
 @pytest.fixture(scope="module")
 def local_ray():
+    if ray.is_initialized():  # an earlier module's connection (to another cluster) would be reused silently
+        ray.shutdown()
     ray.init(num_cpus=2, object_store_memory=150 * 1024 * 1024, include_dashboard=False, logging_level="ERROR",
              ignore_reinit_error=True)
     port = free_port()

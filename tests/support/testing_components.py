@@ -121,3 +121,30 @@ def score(data: pd.DataFrame, *, scale: float = 1.0) -> Metrics:
     """
     _note("score")
     return Metrics({"rows": float(len(data)) * scale})
+
+
+@component("testing.hold", tags={"sample": "none"}, resources={"cpus": 0.5})
+def hold(*, folder: str = "", quorum: Annotated[int, Param(ge=1)] = 1, seconds: Annotated[float, Param(ge=0)] = 0.0,
+         tag: str = "h") -> pd.DataFrame:
+    """Note when this run starts and ends and which GPUs it was given; wait until ``quorum`` runs have
+    started (each leaves a file in ``folder``; at most a minute), then ``seconds`` more.
+
+    Examples
+    --------
+    >>> list(hold(tag="x").columns)
+    ['tag', 'started', 'finished', 'cuda_visible_devices', 'pid']
+    """
+    import logging
+
+    _note(f"hold:{tag}")
+    started = time.time()
+    print(f"hold {tag} started")
+    logging.getLogger("testing.hold").warning("hold %s is holding", tag)
+    if folder:
+        Path(folder, f"{tag}.started").write_text(str(started))
+        deadline = started + 60
+        while len(list(Path(folder).glob("*.started"))) < quorum and time.time() < deadline:
+            time.sleep(0.02)
+    time.sleep(seconds)
+    return pd.DataFrame({"tag": [tag], "started": [started], "finished": [time.time()],
+                         "cuda_visible_devices": [os.environ.get("CUDA_VISIBLE_DEVICES")], "pid": [os.getpid()]})

@@ -322,11 +322,20 @@ class Study:
         executor: Executor | str = "local",
         on_event: EventHandler | None = None,
         cancel: threading.Event | None = None,
+        address: str | None = None,
     ) -> StudyRecord:
-        """Run trials until the budget is spent; returns the study record (check ``status``)."""
-        if workers is None:
+        """Run trials until the budget is spent; returns the study record (check ``status``).
+
+        ``executor="ray"`` runs the trials as Ray tasks on the cluster at ``address`` (or
+        ``RAY_ADDRESS``, or a Ray started here); ``workers`` then caps the trials in flight."""
+        if workers is None and executor != "ray":
             workers = int(self.config.get("workers") or max(1, min(4, os.cpu_count() or 1)))
-        chosen = executor if not isinstance(executor, str) else make_executor(executor, workers)
+        chosen = executor if not isinstance(executor, str) else make_executor(executor, workers, address=address)
+        try:
+            chosen.check({}, self.workspace.artifacts)  # artifacts every machine of the executor can reach
+        except BaseException:
+            chosen.shutdown()
+            raise
         run = _Controller(self, chosen, on_event)
         self.store.update_study(self.id, status="running", started_at=self.record.started_at or now(), error=None,
                                 finished_at=None, pid=os.getpid())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,6 +13,12 @@ from tidal.core._errors import RunFailed, TidalError
 
 runs_app = typer.Typer(help="List, inspect, and resume runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
+
+
+ExecutorOption = Annotated[str | None, typer.Option(
+    "--executor", help="where nodes run: local (worker processes here, the default) or ray (a Ray cluster)")]
+AddressOption = Annotated[str | None, typer.Option(
+    "--address", help="the Ray cluster for --executor ray, e.g. 10.0.0.5:6379 (default: RAY_ADDRESS, else a Ray started here)")]
 
 
 @app.command()
@@ -27,15 +33,22 @@ def run(
     allow_code: Annotated[bool, typer.Option("--allow-code", help="allow nodes that run Python code written in the pipeline (tools.python_script); only for pipelines you trust")] = False,
     json_: Annotated[bool, typer.Option("--json", help="print the run as JSON")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no live progress")] = False,
+    executor: ExecutorOption = None,
+    address: AddressOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Validate and run a pipeline; exit code 0 on success, 1 if a node failed, 2 for invalid input.
 
     The run goes to the pipeline's workspace (the nearest folder holding .tidal/ above the file, then
     above the current folder), and relative paths in the pipeline are read from that workspace's root.
+    With --executor ray, nodes run as Ray tasks scheduled by their resource requests (docs/ray.md).
     """
     from tidal.pipeline import Pipeline, from_python
     from tidal.runtime import run_pipeline
+    from tidal.runtime._executor import check_executor_choice
+
+    kind = executor or "local"
+    check_executor_choice(kind, workers, address)
 
     pipeline = from_python(file) if file.suffix == ".py" else Pipeline.load(file)
     progress = Progress(list(pipeline.nodes), enabled=not (quiet or json_))
@@ -51,6 +64,8 @@ def run(
             trust=trust,
             allow_code=allow_code,
             on_event=progress,
+            executor=kind,
+            address=address,
         )
     _finish(result, json_)
 
@@ -164,10 +179,18 @@ def runs_resume(
     workers: Annotated[int | None, typer.Option("--workers", min=0)] = None,
     allow_code: Annotated[bool, typer.Option("--allow-code", help="allow nodes that run Python code written in the pipeline (tools.python_script); only for pipelines you trust")] = False,
     json_: Annotated[bool, typer.Option("--json")] = False,
+    executor: ExecutorOption = None,
+    address: AddressOption = None,
     workspace_dir: WorkspaceOption = None,
 ) -> None:
-    """Finish a run; nodes it already finished are reused, never recomputed."""
+    """Finish a run; nodes it already finished are reused, never recomputed.
+
+    It runs on the executor (and Ray address) the run started with, unless --executor says otherwise."""
     from tidal.runtime import resume_run
+    from tidal.runtime._executor import check_executor_choice
+
+    if executor is not None or address is not None:
+        check_executor_choice(executor or "ray", workers, address)
 
     workspace = settings.workspace(chosen=workspace_dir, announce=not json_)
     record = workspace.metadata.get_run(run_id)
@@ -175,7 +198,11 @@ def runs_resume(
 
     pipeline = Pipeline.from_yaml(record.pipeline_yaml)
     progress = Progress(list(pipeline.nodes), enabled=not json_)
-    options = {} if workers is None else {"workers": workers}
+    options: dict[str, Any] = {} if workers is None else {"workers": workers}
+    if executor is not None:
+        options["executor"] = executor
+    if address is not None:
+        options["address"] = address
     with progress:
         result = resume_run(record.id, workspace=workspace, on_event=progress, allow_code=allow_code, **options)
     _finish(result, json_)

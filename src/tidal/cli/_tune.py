@@ -10,6 +10,7 @@ import typer
 
 from tidal.cli._app import WorkspaceOption, app, settings
 from tidal.cli._render import console, errors, format_metric, print_json, styled
+from tidal.cli._runs import AddressOption, ExecutorOption
 from tidal.core._errors import CodeNotAllowed, TidalError
 
 studies_app = typer.Typer(help="List, inspect and resume AutoML studies.", no_args_is_help=True)
@@ -17,6 +18,20 @@ app.add_typer(studies_app, name="studies")
 
 CONFIG_KEYS = {"name", "data", "trainer", "label", "metric", "direction", "strategy", "budget", "search_space", "params",
                "options", "validation", "seed", "workers", "timeout", "pruner", "steps", "report_every", "refit", "register"}
+
+
+def _check_executor(executor: str | None, workers: int | None, address: str | None) -> None:
+    from tidal.runtime._executor import check_executor_choice
+
+    check_executor_choice(executor or "local", workers, address)
+
+
+def _executor_options(executor: str | None, workers: int | None, address: str | None) -> dict[str, Any]:
+    """Trials at once and where: two local worker processes by default, 0 in this process, or Ray tasks."""
+    if executor == "ray":
+        return {"executor": "ray", "workers": workers, "address": address}
+    count = 2 if workers is None else workers
+    return {"executor": "local" if count > 0 else "inline", "workers": count}
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -94,6 +109,8 @@ def tune(
     json_: Annotated[bool, typer.Option("--json", help="print the study as JSON")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no live progress")] = False,
     allow_code: Annotated[bool, typer.Option("--allow-code", help="allow data or trainer components that run code written in the study file; only for files you trust")] = False,
+    executor: ExecutorOption = None,
+    address: AddressOption = None,
     workspace_dir: WorkspaceOption = None,
 ) -> None:
     """Run an AutoML study from a YAML file; every trial is recorded (`tidal studies show`).
@@ -103,6 +120,7 @@ def tune(
     """
     from tidal.automl import create_study
 
+    _check_executor(executor, workers, address)
     config = load_config(config_file)
     workspace = settings.workspace(config_file, chosen=workspace_dir, announce=not (quiet or json_))
     data = load_data(config.pop("data"), workspace.root, allow_code, beside=config_file.parent.resolve())
@@ -110,8 +128,7 @@ def tune(
     chosen = config.pop("workers", None) if workers is None else workers
     config.pop("workers", None)
     study = create_study(data, workspace=workspace, allow_code=allow_code, **config)
-    count = 2 if chosen is None else int(chosen)
-    record = study.optimize(workers=count, executor="local" if count > 0 else "inline",
+    record = study.optimize(**_executor_options(executor, None if chosen is None else int(chosen), address),
                             on_event=StudyProgress(not (quiet or json_)))
     if register and record.status == "succeeded":
         name, alias = (register, None) if isinstance(register, str) else (register.get("name"), register.get("alias"))
@@ -200,17 +217,18 @@ def studies_resume(
     workers: Annotated[int | None, typer.Option("--workers", min=0)] = None,
     json_: Annotated[bool, typer.Option("--json")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    executor: ExecutorOption = None,
+    address: AddressOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Continue a study; trials it already finished are kept, never rerun."""
     from tidal.automl import load_study
 
+    _check_executor(executor, workers, address)
     study = load_study(study_id, settings.workspace(chosen=workspace, announce=not (quiet or json_)))
     if study.record.status == "succeeded":
         raise TidalError(f"study {study.id} already finished; there is nothing to resume")
-    count = 2 if workers is None else workers
-    record = study.optimize(workers=count, executor="local" if count > 0 else "inline",
-                            on_event=StudyProgress(not (quiet or json_)))
+    record = study.optimize(**_executor_options(executor, workers, address), on_event=StudyProgress(not (quiet or json_)))
     _show(study, json_)
     if record.status != "succeeded":
         raise typer.Exit(1)

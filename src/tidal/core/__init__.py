@@ -23,6 +23,7 @@ _EXPORTS = {
     "Port": "tidal.core._component",
     "PortSpec": "tidal.core._component",
     "Registry": "tidal.core._registry",
+    "Resources": "tidal.core._resources",
     "RunFailed": "tidal.core._errors",
     "Table": "tidal.core._ports",
     "TidalError": "tidal.core._errors",
@@ -56,6 +57,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from tidal.core._params import Column, Columns, InputFile, OutputFile, Param, ParamSpec
     from tidal.core._ports import Figure, LazyTable, Metrics, Table
     from tidal.core._registry import Registry, get_component, registry
+    from tidal.core._resources import Resources
     from tidal.core._yaml import (
         YamlError,
         YamlLimits,
@@ -84,6 +86,7 @@ __all__ = [
     "Port",
     "PortSpec",
     "Registry",
+    "Resources",
     "RunFailed",
     "Table",
     "TidalError",

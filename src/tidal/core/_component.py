@@ -19,6 +19,7 @@ from tidal.core._params import (
     split_annotation,
 )
 from tidal.core._ports import LazyTable, Metrics, deliver_table, resolve_annotation
+from tidal.core._resources import Resources, as_resources
 
 SINGLE_OUTPUT = "output"
 _ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -58,6 +59,8 @@ class ComponentSpec:
     params: list[ParamSpec]
     side_effects: bool = False
     output_tuple: type | None = None
+    #: what one run needs by default (a pipeline node may override it key by key)
+    resources: Resources | None = None
     _params_model: type[pydantic.BaseModel] | None = field(default=None, repr=False)
 
     @property
@@ -319,6 +322,7 @@ def make_spec(
     version: str,
     tags: dict[str, Any] | None,
     side_effects: bool,
+    resources: Resources | dict[str, Any] | None = None,
 ) -> ComponentSpec:
     if not _ID_PATTERN.match(component_id):
         raise ValueError(f"component id {component_id!r} must be 'category.name' in snake_case")
@@ -355,6 +359,7 @@ def make_spec(
         params=params,
         side_effects=side_effects,
         output_tuple=output_tuple,
+        resources=as_resources(resources, f"component {component_id}: resources"),
     )
 
 
@@ -366,18 +371,22 @@ def component(
     tags: dict[str, Any] | None = None,
     side_effects: bool = False,
     register: bool = True,
+    resources: Resources | dict[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], ComponentSpec]:
     """Register a typed function as a component.
 
     Inputs are the parameters annotated with a port type (``pd.DataFrame``, ``pa.Table``,
     ``LazyTable``, ``ModelPackage``, ``Metrics``, ``Figure``); every other parameter must be
     keyword-only and is a component parameter. ``side_effects=True`` marks a component whose
-    results must never be taken from the cache (writers, registrations).
+    results must never be taken from the cache (writers, registrations). ``resources`` is what one
+    run needs by default, e.g. ``{"cpus": 2, "memory": "4GiB", "gpus": 0.5}``; a pipeline node's
+    ``resources:`` overrides it key by key (see :mod:`tidal.core._resources`).
     """
 
     def decorate(func: Callable[..., Any]) -> ComponentSpec:
         spec = make_spec(
-            func, component_id, title=title, version=str(version), tags=tags, side_effects=side_effects
+            func, component_id, title=title, version=str(version), tags=tags, side_effects=side_effects,
+            resources=resources,
         )
         spec.__doc__ = func.__doc__  # type: ignore[attr-defined]
         if register:

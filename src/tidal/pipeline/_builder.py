@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from tidal.core._component import ComponentSpec
 
 #: keyword arguments every component call accepts inside a pipeline
-NODE_OPTIONS = ("_id", "_cache", "_retries", "_timeout")
+NODE_OPTIONS = ("_id", "_cache", "_retries", "_timeout", "_resources")
 
 
 def push_pipeline(pipeline: Pipeline) -> None:
@@ -102,6 +102,7 @@ class Builder:
             params=params,
             cache=options.get("_cache", True),
             retries=options.get("_retries", 0),
+            resources=options.get("_resources"),
         )
         node.timeout = options.get("_timeout")
         handles = {port.name: OutputHandle(self.pipeline, node.id, port.name, port.type) for port in spec.outputs}

@@ -73,6 +73,8 @@ def to_python(pipeline: Pipeline) -> str:
             arguments.append(f"_retries={node.retries}")
         if node.timeout is not None:
             arguments.append(f"_timeout={node.timeout!r}")
+        if node.resources is not None:
+            arguments.append(f"_resources={node.resources.to_dict()!r}")
         body.append(f"    {variable} = {imports[node.component]}({', '.join(arguments)})")
 
     header = [

@@ -9,6 +9,8 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
+from tidal.core._resources import Resources
+
 FORMAT_VERSION = 1
 
 
@@ -59,6 +61,8 @@ class Node:
     timeout: float | None = None
     title: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: what one run of this node needs, over its component's defaults (key by key)
+    resources: Resources | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "component": self.component}
@@ -74,6 +78,8 @@ class Node:
             data["retries"] = self.retries
         if self.timeout is not None:
             data["timeout"] = self.timeout
+        if self.resources is not None:
+            data["resources"] = self.resources.to_dict()
         data.update(copy.deepcopy(self.extra))
         return data
 
@@ -106,12 +112,16 @@ class Pipeline:
         params: dict[str, Any] | None = None,
         cache: bool = True,
         retries: int = 0,
+        resources: Resources | dict[str, Any] | None = None,
     ) -> Node:
+        from tidal.core._resources import as_resources
+
         node_id = id or self.fresh_id(component.split(".")[-1])
         if node_id in self.nodes:
             raise ValueError(f"pipeline '{self.name}' already has a node '{node_id}'")
         refs = {port: ref if isinstance(ref, Ref) else Ref.parse(ref) for port, ref in (inputs or {}).items()}
-        node = Node(node_id, component, refs, dict(params or {}), cache, retries)
+        node = Node(node_id, component, refs, dict(params or {}), cache, retries,
+                    resources=as_resources(resources, f"node '{node_id}'"))
         self.nodes[node_id] = node
         return node
 

@@ -11,6 +11,7 @@ import jsonschema
 import yaml
 
 from tidal.core._errors import Issue, TidalError, ValidationFailed
+from tidal.core._resources import resource_issues
 from tidal.core._yaml import load_yaml, read_yaml_text
 from tidal.pipeline._graph import FORMAT_VERSION, Node, Pipeline, Ref
 
@@ -47,6 +48,18 @@ PIPELINE_SCHEMA: dict[str, Any] = {
                     "cache": {"type": "boolean", "default": True},
                     "retries": {"type": "integer", "minimum": 0, "default": 0},
                     "timeout": {"type": "number", "exclusiveMinimum": 0},
+                    "resources": {
+                        "type": "object",
+                        "description": "what one run needs, over the component's defaults: cpus and gpus (numbers, "
+                                       "fractions such as 0.25 allowed), memory (2GiB, 512MiB, 1.5GB or bytes), "
+                                       "custom (Ray resource name -> amount)",
+                        "properties": {
+                            "cpus": {"type": "number", "minimum": 0},
+                            "memory": {"type": ["string", "integer"]},
+                            "gpus": {"type": "number", "minimum": 0},
+                            "custom": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
+                        },
+                    },
                 },
                 "patternProperties": {"^x-": {}},
                 "additionalProperties": False,
@@ -62,7 +75,7 @@ PIPELINE_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-_NODE_KEYS = {"id", "component", "title", "inputs", "params", "cache", "retries", "timeout"}
+_NODE_KEYS = {"id", "component", "title", "inputs", "params", "cache", "retries", "timeout", "resources"}
 _TOP_KEYS = {"tidal", "name", "description", "nodes", "layout"}
 
 
@@ -112,8 +125,12 @@ def pipeline_from_dict(data: dict[str, Any], source: str | Path | None = None) -
         extra={key: value for key, value in data.items() if key not in _TOP_KEYS},
         source=Path(source) if source else None,
     )
-    duplicates = []
+    problems: list[Issue] = []
     for raw in data["nodes"]:
+        resources = None
+        if raw.get("resources") is not None:
+            resources, issues = resource_issues(raw["resources"], raw["id"])
+            problems.extend(issues)
         node = Node(
             id=raw["id"],
             component=raw["component"],
@@ -124,12 +141,13 @@ def pipeline_from_dict(data: dict[str, Any], source: str | Path | None = None) -
             timeout=raw.get("timeout"),
             title=raw.get("title"),
             extra={key: value for key, value in raw.items() if key not in _NODE_KEYS},
+            resources=resources,
         )
         if node.id in pipeline.nodes:
-            duplicates.append(Issue("node id is used more than once", node=node.id, code="duplicate_id"))
+            problems.append(Issue("node id is used more than once", node=node.id, code="duplicate_id"))
         pipeline.nodes[node.id] = node
-    if duplicates:
-        raise ValidationFailed(duplicates)
+    if problems:
+        raise ValidationFailed(problems)
     return pipeline
 
 

@@ -9,29 +9,25 @@ _EXPORTS = {
     "InlineExecutor": "tidal.runtime._executor",
     "LocalExecutor": "tidal.runtime._executor",
     "NodeTask": "tidal.runtime._worker",
+    "RayExecutor": "tidal.runtime._ray_executor",
     "RunEvent": "tidal.runtime._engine",
     "RunResult": "tidal.runtime._result",
     "TaskResult": "tidal.runtime._worker",
-    "check_code_allowed": "tidal.runtime._engine",
-    "code_nodes": "tidal.runtime._engine",
+    "check_code_allowed": "tidal.runtime._preflight",
+    "code_nodes": "tidal.runtime._preflight",
     "effective_status": "tidal.runtime._result",
     "make_executor": "tidal.runtime._executor",
-    "parse_override": "tidal.runtime._engine",
+    "parse_override": "tidal.runtime._preflight",
     "resume_run": "tidal.runtime._engine",
     "run_pipeline": "tidal.runtime._engine",
 }
 __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
-    from tidal.runtime._engine import (
-        RunEvent,
-        check_code_allowed,
-        code_nodes,
-        parse_override,
-        resume_run,
-        run_pipeline,
-    )
+    from tidal.runtime._engine import RunEvent, resume_run, run_pipeline
     from tidal.runtime._executor import Executor, InlineExecutor, LocalExecutor, make_executor
+    from tidal.runtime._preflight import check_code_allowed, code_nodes, parse_override
+    from tidal.runtime._ray_executor import RayExecutor
     from tidal.runtime._result import RunResult, effective_status
     from tidal.runtime._worker import NodeTask, TaskResult
 
@@ -40,6 +36,7 @@ __all__ = [
     "InlineExecutor",
     "LocalExecutor",
     "NodeTask",
+    "RayExecutor",
     "RunEvent",
     "RunResult",
     "TaskResult",

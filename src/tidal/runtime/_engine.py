@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tidal.core._errors import CodeNotAllowed, TidalError
+from tidal.core._errors import TidalError
 from tidal.core._registry import registry
-from tidal.core._yaml import YamlError, load_yaml
+from tidal.core._resources import Resources
 from tidal.pipeline._graph import Pipeline
 from tidal.pipeline._validate import check
 from tidal.runtime._cache import FileFingerprints, cache_key
 from tidal.runtime._executor import Executor, make_executor
 from tidal.runtime._model_inputs import ResolvedModel, model_registry, resolve_model_inputs
+from tidal.runtime._preflight import check_code_allowed, parse_override, resource_requests
 from tidal.runtime._result import RunResult
 from tidal.runtime._worker import InputArtifact, NodeTask, TaskResult
 from tidal.store._metadata import ArtifactRecord, NodeRunRecord, RunRecord, now
@@ -51,54 +52,6 @@ def new_run_id() -> str:
     return f"{stamp}-{uuid.uuid4().hex[:6]}"
 
 
-#: how a caller allows components that run code taken from a pipeline
-ALLOW_CODE_HINT = (
-    "allow it only for pipelines you trust: `tidal run --allow-code`, `tidal studio --allow-code`, "
-    "or `tidal.run(pipeline, allow_code=True)`"
-)
-
-
-def code_nodes(pipeline: Pipeline) -> dict[str, str]:
-    """Node id -> component id of the nodes whose component is tagged ``runs_user_code``."""
-    found = {}
-    for node_id, node in pipeline.nodes.items():
-        try:
-            spec = registry.get(node.component)
-        except TidalError:  # an unknown component is reported by validation
-            continue
-        if spec.runs_user_code:
-            found[node_id] = node.component
-    return found
-
-
-def check_code_allowed(pipeline: Pipeline, allow_code: bool) -> None:
-    """Raise :class:`CodeNotAllowed` naming every node that would run code from the pipeline, unless allowed."""
-    if allow_code:
-        return
-    found = code_nodes(pipeline)
-    if found:
-        listed = ", ".join(f"node '{node_id}' ({component})" for node_id, component in found.items())
-        raise CodeNotAllowed(
-            f"pipeline '{pipeline.name}': {listed} would run arbitrary Python code written in the pipeline, "
-            f"with all the rights of this process, so it is refused by default; {ALLOW_CODE_HINT}"
-        )
-
-
-def parse_override(text: str) -> tuple[str, str, Any]:
-    """``NODE.PARAM=VALUE`` with VALUE read as YAML (numbers, booleans, lists)."""
-    target, separator, raw = text.partition("=")
-    node, dot, param = target.partition(".")
-    if not separator or not dot or not node or not param:
-        raise TidalError(f"--set {text!r}: write it as NODE.PARAM=VALUE, e.g. --set train.C=0.5")
-    try:
-        value = load_yaml(raw, source=f"--set {target}") if raw != "" else ""
-    except YamlError as error:
-        if error.code != "syntax":  # too large, too deep, an alias bomb: refused, not taken as text
-            raise
-        value = raw
-    return node, param, value
-
-
 @dataclass
 class _NodeState:
     status: str = "pending"
@@ -124,6 +77,7 @@ class _Run:
         on_event: EventHandler | None,
         reused: dict[str, tuple[NodeRunRecord, list[ArtifactRecord]]],
         models: dict[tuple[str, str], ResolvedModel] | None = None,
+        requests: dict[str, Resources] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.workspace = workspace
@@ -138,6 +92,7 @@ class _Run:
         self.on_event = on_event
         self.reused = reused
         self.models = models or {}
+        self.requests = requests or {}
         self.fingerprints = FileFingerprints()
         self.states = {node_id: _NodeState() for node_id in pipeline.nodes}
         self.order = pipeline.topological_order()
@@ -287,6 +242,7 @@ class _Run:
             allow_code=self.allow_code,
             cache_key=state.cache_key,
             module=registry.get(node.component).func.__module__,
+            resources=self.requests.get(node_id),
         )
         self.record(node_id, "running")
         self.running.add(node_id)
@@ -386,6 +342,7 @@ def run_pipeline(
     workspace: Workspace | str | Path | None = None,
     workers: int | None = None,
     executor: str | Executor = "local",
+    address: str | None = None,
     cache: bool = True,
     overrides: list[str] | None = None,
     until: str | None = None,
@@ -403,6 +360,11 @@ def run_pipeline(
     downstream of it even when cached. Invalid pipelines raise :class:`ValidationFailed`.
     Setting ``cancel`` (from another thread) stops the run as Ctrl-C does; ``run_id`` chooses the
     new run's id (a server can then hand it out before the run starts).
+
+    ``executor`` is ``"local"`` (``workers`` processes here), ``"inline"``, ``"ray"`` (Ray tasks on the
+    cluster at ``address``, or ``RAY_ADDRESS``, or a Ray started here; ``workers`` then caps the nodes
+    in flight) or an :class:`Executor`. Nodes' resource requests are checked against it before
+    anything runs or is recorded.
 
     Without ``workspace``, the run goes to the workspace found for the pipeline's file, as git
     finds a repository (``tidal.store.find_workspace``). Relative file paths in parameters are read
@@ -434,8 +396,20 @@ def run_pipeline(
     if from_node is not None:
         force = pipeline.descendants(from_node) | {from_node}
 
-    workers = default_workers() if workers is None else workers
-    options: dict[str, Any] = {"workers": workers, "cache": cache, "until": until, "from_node": from_node, "pid": os.getpid()}
+    kind = executor if isinstance(executor, str) else type(executor).__name__
+    if workers is None and kind != "ray":
+        workers = default_workers()
+    requests = resource_requests(pipeline)
+    chosen = executor if not isinstance(executor, str) else make_executor(executor, workers, address=address)
+    try:
+        chosen.check(requests, ws.artifacts)
+    except BaseException:
+        chosen.shutdown()
+        raise
+    options: dict[str, Any] = {"workers": workers, "cache": cache, "until": until, "from_node": from_node, "pid": os.getpid(),
+                               "executor": kind}
+    if address is not None:
+        options["address"] = address
     if models:  # which version each models:/ input read, for lineage and for resume
         options["models"] = {f"{node_id}.{port}": item.model_uri for (node_id, port), item in sorted(models.items())}
     reused: dict[str, tuple[NodeRunRecord, list[ArtifactRecord]]] = {}
@@ -460,9 +434,8 @@ def run_pipeline(
             options=options,
         )
         store.create_run(run)
-    chosen = executor if not isinstance(executor, str) else make_executor(executor, workers)
     state = _Run(pipeline, ws, run, chosen, use_cache=cache, force=force, trust=trust, allow_code=allow_code, on_event=on_event,
-                 reused=reused, models=models)
+                 reused=reused, models=models, requests=requests)
     state.emit("running")
     status, error = "succeeded", None
     try:
@@ -494,4 +467,8 @@ def resume_run(run_id: str, *, workspace: Workspace | str | Path | None = None, 
     saved = run.options or {}
     options.setdefault("workers", saved.get("workers"))
     options.setdefault("cache", saved.get("cache", True))
+    if saved.get("executor") in ("local", "ray", "inline"):  # the executor it ran on, unless told otherwise
+        options.setdefault("executor", saved["executor"])
+        if options["executor"] == saved["executor"] and saved.get("address"):
+            options.setdefault("address", saved["address"])
     return run_pipeline(pipeline, workspace=ws, _resume=run, **options)

@@ -2,7 +2,8 @@
 
 ``LocalExecutor`` runs them on a pool of worker processes (imports are paid once per worker; a
 crashing component takes down its worker, never the run). ``InlineExecutor`` runs them in the
-calling process, for debugging. A cluster executor (Ray) implements the same four methods.
+calling process, for debugging. ``RayExecutor`` (:mod:`tidal.runtime._ray_executor`) runs them as
+Ray tasks on a cluster, scheduled by their resource requests; it implements the same methods.
 """
 
 from __future__ import annotations
@@ -15,16 +16,30 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tidal.runtime._worker import NodeTask, TaskResult, execute_task
+from tidal.core._errors import TidalError
+from tidal.runtime._machine import check_fits_here
+from tidal.runtime._worker import NodeTask, TaskResult, execute_task, timeout_message
+
+if TYPE_CHECKING:
+    from tidal.core._resources import Resources
+    from tidal.store._artifacts import ArtifactStore
+
+#: the executors ``make_executor`` (and ``tidal run --executor``) knows
+EXECUTORS = ("local", "ray", "inline")
 
 
 class Executor(Protocol):
     """The seam between the engine and the machines that do the work."""
 
     capacity: int
+
+    def check(self, requests: Mapping[str, Resources], artifacts: ArtifactStore) -> None:
+        """Refuse, before anything runs, a run this executor cannot carry out: a node's resource
+        request (node id -> request) no machine can satisfy, or artifacts its machines cannot reach."""
 
     def submit(self, task: NodeTask) -> None:
         """Start ``task`` (the engine never submits more than ``capacity`` at once)."""
@@ -46,6 +61,10 @@ class InlineExecutor:
 
     def __init__(self) -> None:
         self._done: list[TaskResult] = []
+
+    def check(self, requests: Mapping[str, Resources], artifacts: ArtifactStore) -> None:
+        for node_id, request in requests.items():
+            check_fits_here(node_id, request)
 
     def submit(self, task: NodeTask) -> None:
         self._done.append(execute_task(task, isolated=False))
@@ -99,6 +118,14 @@ class LocalExecutor:
         self._listener = multiprocessing.connection.Listener(
             os.path.join(self._folder, "socket"), family="AF_UNIX", authkey=self._authkey
         )
+
+    def check(self, requests: Mapping[str, Resources], artifacts: ArtifactStore) -> None:
+        """Every request must fit this machine (CPUs, memory and GPUs as visible here; no custom resources).
+
+        The pool does not schedule by requests: it runs ``workers`` nodes at once, whatever they ask.
+        """
+        for node_id, request in requests.items():
+            check_fits_here(node_id, request)
 
     def _spawn(self) -> _Worker:
         """A new worker, connected; a worker that dies or stalls before connecting raises :class:`WorkerStartFailed`."""
@@ -199,7 +226,7 @@ class LocalExecutor:
                 self._busy.remove(worker)
             elif task.timeout and time.monotonic() - worker.started >= task.timeout:
                 results.append(self._failure(
-                    worker, f"timed out after {task.timeout:g} s; raise the node's 'timeout' if it needs longer", "timeout"
+                    worker, timeout_message(task.timeout), "timeout"
                 ))
                 self._kill(worker)
                 self._busy.remove(worker)
@@ -238,9 +265,30 @@ class LocalExecutor:
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
-def make_executor(kind: str, workers: int) -> Executor:
-    if kind == "inline" or workers == 0:
+def check_executor_choice(kind: str, workers: int | None = None, address: str | None = None) -> None:
+    """Raise :class:`TidalError` for an unknown executor or options that do not go with it (before any work)."""
+    if kind not in EXECUTORS:
+        raise TidalError(f"unknown executor {kind!r}; choose one of: {', '.join(EXECUTORS)} "
+                         "(e.g. `tidal run FILE --executor ray --address HOST:6379`)")
+    if address is not None and kind != "ray":
+        raise TidalError(f"--address names a Ray cluster; it goes with --executor ray, not with the {kind} executor")
+    if kind == "ray" and workers == 0:
+        raise TidalError("--workers 0 runs nodes in this process; with --executor ray give how many nodes may be "
+                         "in flight (1 or more), or leave it out for the cluster's CPU count")
+
+
+def make_executor(kind: str, workers: int | None, *, address: str | None = None) -> Executor:
+    """The executor named ``kind``: ``local`` (``workers`` processes; 0 runs inline), ``inline``, or ``ray``.
+
+    For ``ray``, ``workers`` caps the nodes in flight (default: the cluster's CPUs) and ``address``
+    names the cluster (default: ``RAY_ADDRESS``, else a Ray started here, on this machine).
+    """
+    check_executor_choice(kind, workers, address)
+    if kind == "ray":
+        from tidal.runtime._ray_executor import RayExecutor
+
+        return RayExecutor(workers, address=address)
+    count = 1 if workers is None else workers
+    if kind == "inline" or count == 0:
         return InlineExecutor()
-    if kind == "local":
-        return LocalExecutor(workers)
-    raise ValueError(f"unknown executor '{kind}'; choose local or inline")
+    return LocalExecutor(count)

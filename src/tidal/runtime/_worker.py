@@ -19,6 +19,7 @@ import pyarrow as pa
 from tidal.core._errors import CodeNotAllowed, TidalError
 from tidal.core._ports import LazyTable
 from tidal.core._registry import registry
+from tidal.core._resources import Resources
 from tidal.runtime._values import as_arrow, read_value, write_value
 from tidal.store._artifacts import ArtifactStore
 
@@ -51,6 +52,8 @@ class NodeTask:
     cache_key: str | None = None
     #: the module defining the component, so a worker imports only what it runs
     module: str | None = None
+    #: what this run needs (the component's defaults with the node's overrides); executors schedule by it
+    resources: Resources | None = None
 
 
 @dataclass
@@ -78,6 +81,11 @@ class TaskResult:
     input_rows: int | None = None
     input_bytes: int | None = None
     log_uri: str | None = None
+
+
+def timeout_message(seconds: float) -> str:
+    """What a node that ran past its ``timeout`` reports, whichever executor stopped it."""
+    return f"timed out after {seconds:g} s; raise the node's 'timeout' if it needs longer"
 
 
 _stores: dict[str, ArtifactStore] = {}
@@ -158,7 +166,8 @@ def execute_task(task: NodeTask, isolated: bool = True) -> TaskResult:
     try:
         with _capture_output(log_path, isolated):
             try:
-                os.chdir(task.workdir)
+                if os.path.isdir(task.workdir):  # a cluster node without the workspace runs where it stands
+                    os.chdir(task.workdir)
                 spec = registry.get(task.component, module=task.module)
                 if spec.runs_user_code and not task.allow_code:
                     raise CodeNotAllowed(f"node '{task.node_id}' ({task.component}) runs code from the pipeline; "

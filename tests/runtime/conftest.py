@@ -1,0 +1,80 @@
+"""Session fixtures for the executor tests: an S3-compatible server and a Ray cluster, each started once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+from servers import s3_server
+
+S3_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="session")
+def executions_file(tmp_path_factory):
+    """One file every test component appends its name to, for worker processes and Ray workers alike."""
+    return tmp_path_factory.mktemp("executions") / "executions.log"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in S3_ENVIRONMENT.items():
+            patch.setenv(name, value)
+        with s3_server() as endpoint:
+            yield endpoint
+
+
+@pytest.fixture
+def s3_artifacts(s3_endpoint):
+    """A fresh bucket: (artifacts URI, storage options)."""
+    import boto3
+
+    name = f"tidal-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
+    return f"s3://{name}/tidal", {"client_kwargs": {"endpoint_url": s3_endpoint}}
+
+
+@pytest.fixture(scope="session")
+def ray_address(s3_endpoint, executions_file):
+    """A Ray cluster started with `ray start` (4 CPUs, one fake GPU, a custom resource), once per session.
+
+    One node: a second (`ray start --address`) costs about five seconds more on a small machine, and
+    placement across several nodes is checked on their resource tables instead (test_ray_resources).
+
+    Its workers see the test components (PYTHONPATH, TIDAL_PLUGINS), the S3 server and the executions file.
+    """
+    pytest.importorskip("ray")
+    from ray_cluster import ray_cluster
+
+    environment = {**os.environ, **S3_ENVIRONMENT, "AWS_ENDPOINT_URL": s3_endpoint, "RAY_AUTH_MODE": "disabled",
+                   "TIDAL_TEST_LOG": str(executions_file)}
+    folder = Path(tempfile.mkdtemp(prefix="tidal-ray-"))  # short: Ray's socket paths live under it
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_AUTH_MODE", "disabled")  # the cluster runs without token auth; so does this driver
+        try:
+            with ray_cluster(folder, environment, resources={"tidal_slot": 2}) as address:
+                try:
+                    yield address
+                finally:
+                    import ray
+
+                    if ray.is_initialized():
+                        ray.shutdown()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def leave_ray_disconnected():
+    """After a module, drop this process's Ray connection, so a later module's own ``ray.init`` starts its Ray."""
+    yield
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
