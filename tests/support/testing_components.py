@@ -148,3 +148,19 @@ def hold(*, folder: str = "", quorum: Annotated[int, Param(ge=1)] = 1, seconds: 
     time.sleep(seconds)
     return pd.DataFrame({"tag": [tag], "started": [started], "finished": [time.time()],
                          "cuda_visible_devices": [os.environ.get("CUDA_VISIBLE_DEVICES")], "pid": [os.getpid()]})
+
+
+@component("testing.gpu_hog", tags={"sample": "none"})
+def gpu_hog(*, folder: str = "", mib: Annotated[int, Param(ge=0)] = 0, seconds: Annotated[float, Param(ge=0)] = 0.0) -> pd.DataFrame:
+    """Pretend to hold ``mib`` MiB of GPU memory (written to ``folder``/PID, where a test's fake GPU sampler
+    reads it), then wait ``seconds``.
+
+    Examples
+    --------
+    >>> list(gpu_hog().columns)
+    ['pid', 'mib']
+    """
+    if folder:
+        Path(folder, str(os.getpid())).write_text(str(mib << 20))
+    time.sleep(seconds)
+    return pd.DataFrame({"pid": [os.getpid()], "mib": [mib]})

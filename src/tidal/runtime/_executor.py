@@ -97,6 +97,23 @@ class _Worker:
     started: float = 0.0
     #: URIs of the tables this worker produced last (it keeps them in memory)
     recent: frozenset[str] = frozenset()
+    #: keeps the running task inside its GPU share (a node asking a fraction of a GPU), or None
+    watchdog: Any = None
+
+
+def _no_gpu_probe() -> None:
+    return None
+
+
+def gpu_probe() -> tuple[Any, int] | None:
+    """(a sampler of a process's GPU memory, the device's bytes), or None where there is no GPU to watch."""
+    from tidal.runtime._gpu_share import nvml_probe
+
+    return nvml_probe()
+
+
+#: how the local executor reads a worker's GPU memory (tests put a fake one here)
+GPU_PROBE = gpu_probe
 
 
 class LocalExecutor:
@@ -167,8 +184,34 @@ class LocalExecutor:
             return
         worker.task = task
         worker.started = time.monotonic()
+        worker.watchdog = self._watch_share(task, worker)
         worker.connection.send(task)
         self._busy.append(worker)
+
+    @staticmethod
+    def _watch_share(task: NodeTask, worker: _Worker) -> Any:
+        """For a node asking a fraction of a GPU: a watchdog that stops its worker once it holds more GPU
+        memory than that fraction of the device (the worker also caps PyTorch's allocator at it)."""
+        gpus = task.resources.gpus if task.resources is not None else None
+        if not gpus or gpus >= 1:
+            return None
+        probe = GPU_PROBE()
+        if probe is None:
+            return None
+        from tidal.runtime._gpu_share import MemoryWatchdog
+
+        sampler, total = probe
+        return MemoryWatchdog(worker.process.pid, int(total * gpus), sampler=sampler, interval=0.25, grace=5.0,
+                              job=f"node '{task.node_id}' (gpus: {gpus:g})").start()
+
+    @staticmethod
+    def _unwatch(worker: _Worker) -> str | None:
+        """Stop the worker's watchdog; why it stopped the worker, if it did."""
+        watchdog, worker.watchdog = worker.watchdog, None
+        if watchdog is None:
+            return None
+        watchdog.stop(timeout=5)
+        return str(watchdog.violation) if watchdog.violation is not None else None
 
     def _pick(self, task: NodeTask) -> _Worker:
         """An idle worker, preferring the one holding this task's inputs in memory."""
@@ -211,14 +254,20 @@ class LocalExecutor:
                     results.append(worker.connection.recv())
                 except (EOFError, OSError):
                     code = worker.process.wait()
-                    results.append(self._failure(
-                        worker,
-                        f"the worker process died while running this node (exit code {code}); "
-                        "the component crashed or ran out of memory",
-                        "crash",
-                    ))
+                    violation = self._unwatch(worker)
+                    if violation is not None:  # retrying would only hit the same limit
+                        results.append(self._failure(worker, f"{violation}; request a larger share (resources: gpus) "
+                                                             "or lower the node's batch or model size", "user"))
+                    else:
+                        results.append(self._failure(
+                            worker,
+                            f"the worker process died while running this node (exit code {code}); "
+                            "the component crashed or ran out of memory",
+                            "crash",
+                        ))
                     worker.connection.close()
                 else:
+                    self._unwatch(worker)
                     outcome = results[-1]
                     worker.recent = frozenset(item.uri for item in outcome.outputs if item.type == "Table")
                     worker.task = None
@@ -233,6 +282,7 @@ class LocalExecutor:
         return results
 
     def _kill(self, worker: _Worker) -> None:
+        self._unwatch(worker)
         worker.process.kill()
         worker.process.wait(timeout=10)
         worker.connection.close()

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -127,9 +128,22 @@ class NvmlSampler:
                     used = (used or 0) + int(process.usedGpuMemory)
         return used
 
+    def device_total_bytes(self, index: int = 0) -> int:
+        """Memory of the ``index``-th device this sampler reads."""
+        return int(self._nvml.nvmlDeviceGetMemoryInfo(self._handles[index]).total)
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._nvml.nvmlShutdown()
+
+
+def nvml_probe() -> tuple[Sampler, int] | None:
+    """A sampler of per-process GPU memory and the first visible device's size; None without an NVIDIA driver
+    (no NVML to ask: nothing to watch), read without importing anything when there is none."""
+    if not Path("/proc/driver/nvidia/version").exists():
+        return None
+    sampler = NvmlSampler([0])
+    return sampler, sampler.device_total_bytes(0)
 
 
 @dataclass(frozen=True)

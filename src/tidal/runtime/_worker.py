@@ -155,6 +155,19 @@ def _capture_output(path: Path, isolated: bool) -> Iterator[None]:
         handle.close()
 
 
+def _gpu_share(task: NodeTask) -> contextlib.AbstractContextManager[None]:
+    """A node asking a fraction of a GPU gets PyTorch's allocator capped at that fraction of the device it was
+    given; an allocation beyond it fails in this node alone, naming its share. Nothing is imported without an
+    NVIDIA driver (no GPU: nothing to share)."""
+    gpus = task.resources.gpus if task.resources is not None else None
+    if not gpus or gpus >= 1 or not os.path.exists("/proc/driver/nvidia/version"):
+        return contextlib.nullcontext()
+    from tidal.runtime._gpu_share import apply_memory_share
+
+    share = apply_memory_share(gpus, 0, job=f"node '{task.node_id}'")
+    return share.guard() if share is not None else contextlib.nullcontext()
+
+
 def execute_task(task: NodeTask, isolated: bool = True) -> TaskResult:
     """Run one node. Never raises for component errors: they come back in the result."""
     store = _store(task)
@@ -183,7 +196,8 @@ def execute_task(task: NodeTask, isolated: bool = True) -> TaskResult:
                 result.input_bytes = sum(item.size_bytes for item in task.inputs.values()) if task.inputs else None
                 result.input_rows = sum(item.rows or 0 for item in task.inputs.values()) if task.inputs else None
                 _reset_peak_memory()
-                outputs = spec.execute(inputs, task.params, node=task.node_id)
+                with _gpu_share(task):
+                    outputs = spec.execute(inputs, task.params, node=task.node_id)
                 produced: dict[str, Any] = {}
                 for port_spec in spec.outputs:
                     value = outputs[port_spec.name]
