@@ -100,6 +100,7 @@ def main() -> None:
     from tidal.cli import (  # noqa: F401 - registers commands
         _catalog,
         _demo,
+        _estimate,
         _market,
         _models,
         _nn,

@@ -18,6 +18,7 @@ from tidal.core._resources import Resources
 from tidal.pipeline._graph import Pipeline
 from tidal.pipeline._validate import check
 from tidal.runtime._cache import FileFingerprints, cache_key
+from tidal.runtime._estimate import apply_estimates
 from tidal.runtime._executor import Executor, make_executor
 from tidal.runtime._model_inputs import ResolvedModel, model_registry, resolve_model_inputs
 from tidal.runtime._preflight import check_code_allowed, parse_override, resource_requests
@@ -408,6 +409,9 @@ def run_pipeline(
         raise
     options: dict[str, Any] = {"workers": workers, "cache": cache, "until": until, "from_node": from_node, "pid": os.getpid(),
                                "executor": kind}
+    estimates = apply_estimates(pipeline, ws.metadata, requests, chosen, kind)
+    if estimates:  # what each node was expected to need, from the workspace's earlier runs
+        options["estimates"] = estimates
     if address is not None:
         options["address"] = address
     if models:  # which version each models:/ input read, for lineage and for resume

@@ -54,6 +54,12 @@ class Executor(Protocol):
         """Release workers."""
 
 
+def _this_machine_memory() -> tuple[int | None, str]:
+    from tidal.runtime._machine import visible_memory_bytes
+
+    return visible_memory_bytes(), "this machine"
+
+
 class InlineExecutor:
     """Runs each task immediately in this process (``--workers 0``)."""
 
@@ -65,6 +71,10 @@ class InlineExecutor:
     def check(self, requests: Mapping[str, Resources], artifacts: ArtifactStore) -> None:
         for node_id, request in requests.items():
             check_fits_here(node_id, request)
+
+    def memory_limit(self) -> tuple[int | None, str]:
+        """The most memory one node can have here, and where that is."""
+        return _this_machine_memory()
 
     def submit(self, task: NodeTask) -> None:
         self._done.append(execute_task(task, isolated=False))
@@ -135,6 +145,10 @@ class LocalExecutor:
         self._listener = multiprocessing.connection.Listener(
             os.path.join(self._folder, "socket"), family="AF_UNIX", authkey=self._authkey
         )
+
+    def memory_limit(self) -> tuple[int | None, str]:
+        """The most memory one node can have here, and where that is."""
+        return _this_machine_memory()
 
     def check(self, requests: Mapping[str, Resources], artifacts: ArtifactStore) -> None:
         """Every request must fit this machine (CPUs, memory and GPUs as visible here; no custom resources).

@@ -200,6 +200,11 @@ class RayExecutor:
         for node_id, request in requests.items():
             check_on_cluster(node_id, request, nodes)
 
+    def memory_limit(self) -> tuple[int | None, str]:
+        """The most memory one node can have on the cluster: its largest live node's."""
+        sizes = [int(_node_resources(node).get("memory", 0)) for node in self._ray.nodes() if node.get("Alive")]
+        return (max(sizes) if sizes else None), "the largest Ray node"
+
     def submit(self, task: NodeTask) -> None:
         try:
             reference = _remote(bool(task.timeout)).options(**ray_options(task)).remote(task)

@@ -206,6 +206,16 @@ class MetadataStore:
             rows = connection.execute(select(node_runs).where(node_runs.c.run_id == run_id).order_by(node_runs.c.id))
             return [_record(NodeRunRecord, row) for row in rows]
 
+    def measured_node_runs(self, component: str, limit: int = 200) -> list[tuple[NodeRunRecord, str]]:
+        """The latest computed (not cached) successful runs of ``component`` whose peak memory was measured,
+        newest first, each with its pipeline's name: what resource estimates learn from."""
+        query = (select(node_runs, runs.c.pipeline_name).join(runs, runs.c.id == node_runs.c.run_id)
+                 .where(node_runs.c.component == component, node_runs.c.status == "succeeded",
+                        node_runs.c.cached.is_(False), node_runs.c.peak_memory_bytes.is_not(None))
+                 .order_by(node_runs.c.id.desc()).limit(limit))
+        with self.engine.connect() as connection:
+            return [(_record(NodeRunRecord, row), row.pipeline_name) for row in connection.execute(query)]
+
     def node_run(self, run_id: str, node_id: str) -> NodeRunRecord:
         with self.engine.connect() as connection:
             row = connection.execute(
