@@ -92,7 +92,7 @@ def _params(section: dict[str, Any]) -> str:
     return f"<h4>Parameters</h4><table><thead><tr><th>node</th><th>parameter</th><th>value</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-CHART_WIDTH, CHART_HEIGHT, PAD = 360, 220, 36
+CHART_WIDTH, CHART_HEIGHT, PAD = 380, 220, 52
 
 
 def _scale(values: list[float], low: float, high: float) -> tuple[float, float]:
@@ -101,6 +101,10 @@ def _scale(values: list[float], low: float, high: float) -> tuple[float, float]:
         smallest, largest = smallest - 1, largest + 1
     factor = (high - low) / (largest - smallest)
     return factor, low - smallest * factor
+
+
+def _axis(value: float) -> str:
+    return escape(f"{value:.3g}")
 
 
 def _chart(section: dict[str, Any]) -> str:
@@ -125,10 +129,10 @@ def _chart(section: dict[str, Any]) -> str:
             svg.append(f'<line x1="{PAD}" y1="{CHART_HEIGHT - PAD}" x2="{CHART_WIDTH - 10}" y2="{CHART_HEIGHT - PAD}" stroke="#999"/>'
                        f'<line x1="{PAD}" y1="10" x2="{PAD}" y2="{CHART_HEIGHT - PAD}" stroke="#999"/>')
             xs, ys = [float(p[0]) for p in every], [float(p[1]) for p in every]
-            svg.append(f'<text x="{PAD}" y="{CHART_HEIGHT - PAD + 12}">{text(min(xs))}</text>'
-                       f'<text x="{CHART_WIDTH - 10}" y="{CHART_HEIGHT - PAD + 12}" text-anchor="end">{text(max(xs))}</text>'
-                       f'<text x="{PAD - 3}" y="{CHART_HEIGHT - PAD}" text-anchor="end">{text(min(ys))}</text>'
-                       f'<text x="{PAD - 3}" y="18" text-anchor="end">{text(max(ys))}</text>')
+            svg.append(f'<text x="{PAD}" y="{CHART_HEIGHT - PAD + 12}">{_axis(min(xs))}</text>'
+                       f'<text x="{CHART_WIDTH - 10}" y="{CHART_HEIGHT - PAD + 12}" text-anchor="end">{_axis(max(xs))}</text>'
+                       f'<text x="{PAD - 3}" y="{CHART_HEIGHT - PAD}" text-anchor="end">{_axis(min(ys))}</text>'
+                       f'<text x="{PAD - 3}" y="18" text-anchor="end">{_axis(max(ys))}</text>')
             colours = ["#4c78a8", "#f58518", "#54a24b", "#b279a2"]
             for index, series in enumerate(section["series"]):
                 colour = "#999" if series["dashed"] else colours[index % len(colours)]

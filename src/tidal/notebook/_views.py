@@ -136,7 +136,7 @@ def table_view(data: Any, title: str = "Table") -> dict[str, Any]:
         else:
             frame = data if hasattr(data, "columns") else data.to_pandas()
             relation = connection.from_df(frame)
-        count = relation.aggregate("count(*)").fetchone()[0]  # type: ignore[index]
+        count = int(relation.aggregate("count(*)").fetchall()[0][0])
         preview = relation.limit(PREVIEW_ROWS)
         columns = [str(name) for name in preview.columns]
         rows = [list(row) for row in preview.fetchall()]

@@ -144,7 +144,8 @@ function scale(values, low, high) {
   return [factor, low - min * factor];
 }
 
-const W = 360, H = 220, PAD = 36;
+const W = 380, H = 220, PAD = 52;
+const axis = (value) => Number(value.toPrecision(3)).toString();
 
 function chart(section) {
   const svg = s("svg", { width: W, height: H, "font-size": 10, "font-family": "system-ui,sans-serif", "data-section": "chart" });
@@ -167,10 +168,10 @@ function chart(section) {
       const [fx, ox] = scale(xs, PAD, W - 10), [fy, oy] = scale(ys, H - PAD, 10);
       svg.appendChild(s("line", { x1: PAD, y1: H - PAD, x2: W - 10, y2: H - PAD, stroke: "#999" }));
       svg.appendChild(s("line", { x1: PAD, y1: 10, x2: PAD, y2: H - PAD, stroke: "#999" }));
-      svg.appendChild(s("text", { x: PAD, y: H - PAD + 12 }, show(Math.min(...xs))));
-      svg.appendChild(s("text", { x: W - 10, y: H - PAD + 12, "text-anchor": "end" }, show(Math.max(...xs))));
-      svg.appendChild(s("text", { x: PAD - 3, y: H - PAD, "text-anchor": "end" }, show(Math.min(...ys))));
-      svg.appendChild(s("text", { x: PAD - 3, y: 18, "text-anchor": "end" }, show(Math.max(...ys))));
+      svg.appendChild(s("text", { x: PAD, y: H - PAD + 12 }, axis(Math.min(...xs))));
+      svg.appendChild(s("text", { x: W - 10, y: H - PAD + 12, "text-anchor": "end" }, axis(Math.max(...xs))));
+      svg.appendChild(s("text", { x: PAD - 3, y: H - PAD, "text-anchor": "end" }, axis(Math.min(...ys))));
+      svg.appendChild(s("text", { x: PAD - 3, y: 18, "text-anchor": "end" }, axis(Math.max(...ys))));
       const colours = ["#4c78a8", "#f58518", "#54a24b", "#b279a2"];
       section.series.forEach((series, index) => {
         const colour = series.dashed ? "#999" : colours[index % colours.length];
