@@ -19,19 +19,22 @@ SHOWN_TYPES = ("Metrics", "Model")
 
 
 def _inspect_lines(pipeline: Pipeline) -> list[str]:
-    """``result.output(...)`` for the outputs a reader looks at: every Metrics and Model output."""
+    """``result.output(...)`` for the outputs a reader looks at: the last table made, then every
+    Metrics and Model output."""
     from tidal.core._registry import registry
 
-    lines = []
+    lines, last_table = [], None
     for node_id in pipeline.topological_order():
         spec = registry.find(pipeline.nodes[node_id].component)
         if spec is None:
             continue
         for port in spec.outputs:
+            reference = f"{node_id!r}" if len(spec.outputs) == 1 else f"{node_id!r}, {port.name!r}"
             if port.type in SHOWN_TYPES:
-                name = None if len(spec.outputs) == 1 else port.name
-                lines.append(f"result.output({node_id!r}{'' if name is None else f', {name!r}'})")
-    return lines
+                lines.append(f"result.output({reference})")
+            elif port.type == "Table":
+                last_table = f"result.output({reference})"
+    return ([last_table] if last_table else []) + lines
 
 
 def _intro(pipeline: Pipeline, kind: str) -> str:

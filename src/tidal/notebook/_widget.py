@@ -29,6 +29,16 @@ class TidalWidget(anywidget.AnyWidget):  # type: ignore[misc]
     edit_result = traitlets.Dict().tag(sync=True)
     editable = traitlets.Bool(False).tag(sync=True)
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget, plus its current view as static HTML for nbconvert, GitHub and kernel-less viewers."""
+        from tidal.notebook._html import render
+
+        data = super()._repr_mimebundle_(**kwargs)
+        bundle = data[0] if isinstance(data, tuple) else data
+        if isinstance(bundle, dict):
+            bundle["text/html"] = render(self.view)
+        return data
+
 
 class PipelineWidget(TidalWidget):
     """A pipeline's graph and parameters; an edit in the browser changes the Python ``Pipeline``."""
