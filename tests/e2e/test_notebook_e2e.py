@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.e2e.conftest import _free_port
 
 pytest.importorskip("jupyterlab")

@@ -61,7 +61,8 @@ def figure_section(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     title = spec.get("title")
     title = str(title.get("text", name) if isinstance(title, dict) else title or name)
     top = _values(spec, [])
-    layers = spec.get("layer") if isinstance(spec.get("layer"), list) else [spec]
+    layered = spec.get("layer")
+    layers: list[Any] = layered if isinstance(layered, list) else [spec]
     series: list[dict[str, Any]] = []
     bars: list[list[Any]] = []
     axes: tuple[str, str] = ("", "")

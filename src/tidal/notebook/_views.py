@@ -141,6 +141,7 @@ def table_view(data: Any, title: str = "Table") -> dict[str, Any]:
         columns = [str(name) for name in preview.columns]
         rows = [list(row) for row in preview.fetchall()]
         summary = relation.query("data", "SUMMARIZE data")
+        assert summary is not None  # SUMMARIZE always returns rows
         stats_columns = ["column_name", "column_type", "min", "max", "avg", "approx_unique", "null_percentage"]
         present = [name for name in stats_columns if name in summary.columns]
         stats = [list(row) for row in summary.select(*present).fetchall()]
