@@ -14,9 +14,13 @@ The public surface::
 
 from typing import TYPE_CHECKING
 
+from tidal.core._display import use_renderer
 from tidal.core._lazy import lazy_attributes
 
 __version__ = "0.1.0"
+
+# objects display themselves in notebooks through tidal.notebook, imported at the first display only
+use_renderer("tidal.notebook._render")
 
 _EXPORTS = {
     "CodeNotAllowed": "tidal.core",

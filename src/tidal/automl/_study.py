@@ -36,6 +36,7 @@ from tidal.automl._store import StudyStore
 from tidal.automl._strategies import STRATEGIES, make_strategy
 from tidal.automl._strategy import Suggestion, score_of
 from tidal.automl._trial import fit_once
+from tidal.core._display import Displayable
 from tidal.core._errors import CodeNotAllowed, DataError, TidalError
 from tidal.core._registry import registry
 from tidal.runtime._executor import Executor, make_executor
@@ -244,7 +245,7 @@ def effective_status(record: StudyRecord, pid: int | None) -> str:
     return record.status
 
 
-class Study:
+class Study(Displayable):
     def __init__(self, workspace: Workspace, record: StudyRecord) -> None:
         self.workspace = workspace
         self.record = record

@@ -104,6 +104,7 @@ def main() -> None:
         _market,
         _models,
         _nn,
+        _notebook,
         _optimize,
         _runs,
         _serve,

@@ -221,20 +221,28 @@ def validate(file: Annotated[Path, typer.Argument(help="pipeline YAML file")]) -
     console.print(f"[green]✓[/] {file}: {len(pipeline.nodes)} nodes, no problems")
 
 
+EXPORT_TARGETS = ("python", "yaml", "notebook", "marimo")
+
+
 @app.command()
 def export(
     file: Annotated[Path, typer.Argument(help="pipeline YAML file, or a Python script that builds a pipeline")],
-    to: Annotated[str, typer.Option("--to", help="python or yaml")] = "python",
+    to: Annotated[str, typer.Option("--to", help="python, yaml, notebook (a Jupyter .ipynb) or marimo (a marimo app)")] = "python",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write here instead of printing")] = None,
 ) -> None:
-    """Convert a pipeline to a runnable Python script, or a script back to YAML."""
+    """Convert a pipeline to a runnable Python script, notebook or marimo app, or a script back to YAML."""
     from tidal.pipeline import Pipeline, check, from_python, to_python
 
-    if to not in ("python", "yaml"):
-        raise TidalError(f"--to must be 'python' or 'yaml', not {to!r}")
+    if to not in EXPORT_TARGETS:
+        raise TidalError(f"--to must be one of {', '.join(EXPORT_TARGETS)}, not {to!r}")
     pipeline = from_python(file) if file.suffix == ".py" else Pipeline.load(file)
     check(pipeline)
-    text = to_python(pipeline) if to == "python" else pipeline.to_yaml()
+    if to in ("notebook", "marimo"):
+        from tidal.notebook import to_marimo, to_notebook
+
+        text = to_notebook(pipeline) if to == "notebook" else to_marimo(pipeline)
+    else:
+        text = to_python(pipeline) if to == "python" else pipeline.to_yaml()
     if output is None:
         typer.echo(text, nl=False)
     else:

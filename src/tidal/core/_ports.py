@@ -14,6 +14,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from tidal.core._display import Displayable
+
 PORT_TYPES = ("Table", "Model", "Metrics", "Figure")
 
 #: classes whose instances travel on Model ports; the models layer registers its package class
@@ -34,7 +36,7 @@ class Table:
     """
 
 
-class Metrics(dict):  # type: ignore[type-arg]
+class Metrics(Displayable, dict):  # type: ignore[type-arg]
     """Scalar results (name -> number or string) plus optional Vega-Lite figures and small tables.
 
     Behaves as a dict of the scalars; ``figures`` holds named Vega-Lite specs and ``tables`` small
@@ -64,7 +66,7 @@ class Metrics(dict):  # type: ignore[type-arg]
         return f"Metrics({dict.__repr__(self)}{extra})"
 
 
-class Figure(dict):  # type: ignore[type-arg]
+class Figure(Displayable, dict):  # type: ignore[type-arg]
     """A Vega-Lite specification (a plain JSON dict)."""
 
     def to_json(self) -> dict[str, Any]:
@@ -72,7 +74,7 @@ class Figure(dict):  # type: ignore[type-arg]
 
 
 @dataclass(frozen=True)
-class LazyTable:
+class LazyTable(Displayable):
     """A table stored as Parquet, queried in place with DuckDB instead of loaded into memory.
 
     ``relation()`` gives a DuckDB relation over the file; ``sql(query)`` runs SQL where the table is

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from tidal.core._display import Displayable
 from tidal.core._errors import DataError, NotFound, TidalError
 from tidal.core._ports import LazyTable, register_model_class, to_jsonable
 from tidal.models._archive import (
@@ -50,7 +51,7 @@ TASKS = ("binary", "multiclass", "regression", "clustering", "anomaly", "transfo
 
 
 @dataclass
-class ModelPackage:
+class ModelPackage(Displayable):
     """A trained model with the description serving, batch prediction and AutoML rely on."""
 
     model: Any

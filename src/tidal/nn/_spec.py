@@ -45,6 +45,7 @@ from pydantic import (
     model_validator,
 )
 
+from tidal.core._display import Displayable
 from tidal.core._errors import TidalError
 from tidal.core._yaml import load_yaml, load_yaml_file
 from tidal.nn._issues import LayerIssue, NetworkError, issue
@@ -160,7 +161,7 @@ def output_map(outputs: dict[str, str] | list[str]) -> dict[str, str]:
     return {ref.replace(".", "_"): ref for ref in outputs}
 
 
-class NetworkSpec(BaseModel):
+class NetworkSpec(BaseModel, Displayable):
     """A network file: ``tidal-nn``, ``name``, ``inputs``, ``layers``, ``outputs``, ``modules``, ``layout``."""
 
     model_config = ConfigDict(extra="allow", strict=True, populate_by_name=True, json_schema_extra=_OPEN)

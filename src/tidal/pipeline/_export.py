@@ -29,8 +29,9 @@ def _identifier(text: str, taken: set[str]) -> str:
     return name
 
 
-def to_python(pipeline: Pipeline) -> str:
-    """A script that builds the same graph (same node ids, so the same cache) and runs it."""
+def build_code(pipeline: Pipeline) -> tuple[list[str], list[str]]:
+    """The code that builds ``pipeline``: its import lines, and the ``with tidal.Pipeline(...)`` block
+    (with the description and layout after it). Scripts and notebooks are made from these."""
     imports: dict[str, str] = {}
     lines_import: list[str] = []
     for node_id in pipeline.topological_order():
@@ -77,6 +78,17 @@ def to_python(pipeline: Pipeline) -> str:
             arguments.append(f"_resources={node.resources.to_dict()!r}")
         body.append(f"    {variable} = {imports[node.component]}({', '.join(arguments)})")
 
+    block = [f"with tidal.Pipeline({pipeline.name!r}) as pipeline:", *body]
+    if pipeline.description:
+        block.append(f"pipeline.description = {pipeline.description!r}")
+    if pipeline.layout:
+        block.append(f"pipeline.layout = {_literal(pipeline.layout)}")
+    return lines_import, block
+
+
+def to_python(pipeline: Pipeline) -> str:
+    """A script that builds the same graph (same node ids, so the same cache) and runs it."""
+    lines_import, block = build_code(pipeline)
     header = [
         f'"""Pipeline {pipeline.name!r}, as a Python script (made by `tidal export`).',
         "",
@@ -86,13 +98,8 @@ def to_python(pipeline: Pipeline) -> str:
         "import tidal",
         *lines_import,
         "",
-        f"with tidal.Pipeline({pipeline.name!r}) as pipeline:",
-        *body,
+        *block,
     ]
-    if pipeline.description:
-        header.append(f"pipeline.description = {pipeline.description!r}")
-    if pipeline.layout:
-        header.append(f"pipeline.layout = {_literal(pipeline.layout)}")
     header += [
         "",
         'if __name__ == "__main__":',

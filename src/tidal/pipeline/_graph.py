@@ -9,6 +9,7 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
+from tidal.core._display import Displayable
 from tidal.core._resources import Resources
 
 FORMAT_VERSION = 1
@@ -85,7 +86,7 @@ class Node:
 
 
 @dataclass
-class Pipeline:
+class Pipeline(Displayable):
     """A DAG of component nodes; canonical form is the YAML file (see :mod:`tidal.pipeline`).
 
     Used as a context manager, calls to components inside the ``with`` block add nodes::

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tidal.core._display import Displayable
 from tidal.core._errors import NotFound
 from tidal.runtime._values import read_value
 from tidal.store._metadata import ArtifactRecord, NodeRunRecord, RunRecord
@@ -33,7 +34,7 @@ def effective_status(run: RunRecord) -> str:
 
 
 @dataclass
-class RunResult:
+class RunResult(Displayable):
     workspace: Workspace
     run: RunRecord
     nodes: dict[str, NodeRunRecord]
