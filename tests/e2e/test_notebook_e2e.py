@@ -76,7 +76,7 @@ def jupyterlab(tmp_path_factory) -> Iterator[str]:
     from tidal.cli._notebook import jupyter_command
 
     command = [*jupyter_command(folder, port=port, token=TOKEN, browser=False),
-               "--LabApp.expose_app_in_browser=True", "--ServerApp.allow_root=True"]  # CI containers run as root
+               "--LabApp.expose_app_in_browser=True"]  # jupyter_command lets root (CI containers) start it
     process = _start(command, folder, f"http://127.0.0.1:{port}/api/status?token={TOKEN}", "jupyterlab")
     try:
         yield f"http://127.0.0.1:{port}"

@@ -24,6 +24,9 @@ def jupyter_command(root: Path, *, port: int | None, token: str | None, browser:
         command.append(f"--IdentityProvider.token={token}")
     if not browser:
         command.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # JupyterLab refuses root unless told; whoever runs `tidal notebook` as root (a container, say) chose to
+        command.append("--ServerApp.allow_root=True")
     return command
 
 
@@ -50,6 +53,8 @@ def notebook(
     ws = settings.workspace(folder, chosen=workspace)
     root = Path(ws.root)
     console.print(f"JupyterLab in {root} (Ctrl-C to stop); new notebooks can `import tidal.notebook as tnb`", highlight=False)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        console.print("[yellow]note:[/] running as root: JupyterLab's kernels get root's rights too", highlight=False)
     environment = {**os.environ, "TIDAL_WORKSPACE": str(root)}
     try:
         completed = subprocess.run(jupyter_command(root, port=port, token=token, browser=browser), cwd=root, env=environment)
