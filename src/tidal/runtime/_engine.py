@@ -97,6 +97,7 @@ class _Run:
         self.fingerprints = FileFingerprints()
         self.states = {node_id: _NodeState() for node_id in pipeline.nodes}
         self.order = pipeline.topological_order()
+        self.parents = {node_id: tuple(pipeline.upstream(node_id)) for node_id in self.order}
         self.running: set[str] = set()
 
     # -- events and records ------------------------------------------------------------------
@@ -124,12 +125,9 @@ class _Run:
     # -- scheduling ----------------------------------------------------------------------------
     def ready(self) -> list[str]:
         found = []
+        states = self.states
         for node_id in self.order:
-            state = self.states[node_id]
-            if state.status != "pending":
-                continue
-            parents = self.pipeline.upstream(node_id)
-            if all(self.states[parent].status in FINISHED for parent in parents):
+            if states[node_id].status == "pending" and all(states[parent].status in FINISHED for parent in self.parents[node_id]):
                 found.append(node_id)
         return found
 

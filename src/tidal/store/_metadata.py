@@ -180,17 +180,38 @@ class MetadataStore:
             return [_record(RunRecord, row) for row in connection.execute(query)]
 
     # -- node runs -------------------------------------------------------------------------------
+    def _node_run_upsert(self) -> Any:
+        """One statement that inserts a node run or replaces the one with its (run, node): built once per store, so
+        SQLAlchemy compiles it once (a run saves each node two or three times)."""
+        statement = getattr(self, "_upsert", None)
+        if statement is None:
+            dialect = self.engine.dialect.name
+            if dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert as dialect_insert
+            elif dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as dialect_insert  # type: ignore[assignment]
+            else:
+                return None
+            inserted = dialect_insert(node_runs)
+            changed = {column.name: inserted.excluded[column.name] for column in node_runs.columns if column.name != "id"}
+            statement = self._upsert = inserted.on_conflict_do_update(index_elements=["run_id", "node_id"], set_=changed)
+        return statement
+
     def save_node_run(self, record: NodeRunRecord, outputs: list[ArtifactRecord] | None = None) -> None:
         """Insert or replace a node run, with its output artifacts, in one transaction."""
         values = _values(record)
+        upsert = self._node_run_upsert()
         with self.engine.begin() as connection:
-            existing = connection.execute(
-                select(node_runs.c.id).where(node_runs.c.run_id == record.run_id, node_runs.c.node_id == record.node_id)
-            ).first()
-            if existing is None:
-                connection.execute(node_runs.insert().values(**values))
+            if upsert is not None:
+                connection.execute(upsert, values)
             else:
-                connection.execute(update(node_runs).where(node_runs.c.id == existing[0]).values(**values))
+                existing = connection.execute(
+                    select(node_runs.c.id).where(node_runs.c.run_id == record.run_id, node_runs.c.node_id == record.node_id)
+                ).first()
+                if existing is None:
+                    connection.execute(node_runs.insert().values(**values))
+                else:
+                    connection.execute(update(node_runs).where(node_runs.c.id == existing[0]).values(**values))
             if outputs:
                 connection.execute(
                     artifacts.delete().where(artifacts.c.run_id == record.run_id, artifacts.c.node_id == record.node_id)
