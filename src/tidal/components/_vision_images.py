@@ -62,11 +62,13 @@ def open_image(data: bytes, where: str, max_pixels: int = MAX_PIXELS) -> Any:
             image.load()
     except DataError:
         raise
+    except image_module.DecompressionBombError:
+        raise DataError(f"image {where} claims more pixels than the limit of {max_pixels:,} (a decompression bomb?); "
+                        "it is not decoded") from None
     except UnidentifiedImageError:
         raise DataError(f"image {where} cannot be read: it is not an image file Pillow knows (PNG, JPEG, GIF, BMP, "
                         "TIFF, WebP ...)") from None
-    except (OSError, ValueError, SyntaxError, image_module.DecompressionBombWarning,
-            image_module.DecompressionBombError) as error:
+    except (OSError, ValueError, SyntaxError, image_module.DecompressionBombWarning) as error:
         raise DataError(f"image {where} cannot be read: {error}") from None
     return image
 
