@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import numpy as np
 import pandas as pd
 
 from tidal.components._vision_images import checked_shape, pixel_columns
