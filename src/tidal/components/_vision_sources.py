@@ -120,10 +120,10 @@ def _members(archive: Path, limits: Limits) -> list[tuple[tuple[str, ...], bytes
                 if not member.isfile():
                     raise DataError(f"{source}: member '{member.name}' is a link or a special file; the archive is refused")
                 budget.take(member.name, member.size)
-                handle = bundle.extractfile(member)
-                if handle is None:  # pragma: no cover - isfile() members always have one
+                content = bundle.extractfile(member)
+                if content is None:  # pragma: no cover - isfile() members always have one
                     continue
-                members.append((parts, handle.read(limits.max_image_bytes + 1)))
+                members.append((parts, content.read(limits.max_image_bytes + 1)))
     except (tarfile.TarError, EOFError, OSError) as error:
         raise DataError(f"{source} cannot be read as a tar archive: {error}") from None
     return members

@@ -7,17 +7,32 @@ scores, ``tidal serve`` serves (an ``[N, C, H, W]`` tensor over v2) and ``model.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import pandas as pd
 
 from tidal.components._vision_images import checked_shape, pixel_columns
-from tidal.components.nn import PATH, SPEC, TrainedNetwork, _report, read_spec
-from tidal.core import Column, Columns, DataError, Param, component
+from tidal.core import Column, Columns, DataError, InputFile, Metrics, Param, component
 from tidal.core._errors import TidalError
 from tidal.models import ModelPackage
 
 IMAGES = {"sample": "images"}
+PATH = Annotated[InputFile | None, Param(help="a network file (tidal-nn: 1) instead of a named architecture")]
+SPEC = Annotated[dict[str, Any] | str | None, Param(help="a network written inline (a mapping, or YAML text) instead of a "
+                                                    "named architecture", widget="code")]
+
+
+class TrainedNetwork(NamedTuple):
+    model: ModelPackage
+    report: Metrics
+
+
+def _report(result: Any) -> Metrics:
+    from tidal.components.nn import (
+        _report as report,  # imported late: the registry may be importing tidal.components.nn
+    )
+
+    return report(result)
 FAST = {"epochs": 2, "batch_size": 16, "threads": 1}
 PIXELS = Annotated[Columns, Param(help="the pixel columns, in [C, H, W] order; empty: every <prefix>_... column")]
 PREFIX = Annotated[str, Param(help="with no 'features': the pixel columns are those named <prefix>_...")]
@@ -112,6 +127,7 @@ def train_classifier(
     True
     """
     from tidal.components._vision_nets import architecture as build
+    from tidal.components.nn import read_spec
     from tidal.nn import NetworkSpec
     from tidal.nn._train import train_network
 
