@@ -85,6 +85,27 @@ def _text() -> Sample:
     return Sample(frame, {"column": "text", "text_column": "text", "label": "label", "id_column": "id"})
 
 
+def _images() -> Sample:
+    """Digits 0, 1 and 2 (scikit-learn's 8x8): PNG bytes in ``image``, the same pixels in ``pixel_<y>_<x>`` (0 to 1)."""
+    import io
+
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    rows = np.flatnonzero(digits.target < 3)[:ROWS]
+    grey = np.round(digits.images[rows] * (255 / 16)).astype(np.uint8)
+    encoded = []
+    for picture in grey:
+        buffer = io.BytesIO()
+        Image.fromarray(picture).save(buffer, format="PNG")
+        encoded.append(buffer.getvalue())
+    frame = pd.DataFrame(grey.reshape(len(rows), -1) / 255.0, columns=[f"pixel_{y}_{x}" for y in range(8) for x in range(8)])
+    frame.insert(0, "image", encoded)
+    frame["label"] = digits.target[rows].astype("int64")
+    return Sample(frame, {"column": "image", "label": "label"}, "multiclass")
+
+
 def _timeseries() -> Sample:
     time = pd.date_range("2024-01-01", periods=ROWS, freq="D")
     values = 10 + np.sin(np.arange(ROWS) * 2 * np.pi / 7) + np.arange(ROWS) * 0.05
@@ -134,6 +155,7 @@ SAMPLES = {
     "numeric": _numeric,
     "mixed": _mixed,
     "text": _text,
+    "images": _images,
     "timeseries": _timeseries,
     "ratings": _ratings,
     "edges": _edges,

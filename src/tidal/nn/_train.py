@@ -62,6 +62,8 @@ class TrainSettings:
     threads: int | None = None
     acceleration: Any = "off"
     output: str | None = None
+    #: ids of top-level layers whose weights stay as they are (fine-tuning): no gradient, batch norm statistics kept
+    frozen: tuple[str, ...] = ()
 
 
 @dataclass
@@ -285,10 +287,11 @@ class _Loop:
 
     def make_optimizer(self, module: Any) -> Any:
         optim, settings = self.torch.optim, self.settings
+        parameters = [parameter for parameter in module.parameters() if parameter.requires_grad]
         if settings.optimizer == "sgd":
-            return optim.SGD(module.parameters(), lr=settings.lr, momentum=0.9, weight_decay=settings.weight_decay)
+            return optim.SGD(parameters, lr=settings.lr, momentum=0.9, weight_decay=settings.weight_decay)
         make = optim.AdamW if settings.optimizer == "adamw" else optim.Adam
-        return make(module.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+        return make(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
 
     def _schedule(self, optimizer: Any) -> Any:
         schedulers, epochs = self.torch.optim.lr_scheduler, self.settings.epochs
@@ -380,6 +383,9 @@ class _Loop:
 
         module = build_module(self.model.spec)
         module.load_state_dict(self.model.state)
+        frozen = [module.get_submodule(layer) for layer in settings.frozen if hasattr(module, layer)]
+        for part in frozen:
+            part.requires_grad_(False)
         stepper, report = self._parallel_stepper(module) if self.world > 1 else self._stepper(module)
         trained = stepper.module
         if self.world == 1:
@@ -390,6 +396,8 @@ class _Loop:
         best_loss, best_epoch, best_state, waited, stopped = float("inf"), 0, None, 0, False
         for epoch in range(1, settings.epochs + 1):
             trained.train()
+            for part in frozen:
+                part.eval()
             order = self.train_rows[torch.randperm(len(self.train_rows), generator=self.generator)]
             drop_last = stepper.variant.backend is not None and len(order) > settings.batch_size
             total, seen = 0.0, 0
