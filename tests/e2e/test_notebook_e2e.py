@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -18,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.e2e.conftest import _free_port
 
 pytest.importorskip("jupyterlab")
 pytest.importorskip("anywidget")
@@ -27,6 +27,12 @@ REPO = Path(__file__).resolve().parents[2]
 TOKEN = "notebook-e2e-0123456789abcdef"
 #: the widget's views, in the order the example notebook shows them
 KINDS = ["pipeline", "run", "run", "table", "model", "metrics"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _environment(folder: Path) -> dict[str, str]:

@@ -50,7 +50,7 @@ def test_two_processes_train_the_same_model_as_one(torch, iris):
 def test_a_failing_process_is_reported_with_its_first_error_line(torch, iris):
     from tidal.nn._ddp import ParallelTrainingFailed
 
-    with pytest.raises(ParallelTrainingFailed, match=r"process 0 of 2: DataError: epoch 1 trained on no batch: batch_size 3 .* over 2 processes"):
+    with pytest.raises(ParallelTrainingFailed, match=r"process [01] of 2: DataError: epoch 1 trained on no batch: batch_size 3 .* over 2 processes"):
         train(torch, iris, {"parallel": "ddp", "processes": 2}, batch_size=3)
 
 
