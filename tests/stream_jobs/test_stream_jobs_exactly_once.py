@@ -41,7 +41,7 @@ def _epoch(root: Path) -> int:
 
 
 def test_kill_9_at_random_points_equals_uninterrupted_run(tmp_path):
-    events = make_events(3000, seed=3)
+    events = make_events(5000, seed=3)
     duplicated = events.iloc[[10, 500, 2000]].copy()           # the source repeats three events: dedup drops them
     text = "".join(line + "\n" for line in events.to_json(orient="records", lines=True).splitlines())
     text += "{broken\n" + "".join(line + "\n" for line in duplicated.to_json(orient="records", lines=True).splitlines())
@@ -54,10 +54,10 @@ def test_kill_9_at_random_points_equals_uninterrupted_run(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     chooser = random.Random(20261204)
     kills = 0
-    while kills < 5:
+    while kills < 10:                                          # ten random points, as the goal asks
         before = _epoch(killed)
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        target = before + chooser.randint(1, 4)                # let it commit a few epochs, then kill it mid-flight
+        target = before + chooser.randint(1, 3)                # let it commit an epoch or a few, then kill it mid-flight
         while _epoch(killed) < target and process.poll() is None:
             time.sleep(0.005)
         time.sleep(chooser.uniform(0.0, 0.03))
@@ -68,7 +68,7 @@ def test_kill_9_at_random_points_equals_uninterrupted_run(tmp_path):
         kills += 1
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr
-    assert kills >= 3
+    assert kills == 10
 
     resumed = StreamJob(parse(yaml.safe_load((killed / "job.yaml").read_text()), killed))
     ours, theirs = resumed.learner_state(), calm.learner_state()
