@@ -89,7 +89,8 @@ def main() -> None:
     ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     print(f"ray {ray.__version__}: local Ray with {args.cpus} CPUs started in {time.perf_counter() - started:.1f}s")
     variants = {
-        "tidal, ray executor (default: nodes in flight = CPUs)": {"executor": "ray"},
+        "tidal, ray executor (nodes in flight = CPUs)": {"executor": "ray", "workers": args.cpus},
+        "tidal, ray executor (default: 4 in flight per CPU)": {"executor": "ray"},
         "tidal, ray executor (32 nodes in flight)": {"executor": "ray", "workers": 32},
         f"tidal, local executor ({args.cpus} worker processes)": {"executor": "local", "workers": args.cpus},
     }
