@@ -43,6 +43,7 @@ def test_the_route_lists_jobs_with_their_progress_and_model_metric(client, demo_
     clicks = jobs["clicks"]
     assert clicks["state"] == "stopped" and clicks["rows"] == 3000 and clicks["dead_letters"] == 1
     assert clicks["epoch"] == 7 and clicks["outputs"] == 3000 and clicks["registered_model"] == "clicks"
+    assert clicks["lag"] is not None and clicks["lag"] >= 0        # read by the job itself, with no live progress asking
     decisions = [json.loads(path.read_text()) for path in sorted((demo_ws / ".tidal" / "streams" / "clicks" / "snapshots").glob("snapshot-*.json"))]
     last_accepted = [d for d in decisions if d["accepted"]][-1]
     model = clicks["model"]

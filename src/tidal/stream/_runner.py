@@ -50,6 +50,10 @@ class Progress:
     dead: int
 
 
+#: how often a running job reads its source's lag for its status when no live progress asks for it (seconds)
+LAG_EVERY_S = 1.0
+
+
 class StreamJob:
     """A running job over a :class:`JobSpec`; ``run`` processes epochs until told to stop."""
 
@@ -209,6 +213,8 @@ class StreamJob:
     def run(self, *, max_batches: int | None = None, until_idle: bool = False,
             on_progress: Callable[[Progress], None] | None = None) -> Progress:
         started, done_rows, batches, empty = time.monotonic(), 0, 0, 0
+        lag: int | None = None
+        lag_read = -LAG_EVERY_S
         previous = signal.getsignal(signal.SIGTERM) if _main_thread() else None
         if previous is not None:
             signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
@@ -232,9 +238,12 @@ class StreamJob:
                 batches += 1
                 done_rows += count
                 elapsed = max(time.monotonic() - started, 1e-9)
-                progress = Progress(self.epoch, self.rows, done_rows / elapsed, None, self.dead_count)
+                progress = Progress(self.epoch, self.rows, done_rows / elapsed, lag, self.dead_count)
+                now = time.monotonic()
+                if on_progress is not None or now - lag_read >= LAG_EVERY_S:  # the status file (the Studio) shows it too
+                    progress.lag = lag = self.source.lag()
+                    lag_read = now
                 if on_progress is not None:
-                    progress.lag = self.source.lag()
                     on_progress(progress)
                 self._status("running", progress)
             self._status("stopped", progress)
