@@ -48,7 +48,8 @@ def read_audio(item: MediaInput, rate: int, max_seconds: float) -> tuple[np.ndar
                                     f"{max_seconds:g}; raise it or cut the file")
                 samples = audio.read(dtype="float32", always_2d=True)
         except (soundfile.LibsndfileError, RuntimeError, EOFError) as error:
-            raise DataError(f"{item.label} cannot be decoded as audio ({error}); give a WAV, FLAC, OGG or MP3 file") from None
+            reason = getattr(error, "error_string", None) or str(error)
+            raise DataError(f"{item.label} cannot be decoded as audio ({reason}); give a WAV, FLAC, OGG or MP3 file") from None
     finally:
         stream.close()
     mono = samples.mean(axis=1, dtype=np.float32) if samples.shape[1] > 1 else samples[:, 0]

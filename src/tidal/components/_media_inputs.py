@@ -72,7 +72,8 @@ def media_inputs(data: Any, path: str | None, column: str, kind: str) -> list[Me
             inputs.append(MediaInput(row, None, bytes(value)))
         else:
             shown = "a missing value" if value is None or (isinstance(value, float) and pd.isna(value)) else \
-                f"a {type(value).__name__}"
-            raise DataError(f"input 'data', column '{column}', row {row}: expected a {kind} file path or {kind} bytes, "
-                            f"got {shown}")
+                f"a value of type {type(value).__name__}"
+            article = "an" if kind[:1] in "aeiou" else "a"
+            raise DataError(f"input 'data', column '{column}', row {row}: expected {article} {kind} file path or {kind} "
+                            f"bytes, got {shown}")
     return inputs
