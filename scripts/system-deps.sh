@@ -2,7 +2,9 @@
 # System packages the test suite needs: a PostgreSQL server (the store suite runs on it),
 # Chromium (the Studio's browser tests) and a Java runtime (the PMML reference tests convert models
 # with sklearn2pmml and score them with JPMML-Evaluator, both JVM programs) and a Redis server (the
-# stream jobs' Redis Streams tests start their own on a free loopback port; it is not run as a service).
+# stream jobs' Redis Streams tests start their own on a free loopback port; it is not run as a service);
+# for the OCR and voice-activity tests and benchmark: DejaVu (Latin) and WenQuanYi Zen Hei (CJK) fonts to
+# render text images, and espeak-ng to synthesise speech.
 # Installs them with apt-get when they are missing and this user may; otherwise says what to do.
 set -euo pipefail
 
@@ -18,6 +20,15 @@ if ! command -v java >/dev/null 2>&1; then
 fi
 if ! command -v redis-server >/dev/null 2>&1; then
   need+=(redis-server)   # tests start their own redis-server; the package's service is not needed
+fi
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
+  need+=(fonts-dejavu-core)   # Latin text rendered for the OCR tests and benchmark
+fi
+if [ ! -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]; then
+  need+=(fonts-wqy-zenhei)    # Chinese text rendered for the OCR tests and benchmark
+fi
+if ! command -v espeak-ng >/dev/null 2>&1; then
+  need+=(espeak-ng)           # speech synthesised for the voice-activity tests
 fi
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -163,7 +163,15 @@ SAMPLES = {
     "scored_multiclass": lambda: _scored("multiclass"),
     "scored_regression": lambda: _scored("regression"),
     "none": lambda: Sample(pd.DataFrame()),
+    "text_images": lambda: _media().text_images(),
+    "speech_audio": lambda: _media().speech_audio(),
 }
+
+
+def _media() -> Any:
+    from tidal.conformance import _media_samples
+
+    return _media_samples
 
 
 def sample_for(kind: str) -> Sample:
