@@ -88,3 +88,26 @@ def test_the_examples_are_what_tidal_export_writes():
     fresh = json.loads(to_notebook(pipeline))
     assert [cell["source"] for cell in stored["cells"]] == [cell["source"] for cell in fresh["cells"]]
     assert (examples / "notebook_demo_marimo.py").read_text() == to_marimo(pipeline)
+
+
+def test_a_study_shows_its_trials_and_the_best_so_far(workspace):
+    from sklearn.datasets import load_breast_cancer
+
+    from tidal.automl import create_study
+
+    frame = load_breast_cancer(as_frame=True).frame
+    study = create_study(frame, trainer="classification.logistic_regression", label="target", strategy="random", budget=3,
+                         metric="auc", workspace=workspace, seed=1)
+    study.optimize(workers=0, executor="inline")
+    shown = view_of(study)
+    assert shown["kind"] == "study"
+    facts = dict(shown["sections"][0]["items"])
+    assert facts["trials"] == "3 of 3" and facts["best value"] == study.refresh().best_value
+    chart = next(section for section in shown["sections"] if section["type"] == "chart")
+    values = [point[1] for point in chart["series"][0]["points"]]
+    best = [point[1] for point in chart["series"][1]["points"]]
+    assert best == [max(values[: index + 1]) for index in range(len(values))]   # best so far, never worse
+    rows = next(section for section in shown["sections"] if section["type"] == "table")["rows"]
+    assert [row[0] for row in rows] == [0, 1, 2] and all(row[1] == "succeeded" for row in rows)
+    html = static_html(study)
+    assert 'data-tidal-kind="study"' in html and "<script" not in html and "best so far" in html
