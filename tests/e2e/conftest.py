@@ -12,17 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from servers import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
@@ -50,7 +46,7 @@ def studio_workspace(tmp_path):
 
 @contextmanager
 def _serve(workspace: Path, *options: str) -> Iterator[tuple[str, Path]]:
-    port = _free_port()
+    port = free_port()
     log = workspace / f"studio-{port}.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(

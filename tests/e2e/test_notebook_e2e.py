@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from servers import free_port
 
 pytest.importorskip("jupyterlab")
 pytest.importorskip("anywidget")
@@ -28,11 +28,6 @@ TOKEN = "notebook-e2e-0123456789abcdef"
 #: the widget's views, in the order the example notebook shows them
 KINDS = ["pipeline", "run", "run", "table", "model", "metrics"]
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _environment(folder: Path) -> dict[str, str]:
@@ -78,7 +73,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def jupyterlab(tmp_path_factory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("lab")
     shutil.copy(REPO / "examples" / "notebook_demo.ipynb", folder)
-    port = _free_port()
+    port = free_port()
     from tidal.cli._notebook import jupyter_command
 
     command = [*jupyter_command(folder, port=port, token=TOKEN, browser=False),
@@ -161,7 +156,7 @@ def marimo_app(tmp_path_factory) -> Iterator[str]:
     pytest.importorskip("marimo")
     folder = tmp_path_factory.mktemp("marimo")
     shutil.copy(REPO / "examples" / "notebook_demo_marimo.py", folder)
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "marimo", "run", "notebook_demo_marimo.py", "--headless", "--host", "127.0.0.1",
                "--port", str(port), "--no-token"]
     process = _start(command, folder, f"http://127.0.0.1:{port}/health", "marimo")

@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+from servers import free_port
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_tidal_notebook_serves_jupyterlab_in_the_workspace(tmp_path):

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-from pathlib import Path
-
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+from guides import run_guide
 
 
 def test_the_vision_guide_runs_offline(tmp_path):
-    blocks = re.findall(r"```python\n(.*?)```", (DOCS / "vision.md").read_text(), flags=re.DOTALL)
-    assert len(blocks) == 3
-    script = tmp_path / "guide.py"
-    script.write_text("\n\n".join(blocks))
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TIDAL_HOME": str(tmp_path)})
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "{'name': 'image', 'shape': [1, 8, 8]}" in done.stdout
-    assert "['5', '6', '7', '8', '9']" in done.stdout and "query_label" in done.stdout
+    output = run_guide("vision.md", tmp_path, blocks=3).stdout
+    assert "{'name': 'image', 'shape': [1, 8, 8]}" in output
+    assert "['5', '6', '7', '8', '9']" in output and "query_label" in output
