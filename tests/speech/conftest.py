@@ -41,7 +41,7 @@ def recording(tmp_path_factory) -> Recording:
     from scipy.signal import resample_poly
 
     if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is missing: run scripts/system-deps.sh")
+        pytest.fail("espeak-ng is missing: run scripts/system-deps.sh (make test does)")
     folder = tmp_path_factory.mktemp("speech")
     spoken = folder / "spoken.wav"
     subprocess.run(["espeak-ng", "-v", "en", "-s", "160", "-w", str(spoken),

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from ocr_pages import CJK_FONT, LATIN_FONT, fonts_or_skip, render
+from ocr_pages import CJK_FONT, LATIN_FONT, require_fonts, render
 
 pytest.importorskip("rapidocr_onnxruntime")
 pytest.importorskip("PIL")
@@ -16,7 +16,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory) -> dict[str, tuple[Path, list[str]]]:
     """Three rendered pages (Latin, Chinese, both), saved as PNG files: name -> (path, lines)."""
-    fonts_or_skip()
+    require_fonts()
     folder = tmp_path_factory.mktemp("pages")
     made = {
         "latin": (["Quarterly report 2024", "Revenue: 1,250 EUR"], LATIN_FONT),

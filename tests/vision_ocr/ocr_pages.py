@@ -10,10 +10,10 @@ LATIN_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 
 
-def fonts_or_skip() -> None:
+def require_fonts() -> None:
     missing = [str(font) for font in (LATIN_FONT, CJK_FONT) if not font.is_file()]
     if missing:
-        pytest.skip(f"missing fonts {missing}: run scripts/system-deps.sh (fonts-dejavu-core, fonts-wqy-zenhei)")
+        pytest.fail(f"missing fonts {missing}: run scripts/system-deps.sh (fonts-dejavu-core, fonts-wqy-zenhei; make test does)")
 
 
 def render(lines: list[str], font_path: Path, size: int = 28, width: int = 380) -> object:

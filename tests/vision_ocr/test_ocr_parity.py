@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from ocr_pages import LATIN_FONT, fonts_or_skip, render
+from ocr_pages import LATIN_FONT, require_fonts, render
 
 from tidal.components.vision_ocr import OCR_COLUMNS, ocr
 
@@ -82,7 +82,7 @@ def test_a_blank_page_and_an_empty_table_give_no_rows(tmp_path):
 
 
 def test_the_angle_classifier_turns_an_upside_down_line(tmp_path):
-    fonts_or_skip()
+    require_fonts()
     upside_down = tmp_path / "upside_down.png"
     render(["Harbour 2024"], LATIN_FONT, size=32).rotate(180).save(upside_down)  # type: ignore[attr-defined]
     turned = ocr(path=str(upside_down), threads=2)
