@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from ocr_pages import CJK_FONT, LATIN_FONT, require_fonts, render
+from ocr_pages import CJK_FONT, LATIN_FONT, render, require_fonts
 
 pytest.importorskip("rapidocr_onnxruntime")
 pytest.importorskip("PIL")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from ocr_pages import LATIN_FONT, require_fonts, render
+from ocr_pages import LATIN_FONT, render, require_fonts
 
 from tidal.components.vision_ocr import OCR_COLUMNS, ocr
 
