@@ -111,10 +111,6 @@ class _Worker:
     watchdog: Any = None
 
 
-def _no_gpu_probe() -> None:
-    return None
-
-
 def gpu_probe() -> tuple[Any, int] | None:
     """(a sampler of a process's GPU memory, the device's bytes), or None where there is no GPU to watch."""
     from tidal.runtime._gpu_share import nvml_probe

@@ -132,6 +132,7 @@ class MetadataStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        self._upsert = _node_run_upsert(self.engine.dialect.name)
         try:
             with self.engine.begin() as connection:
                 upgrade_schema(connection)
@@ -180,30 +181,12 @@ class MetadataStore:
             return [_record(RunRecord, row) for row in connection.execute(query)]
 
     # -- node runs -------------------------------------------------------------------------------
-    def _node_run_upsert(self) -> Any:
-        """One statement that inserts a node run or replaces the one with its (run, node): built once per store, so
-        SQLAlchemy compiles it once (a run saves each node two or three times)."""
-        statement = getattr(self, "_upsert", None)
-        if statement is None:
-            dialect = self.engine.dialect.name
-            if dialect == "sqlite":
-                from sqlalchemy.dialects.sqlite import insert as dialect_insert
-            elif dialect == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert as dialect_insert  # type: ignore[assignment]
-            else:
-                return None
-            inserted = dialect_insert(node_runs)
-            changed = {column.name: inserted.excluded[column.name] for column in node_runs.columns if column.name != "id"}
-            statement = self._upsert = inserted.on_conflict_do_update(index_elements=["run_id", "node_id"], set_=changed)
-        return statement
-
     def save_node_run(self, record: NodeRunRecord, outputs: list[ArtifactRecord] | None = None) -> None:
         """Insert or replace a node run, with its output artifacts, in one transaction."""
         values = _values(record)
-        upsert = self._node_run_upsert()
         with self.engine.begin() as connection:
-            if upsert is not None:
-                connection.execute(upsert, values)
+            if self._upsert is not None:
+                connection.execute(self._upsert, values)
             else:
                 existing = connection.execute(
                     select(node_runs.c.id).where(node_runs.c.run_id == record.run_id, node_runs.c.node_id == record.node_id)
@@ -286,6 +269,20 @@ class MetadataStore:
                 if rows:
                     found.append([_record(ArtifactRecord, row) for row in rows])
         return found
+
+
+def _node_run_upsert(dialect: str) -> Any:
+    """One statement that inserts a node run or replaces the one with its (run, node), built once per store so
+    SQLAlchemy compiles it once (a run saves each node two or three times); None for other databases."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert  # type: ignore[assignment]
+    else:
+        return None
+    inserted = dialect_insert(node_runs)
+    changed = {column.name: inserted.excluded[column.name] for column in node_runs.columns if column.name != "id"}
+    return inserted.on_conflict_do_update(index_elements=["run_id", "node_id"], set_=changed)
 
 
 def _values(record: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
