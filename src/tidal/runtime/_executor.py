@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tidal.core._errors import TidalError
 from tidal.runtime._machine import check_fits_here
+from tidal.runtime._run import check_executor_choice
 from tidal.runtime._worker import NodeTask, TaskResult, execute_task, timeout_message
 
 if TYPE_CHECKING:
@@ -29,9 +29,6 @@ if TYPE_CHECKING:
     from tidal.store._artifacts import ArtifactStore
 
 #: the executors ``make_executor`` (and ``tidal run --executor``) knows
-EXECUTORS = ("local", "ray", "inline")
-
-
 class Executor(Protocol):
     """The seam between the engine and the machines that do the work."""
 
@@ -323,18 +320,6 @@ class LocalExecutor:
         self._idle = []
         self._listener.close()
         shutil.rmtree(self._folder, ignore_errors=True)
-
-
-def check_executor_choice(kind: str, workers: int | None = None, address: str | None = None) -> None:
-    """Raise :class:`TidalError` for an unknown executor or options that do not go with it (before any work)."""
-    if kind not in EXECUTORS:
-        raise TidalError(f"unknown executor {kind!r}; choose one of: {', '.join(EXECUTORS)} "
-                         "(e.g. `tidal run FILE --executor ray --address HOST:6379`)")
-    if address is not None and kind != "ray":
-        raise TidalError(f"--address names a Ray cluster; it goes with --executor ray, not with the {kind} executor")
-    if kind == "ray" and workers == 0:
-        raise TidalError("--workers 0 runs nodes in this process; with --executor ray give how many nodes may be "
-                         "in flight (1 or more), or leave it out for the cluster's CPU count")
 
 
 def make_executor(kind: str, workers: int | None, *, address: str | None = None) -> Executor:
