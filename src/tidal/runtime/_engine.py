@@ -16,7 +16,7 @@ from tidal.pipeline._validate import check
 from tidal.runtime._cache import FileFingerprints, key_document, key_from
 from tidal.runtime._estimate import apply_estimates
 from tidal.runtime._events import EventHandler, RunEvent, new_run_id
-from tidal.runtime._executor import Executor, make_executor
+from tidal.runtime._executor import Executor, LocalExecutor, make_executor
 from tidal.runtime._model_inputs import ResolvedModel, model_registry, resolve_model_inputs
 from tidal.runtime._plan_memo import NodeMemo, cached_records, write_memo
 from tidal.runtime._preflight import check_code_allowed, resource_requests
@@ -278,6 +278,22 @@ class _Run:
         self.running.clear()
 
 
+def first_wave(pipeline: Pipeline) -> int:
+    """How many nodes can start at once at the beginning (those with no upstream node): workers to start early."""
+    return max(1, sum(1 for node in pipeline.nodes.values() if not any(ref.node for ref in node.inputs.values())))
+
+
+def component_modules(pipeline: Pipeline) -> list[str]:
+    """The built-in component modules a pipeline's components likely live in (by category), for workers to preload."""
+    import pkgutil
+
+    import tidal.components
+
+    categories = {node.component.split(".", 1)[0] for node in pipeline.nodes.values()}
+    return sorted(f"tidal.components.{module.name}" for module in pkgutil.iter_modules(tidal.components.__path__)
+                  if not module.name.startswith("_") and module.name.split("_", 1)[0] in categories)
+
+
 def run_prepared(
     pipeline: Pipeline,
     ws: Workspace,
@@ -296,20 +312,29 @@ def run_prepared(
     _resume: RunRecord | None,
 ) -> RunResult:
     """The engine's part of :func:`tidal.runtime.run_pipeline`: the pipeline has its overrides, ``ws`` is open."""
-    registry = model_registry(pipeline, ws)
-    check(pipeline, models=registry)
-    if until is not None:
-        pipeline = pipeline.subset(pipeline.ancestors(until) | {until})
-    check_code_allowed(pipeline, allow_code)
-    pinned = (_resume.options or {}).get("models") if _resume is not None else None
-    models = resolve_model_inputs(pipeline, registry, pinned) if registry is not None else {}
-    force = set()
-    if from_node is not None:
-        force = pipeline.descendants(from_node) | {from_node}
-
     kind = executor if isinstance(executor, str) else type(executor).__name__
-    requests = resource_requests(pipeline)
-    chosen = executor if not isinstance(executor, str) else make_executor(executor, workers, address=address)
+    early = None
+    if kind == "local" and workers:  # workers start now, importing while the pipeline is validated
+        early = make_executor(kind, workers, address=address)
+        if isinstance(early, LocalExecutor):
+            early.prestart(first_wave(pipeline), component_modules(pipeline))
+    try:
+        registry = model_registry(pipeline, ws)
+        check(pipeline, models=registry)
+        if until is not None:
+            pipeline = pipeline.subset(pipeline.ancestors(until) | {until})
+        check_code_allowed(pipeline, allow_code)
+        pinned = (_resume.options or {}).get("models") if _resume is not None else None
+        models = resolve_model_inputs(pipeline, registry, pinned) if registry is not None else {}
+        force = set()
+        if from_node is not None:
+            force = pipeline.descendants(from_node) | {from_node}
+        requests = resource_requests(pipeline)
+    except BaseException:
+        if early is not None:
+            early.shutdown()
+        raise
+    chosen = early or (executor if not isinstance(executor, str) else make_executor(executor, workers, address=address))
     try:
         chosen.check(requests, ws.artifacts)
     except BaseException:
