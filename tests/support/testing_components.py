@@ -15,7 +15,6 @@ import pandas as pd
 
 from tidal.core import Metrics, Param, component
 
-
 #: a folder standing in for a GPU: a process "holds" the bytes written to FOLDER/PID (tests set it for Ray workers)
 FAKE_GPU_VARIABLE = "TIDAL_TEST_FAKE_GPU"
 FAKE_GPU_MIB = 1000
