@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from tidal.core._registry import registry
+from tidal.core._registry import BUILTIN_PACKAGE, registry
 from tidal.core._resources import Resources
 from tidal.pipeline._graph import Pipeline
 from tidal.pipeline._validate import check
@@ -285,12 +285,15 @@ def first_wave(pipeline: Pipeline) -> int:
 
 def component_modules(pipeline: Pipeline) -> list[str]:
     """The built-in component modules a pipeline's components likely live in (by category), for workers to preload."""
+    import importlib.util
     import pkgutil
 
-    import tidal.components
-
+    # the library sits above the runtime: it is found by name, as the registry finds it
+    found = importlib.util.find_spec(BUILTIN_PACKAGE)
+    if found is None or not found.submodule_search_locations:
+        return []
     categories = {node.component.split(".", 1)[0] for node in pipeline.nodes.values()}
-    return sorted(f"tidal.components.{module.name}" for module in pkgutil.iter_modules(tidal.components.__path__)
+    return sorted(f"{BUILTIN_PACKAGE}.{module.name}" for module in pkgutil.iter_modules(found.submodule_search_locations)
                   if not module.name.startswith("_") and module.name.split("_", 1)[0] in categories)
 
 
