@@ -38,6 +38,12 @@ FUNCTIONS: dict[str, Callable[[Tensors, dict[str, Any]], Any]] = {
     "mean": lambda xs, p: torch.mean(xs[0], dim=_dims(p["dim"]), keepdim=p["keepdim"]),
     "sum": lambda xs, p: torch.sum(xs[0], dim=_dims(p["dim"]), keepdim=p["keepdim"]),
     "select": lambda xs, p: torch.select(xs[0], p["dim"], p["index"]),
+    "unflatten": lambda xs, p: torch.unflatten(xs[0], p["dim"], tuple(p["sizes"])),
+    "cast": lambda xs, p: xs[0].to(getattr(torch, p["dtype"])),
+    "positions": lambda xs, p: torch.arange(xs[0].shape[p["dim"]], device=xs[0].device),
+    "full_like": lambda xs, p: torch.full_like(xs[0], p["fill_value"], dtype=getattr(torch, p["dtype"])),
+    "scaled_dot_product_attention": lambda xs, p: nn.functional.scaled_dot_product_attention(
+        xs[0], xs[1], xs[2], attn_mask=xs[3] if len(xs) > 3 else None, is_causal=p["is_causal"], scale=p["scale"]),
 }
 
 
