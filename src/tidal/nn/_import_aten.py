@@ -108,6 +108,79 @@ def _layer_norm(walker: Any, node: Any) -> None:
     )
 
 
+def _convolution(walker: Any, node: Any) -> None:
+    x, weight, bias = node.args[0], node.args[1], _arg(node, 2, "bias")
+    shape = [int(size) for size in weight.meta["val"].shape]
+    groups = _arg(node, 6, "groups", 1)
+    layer_id = walker.owner(node, weight, bias)
+    params = {
+        "in_channels": shape[1] * groups,
+        "out_channels": shape[0],
+        "kernel_size": shape[2:],
+        "stride": list(_arg(node, 3, "stride", [1])),
+        "padding": _arg(node, 4, "padding", [0]),
+        "dilation": list(_arg(node, 5, "dilation", [1])),
+        "groups": groups,
+        "bias": bias is not None,
+    }
+    if isinstance(params["padding"], (list, tuple)):
+        params["padding"] = list(params["padding"])
+    walker.layer(node, f"conv{len(shape) - 2}d", [walker.tensor(x)], params, layer_id)
+
+
+def _batch_norm(walker: Any, node: Any) -> None:
+    x, weight, bias, mean, variance = node.args[:5]
+    if _arg(node, 5, "training", False):
+        raise Refusal(
+            "batch_norm in training mode is not supported (Tidal reads modules in eval mode)"
+        )
+    rank = len(node.meta["val"].shape)
+    if rank not in (2, 3, 4):
+        raise Refusal(f"batch_norm over a {rank}-d input has no Tidal layer kind")
+    if weight is None:
+        raise Refusal("batch_norm without affine weights is not supported")
+    layer_id = walker.owner(node, weight, bias)
+    if mean is not None:
+        walker.owner_of_buffers(layer_id, mean, variance)
+    walker.layer(
+        node,
+        "batchnorm2d" if rank == 4 else "batchnorm1d",
+        [walker.tensor(x)],
+        {
+            "num_features": int(weight.meta["val"].shape[0]),
+            "eps": _arg(node, 7, "eps", 1e-5),
+            "momentum": _arg(node, 6, "momentum", 0.1),
+            "track_running_stats": mean is not None,
+        },
+        layer_id,
+    )
+
+
+def _pool(kind: str, average: bool = False) -> Handler:
+    def handle(walker: Any, node: Any) -> None:
+        kernel = list(node.args[1])
+        stride = list(_arg(node, 2, "stride", []) or [])
+        params: dict[str, Any] = {
+            "kernel_size": kernel,
+            "stride": None if not stride or stride == kernel else stride,
+            "padding": list(_arg(node, 3, "padding", [0])),
+        }
+        if average:
+            params.update(
+                ceil_mode=_arg(node, 4, "ceil_mode", False),
+                count_include_pad=_arg(node, 5, "count_include_pad", True),
+                divisor_override=_arg(node, 6, "divisor_override"),
+            )
+        else:
+            params.update(
+                dilation=list(_arg(node, 4, "dilation", [1])),
+                ceil_mode=_arg(node, 5, "ceil_mode", False),
+            )
+        walker.layer(node, kind, [walker.tensor(node.args[0])], params)
+
+    return handle
+
+
 def _dropout(walker: Any, node: Any) -> None:
     walker.layer(node, "dropout", [walker.tensor(node.args[0])], {"p": _arg(node, 1, "p", 0.5)})
 
@@ -144,8 +217,13 @@ def _reshape(walker: Any, node: Any) -> None:
     while common < min(len(before), len(after)) and before[common] == after[common]:
         common += 1
     rest_before, rest_after = before[common:], after[common:]
-    if len(rest_after) == 1 and len(rest_before) > 1:
-        walker.layer(node, "flatten", [ref], {"start_dim": common, "end_dim": -1})
+    last = len(after) - 1
+    if (
+        len(before) > len(after)
+        and after[:last] == before[:last]
+        and _merges(before[last:], after[last])
+    ):
+        walker.layer(node, "flatten", [ref], {"start_dim": last, "end_dim": -1})
         return
     symbolic = [dim for dim in after if not isinstance(dim, int)]
     if (
@@ -173,6 +251,16 @@ def _reshape(walker: Any, node: Any) -> None:
         "(numbers and one -1), flatten and unflatten cannot write",
         hint="reshape with one dim left to -1",
     )
+
+
+def _merges(parts: list[Any], whole: Any) -> bool:
+    """Whether dims ``parts`` make one dim ``whole`` (numbers that multiply to it, or it and dims of size 1)."""
+    if all(isinstance(part, int) for part in parts) and isinstance(whole, int):
+        product = 1
+        for part in parts:
+            product *= part
+        return product == whole
+    return [part for part in parts if part != 1] == [whole]
 
 
 def _convert(walker: Any, node: Any) -> None:
@@ -343,6 +431,21 @@ OPS: dict[str, Handler] = {
     "aten.embedding.default": _embedding,
     "aten.layer_norm.default": _layer_norm,
     "aten.dropout.default": _dropout,
+    "aten.conv1d.default": _convolution,
+    "aten.conv2d.default": _convolution,
+    "aten.conv1d.padding": _convolution,
+    "aten.conv2d.padding": _convolution,
+    "aten.batch_norm.default": _batch_norm,
+    "aten.max_pool1d.default": _pool("maxpool1d"),
+    "aten.max_pool2d.default": _pool("maxpool2d"),
+    "aten.avg_pool1d.default": _pool("avgpool1d", average=True),
+    "aten.avg_pool2d.default": _pool("avgpool2d", average=True),
+    "aten.adaptive_avg_pool1d.default": _unary(
+        "adaptive_avgpool1d", output_size=(1, "output_size", None)
+    ),
+    "aten.adaptive_avg_pool2d.default": _unary(
+        "adaptive_avgpool2d", output_size=(1, "output_size", None)
+    ),
     "aten.scaled_dot_product_attention.default": _attention,
     "aten.add.Tensor": _binary("add"),
     "aten.sub.Tensor": _binary("subtract"),
@@ -364,6 +467,8 @@ OPS: dict[str, Handler] = {
     "aten.squeeze.dim": _unary("squeeze", dim=(1, "dim", None)),
     "aten.select.int": _unary("select", dim=(1, "dim", None), index=(2, "index", None)),
     "aten.mean.dim": _reduce("mean"),
+    "aten.mean.default": _reduce("mean"),
+    "aten.sum.default": _reduce("sum"),
     "aten.sum.dim_IntList": _reduce("sum"),
     "aten.softmax.int": _softmax("softmax"),
     "aten._softmax.default": _softmax("softmax"),

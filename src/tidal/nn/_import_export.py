@@ -20,7 +20,10 @@ fails to export, and is refused naming its line.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import io
+import logging
 import re
 import traceback
 from collections.abc import Mapping, Sequence
@@ -38,13 +41,23 @@ from tidal.nn._torch import require_torch
 torch = require_torch()
 import torch.fx as fx  # noqa: E402
 
-_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in [^\n]*\n(?P<code>[^\n]*)')
+_CHATTY = (
+    "torch.fx.experimental.symbolic_shapes",
+    "torch._dynamo",
+    "torch._export",
+    "torch.export",
+)
+_FRAME = re.compile(
+    r'File "(?P<file>[^"]+)", line (?P<line>\d+), in [^\n]*(?:\n(?!\s*File ")(?P<code>[^\n]*))?'
+)
 
 
 def _user_line(frames: list[tuple[str, int, str | None]]) -> str | None:
-    """The last frame outside torch and Tidal (and not compiled ``<string>`` code), as ``file:line: `code```."""
+    """The last frame outside torch and Tidal (and not code torch compiled itself), as ``file:line: `code```."""
     mine = [
-        frame for frame in frames if not frame[0].startswith(SKIP_DIRS) and frame[0] != "<string>"
+        frame
+        for frame in frames
+        if not frame[0].startswith((*SKIP_DIRS, "<string>", "<eval_with_key>"))
     ]
     if not mine:
         return None
@@ -118,9 +131,13 @@ def export_program(
         for dims in declared
     )
     modes = [(child, child.training) for child in module.modules()]
+    loggers = [(logger, logger.level) for logger in map(logging.getLogger, _CHATTY)]
     module.eval()
     try:
-        with torch.no_grad():
+        for logger, _ in loggers:
+            # a failed export logs its graph as a warning and prints it on stderr; the refusal says it better
+            logger.setLevel(logging.ERROR)
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
             program = torch.export.export(
                 module, tuple(examples), dynamic_shapes=dynamic, strict=False
             )
@@ -151,6 +168,8 @@ def export_program(
     finally:
         for child, mode in modes:
             child.training = mode
+        for logger, level in loggers:
+            logger.setLevel(level)
     return program, declared
 
 
@@ -313,7 +332,9 @@ class ExportWalker(_Walker):
     def _outputs(self, node: Any) -> None:
         results = list(node.args[0])
         count = len(self.program.graph_signature.user_outputs)
-        results = results[len(results) - count :]
+        # an output that is None (attention weights not computed) is left out
+        results = [result for result in results[len(results) - count :] if result is not None]
+        count = len(results)
         for result in results:
             if isinstance(result, fx.Node):
                 self.tensor(result)  # a constant output is made into layers first
@@ -419,6 +440,15 @@ class ExportWalker(_Walker):
         for target, _ in targets:
             self.used[target] = identifier
         return identifier
+
+    def owner_of_buffers(self, layer_id: str, *buffers: Any) -> None:
+        """Check that running statistics belong to the module owning the layer's parameters."""
+        for value in buffers:
+            target = self.buffers.get(value.name, "") if isinstance(value, fx.Node) else ""
+            if re.sub(r"\W", "_", target.rpartition(".")[0]) != layer_id:
+                raise Refusal(
+                    f"its statistics {target or value} are not buffers of the module owning its weights"
+                )
 
     def broadcast_only(self, node: Any) -> bool:
         """Whether every use of ``node`` broadcasts it anyway (an attention mask), so an expansion can be dropped."""
