@@ -486,8 +486,8 @@ def from_module(module: Any, example_inputs: Sequence[Any], *, name: str | None 
     ``input_shapes`` sets an input's dims explicitly (``{"tokens": ["batch", "seq"]}``).
     Your own submodules become blocks under ``modules:`` (``nested=False`` inlines them).
     ``via``: ``"auto"`` traces with torch.fx and falls back to ``torch.export`` when fx cannot
-    trace the module (data-dependent control flow is refused either way); ``"fx"`` or ``"export"``
-    use one. An exported module becomes one flat network (no blocks).
+    trace the module or refuses part of it (data-dependent control flow is refused either way);
+    ``"fx"`` or ``"export"`` use one. An exported module becomes one flat network (no blocks).
     Raises :class:`NetworkError` naming every node that has no layer kind, with its line.
     """
     if via not in ("auto", "fx", "export"):
@@ -518,8 +518,7 @@ def from_module(module: Any, example_inputs: Sequence[Any], *, name: str | None 
 
 def _exported(importer: _Importer, module: Any, examples: list[Any], names: Sequence[str] | None, shapes: Any,
               output_names: Sequence[str] | None, fx_problem: str | None) -> dict[str, Any]:
-    from tidal.nn._import_export import (
-        export_network,  # torch.export loads much: only when it is needed
-    )
+    # torch.export loads much: imported only when it is needed
+    from tidal.nn._import_export import export_network
 
     return export_network(importer, module, examples, names, shapes, output_names, fx_problem)
