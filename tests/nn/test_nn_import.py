@@ -342,3 +342,27 @@ def test_torch_export_refuses_data_dependent_control_flow_naming_the_line(torch)
                re.search(r"test_nn_import\.py:\d+: `return torch\.cond", item.message) for item in info.value.issues)
     with pytest.raises(NetworkError, match="via must be 'auto', 'fx' or 'export'"):
         from_module(Branchy(), (torch.randn(2, 3),), via="onnx")
+
+
+def test_attention_written_out_by_hand_reads_the_same_through_fx_and_export(torch):
+    class Scores(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.query = torch.nn.Linear(4, 4)
+            self.key = torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            scores = self.query(x) @ self.key(x).transpose(-2, -1) * 0.5  # a scale: a fixed number
+            return torch.softmax(scores, dim=-1) @ x
+
+    module = Scores().eval()
+    x = torch.randn(2, 5, 4)
+    traced, exported = from_module(module, (x,), via="fx"), from_module(module, (x,), via="export")
+    assert same_structure(traced, exported)
+    assert [layer.kind for layer in exported.layers] == ["linear", "linear", "transpose", "matmul", "scale", "softmax",
+                                                          "matmul"]
+    assert exported.layers[4].params == {"factor": 0.5}
+    rebuilt = build_module(exported).eval()
+    rebuilt.load_state_dict(module.state_dict())
+    with torch.no_grad():
+        assert (module(x) - rebuilt(x)).abs().max().item() <= 1e-6

@@ -27,6 +27,7 @@ FUNCTIONS: dict[str, Callable[[Tensors, dict[str, Any]], Any]] = {
     "subtract": lambda xs, p: torch.sub(xs[0], xs[1]),
     "multiply": lambda xs, p: torch.mul(xs[0], xs[1]),
     "matmul": lambda xs, p: torch.matmul(xs[0], xs[1]),
+    "scale": lambda xs, p: torch.mul(xs[0], p["factor"]),
     "concat": lambda xs, p: torch.cat(xs, dim=p["dim"]),
     "split": lambda xs, p: torch.split(xs[0], p["split_size_or_sections"], dim=p["dim"]),
     "chunk": lambda xs, p: torch.chunk(xs[0], p["chunks"], dim=p["dim"]),

@@ -325,6 +325,12 @@ class _Walker:
         if target is torch.arange:
             self._positions(node)
             return
+        if target in (operator.mul, operator.imul, torch.mul, "mul") and len(args) == 2 and not kwargs:
+            numbers = [isinstance(arg, (int, float)) and not isinstance(arg, bool) for arg in args]
+            if numbers.count(True) == 1:  # x * 0.125: a scale
+                tensor, factor = (args[1], args[0]) if numbers[0] else args
+                self._function(node, "scale", [self._ref(tensor)], {"factor": factor})
+                return
         if target is torch.full_like and "dtype" not in kwargs and len(args) < 3:
             kwargs["dtype"] = node.meta["tidal_value"][1]  # the input's dtype, which the spec states
         if node.op == "call_method" and target in ("size", "contiguous", "view", "reshape", "permute"):

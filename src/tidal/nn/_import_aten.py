@@ -41,6 +41,11 @@ def _unary(kind: str, **reads: tuple[int, str, Any]) -> Handler:
 
 def _binary(kind: str) -> Handler:
     def handle(walker: Any, node: Any) -> None:
+        numbers = [isinstance(arg, (int, float)) and not isinstance(arg, bool) for arg in node.args[:2]]
+        if kind == "multiply" and numbers.count(True) == 1:  # x * 0.125: a scale
+            tensor, factor = (node.args[1], node.args[0]) if numbers[0] else node.args[:2]
+            walker.layer(node, "scale", [walker.tensor(tensor)], {"factor": factor})
+            return
         if _arg(node, 2, "alpha", 1) != 1:
             raise Refusal(
                 f"{node.target} with alpha={_arg(node, 2, 'alpha')} is not supported (only alpha=1)"
@@ -399,7 +404,8 @@ def _reduce(kind: str) -> Handler:
 
 def _softmax(kind: str) -> Handler:
     def handle(walker: Any, node: Any) -> None:
-        if node.args[2:3] not in ([], [False], [None]):
+        extra = tuple(node.args[2:3])  # softmax's dtype, or _softmax's half_to_float
+        if extra not in ((), (False,), (None,), (node.args[0].meta["val"].dtype,)):
             raise Refusal(
                 f"{node.target} with a dtype or half-to-float conversion is not supported"
             )
@@ -450,6 +456,7 @@ OPS: dict[str, Handler] = {
     "aten.add.Tensor": _binary("add"),
     "aten.sub.Tensor": _binary("subtract"),
     "aten.mul.Tensor": _binary("multiply"),
+    "aten.mul.Scalar": _binary("multiply"),
     "aten.matmul.default": _binary("matmul"),
     "aten.bmm.default": _binary("matmul"),
     "aten.cat.default": _concat,
