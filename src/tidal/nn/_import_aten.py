@@ -41,7 +41,9 @@ def _unary(kind: str, **reads: tuple[int, str, Any]) -> Handler:
 
 def _binary(kind: str) -> Handler:
     def handle(walker: Any, node: Any) -> None:
-        numbers = [isinstance(arg, (int, float)) and not isinstance(arg, bool) for arg in node.args[:2]]
+        numbers = [
+            isinstance(arg, (int, float)) and not isinstance(arg, bool) for arg in node.args[:2]
+        ]
         if kind == "multiply" and numbers.count(True) == 1:  # x * 0.125: a scale
             tensor, factor = (node.args[1], node.args[0]) if numbers[0] else node.args[:2]
             walker.layer(node, "scale", [walker.tensor(tensor)], {"factor": factor})
