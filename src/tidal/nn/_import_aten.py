@@ -1,7 +1,8 @@
 """What an ATen operation of an exported graph means as a layer: the table :mod:`tidal.nn._import_export` reads.
 
-Each entry of :data:`OPS` takes the walker and one node and adds its layers (or makes the node an
-alias of its input: copies, no-op casts, expansions an attention mask broadcasts anyway). Reshapes
+Each entry of :data:`OPS` takes the walker and one node and adds its layers (the handlers of ops
+that become ``torch.nn`` layers are in :mod:`tidal.nn._import_aten_layers`), or makes the node an
+alias of its input: copies, no-op casts, expansions an attention mask broadcasts anyway. Reshapes
 are read from the shapes before and after, not from their size arguments: a view that splits the
 last dim is ``unflatten``, one that merges the trailing dims ``flatten``, one with a single
 symbolic size ``reshape`` with -1 there. An op missing here is refused, named as ATen names it.
@@ -12,18 +13,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tidal.nn._import_aten_layers import arg as _arg
+from tidal.nn._import_aten_layers import (
+    batch_norm,
+    convolution,
+    embedding,
+    layer_norm,
+    linear,
+    pool,
+)
 from tidal.nn._import_maps import Refusal
 from tidal.nn._torch import require_torch
 
 torch = require_torch()
 
 Handler = Callable[[Any, Any], None]
-
-
-def _arg(node: Any, index: int, name: str, default: Any = None) -> Any:
-    if len(node.args) > index:
-        return node.args[index]
-    return node.kwargs.get(name, default)
 
 
 def _unary(kind: str, **reads: tuple[int, str, Any]) -> Handler:
@@ -54,136 +58,6 @@ def _binary(kind: str) -> Handler:
             )
         a, b = node.args[0], node.args[1]
         walker.layer(node, kind, [walker.tensor(a), walker.tensor(b)], {})
-
-    return handle
-
-
-def _linear(walker: Any, node: Any) -> None:
-    x, weight, bias = node.args[0], node.args[1], _arg(node, 2, "bias")
-    out_features, in_features = weight.meta["val"].shape
-    layer_id = walker.owner(node, weight, bias)
-    walker.layer(
-        node,
-        "linear",
-        [walker.tensor(x)],
-        {
-            "in_features": int(in_features),
-            "out_features": int(out_features),
-            "bias": bias is not None,
-        },
-        layer_id,
-    )
-
-
-def _embedding(walker: Any, node: Any) -> None:
-    weight, indices = node.args[0], node.args[1]
-    padding = _arg(node, 2, "padding_idx", -1)
-    if _arg(node, 3, "scale_grad_by_freq", False) or _arg(node, 4, "sparse", False):
-        raise Refusal("embedding with scale_grad_by_freq or sparse is not supported")
-    count, size = weight.meta["val"].shape
-    layer_id = walker.owner(node, weight)
-    walker.layer(
-        node,
-        "embedding",
-        [walker.tensor(indices)],
-        {
-            "num_embeddings": int(count),
-            "embedding_dim": int(size),
-            "padding_idx": None if padding == -1 else padding,
-        },
-        layer_id,
-    )
-
-
-def _layer_norm(walker: Any, node: Any) -> None:
-    x, shape = node.args[0], list(node.args[1])
-    weight, bias, eps = _arg(node, 2, "weight"), _arg(node, 3, "bias"), _arg(node, 4, "eps", 1e-5)
-    if weight is None and bias is not None:
-        raise Refusal("layer_norm with a bias but no weight is not supported")
-    layer_id = walker.owner(node, weight, bias) if weight is not None else None
-    walker.layer(
-        node,
-        "layernorm",
-        [walker.tensor(x)],
-        {
-            "normalized_shape": shape,
-            "eps": eps,
-            "elementwise_affine": weight is not None,
-            "bias": bias is not None,
-        },
-        layer_id,
-    )
-
-
-def _convolution(walker: Any, node: Any) -> None:
-    x, weight, bias = node.args[0], node.args[1], _arg(node, 2, "bias")
-    shape = [int(size) for size in weight.meta["val"].shape]
-    groups = _arg(node, 6, "groups", 1)
-    layer_id = walker.owner(node, weight, bias)
-    params = {
-        "in_channels": shape[1] * groups,
-        "out_channels": shape[0],
-        "kernel_size": shape[2:],
-        "stride": list(_arg(node, 3, "stride", [1])),
-        "padding": _arg(node, 4, "padding", [0]),
-        "dilation": list(_arg(node, 5, "dilation", [1])),
-        "groups": groups,
-        "bias": bias is not None,
-    }
-    if isinstance(params["padding"], (list, tuple)):
-        params["padding"] = list(params["padding"])
-    walker.layer(node, f"conv{len(shape) - 2}d", [walker.tensor(x)], params, layer_id)
-
-
-def _batch_norm(walker: Any, node: Any) -> None:
-    x, weight, bias, mean, variance = node.args[:5]
-    if _arg(node, 5, "training", False):
-        raise Refusal(
-            "batch_norm in training mode is not supported (Tidal reads modules in eval mode)"
-        )
-    rank = len(node.meta["val"].shape)
-    if rank not in (2, 3, 4):
-        raise Refusal(f"batch_norm over a {rank}-d input has no Tidal layer kind")
-    if weight is None:
-        raise Refusal("batch_norm without affine weights is not supported")
-    layer_id = walker.owner(node, weight, bias)
-    if mean is not None:
-        walker.owner_of_buffers(layer_id, mean, variance)
-    walker.layer(
-        node,
-        "batchnorm2d" if rank == 4 else "batchnorm1d",
-        [walker.tensor(x)],
-        {
-            "num_features": int(weight.meta["val"].shape[0]),
-            "eps": _arg(node, 7, "eps", 1e-5),
-            "momentum": _arg(node, 6, "momentum", 0.1),
-            "track_running_stats": mean is not None,
-        },
-        layer_id,
-    )
-
-
-def _pool(kind: str, average: bool = False) -> Handler:
-    def handle(walker: Any, node: Any) -> None:
-        kernel = list(node.args[1])
-        stride = list(_arg(node, 2, "stride", []) or [])
-        params: dict[str, Any] = {
-            "kernel_size": kernel,
-            "stride": None if not stride or stride == kernel else stride,
-            "padding": list(_arg(node, 3, "padding", [0])),
-        }
-        if average:
-            params.update(
-                ceil_mode=_arg(node, 4, "ceil_mode", False),
-                count_include_pad=_arg(node, 5, "count_include_pad", True),
-                divisor_override=_arg(node, 6, "divisor_override"),
-            )
-        else:
-            params.update(
-                dilation=list(_arg(node, 4, "dilation", [1])),
-                ceil_mode=_arg(node, 5, "ceil_mode", False),
-            )
-        walker.layer(node, kind, [walker.tensor(node.args[0])], params)
 
     return handle
 
@@ -435,19 +309,19 @@ BROADCASTING = frozenset(
 
 #: ATen op (as ``str(node.target)``) -> handler
 OPS: dict[str, Handler] = {
-    "aten.linear.default": _linear,
-    "aten.embedding.default": _embedding,
-    "aten.layer_norm.default": _layer_norm,
+    "aten.linear.default": linear,
+    "aten.embedding.default": embedding,
+    "aten.layer_norm.default": layer_norm,
     "aten.dropout.default": _dropout,
-    "aten.conv1d.default": _convolution,
-    "aten.conv2d.default": _convolution,
-    "aten.conv1d.padding": _convolution,
-    "aten.conv2d.padding": _convolution,
-    "aten.batch_norm.default": _batch_norm,
-    "aten.max_pool1d.default": _pool("maxpool1d"),
-    "aten.max_pool2d.default": _pool("maxpool2d"),
-    "aten.avg_pool1d.default": _pool("avgpool1d", average=True),
-    "aten.avg_pool2d.default": _pool("avgpool2d", average=True),
+    "aten.conv1d.default": convolution,
+    "aten.conv2d.default": convolution,
+    "aten.conv1d.padding": convolution,
+    "aten.conv2d.padding": convolution,
+    "aten.batch_norm.default": batch_norm,
+    "aten.max_pool1d.default": pool("maxpool1d"),
+    "aten.max_pool2d.default": pool("maxpool2d"),
+    "aten.avg_pool1d.default": pool("avgpool1d", average=True),
+    "aten.avg_pool2d.default": pool("avgpool2d", average=True),
     "aten.adaptive_avg_pool1d.default": _unary(
         "adaptive_avgpool1d", output_size=(1, "output_size", None)
     ),
