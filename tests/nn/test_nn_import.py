@@ -366,3 +366,27 @@ def test_attention_written_out_by_hand_reads_the_same_through_fx_and_export(torc
     rebuilt.load_state_dict(module.state_dict())
     with torch.no_grad():
         assert (module(x) - rebuilt(x)).abs().max().item() <= 1e-6
+
+
+def test_a_mask_that_keeps_everything_is_read_as_no_mask(torch):
+    class Unmasked(torch.nn.Module):
+        """Builds a mask of ones when none is given, as transformers does for a batch without padding."""
+
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            keep = torch.ones(x.shape[0], 1, x.shape[1], x.shape[1], dtype=torch.bool, device=x.device)
+            heads = self.proj(x).unsqueeze(1)
+            return torch.nn.functional.scaled_dot_product_attention(heads, heads, heads, attn_mask=keep)
+
+    module = Unmasked().eval()
+    x = torch.randn(2, 5, 4)
+    spec = from_module(module, (x,))  # fx refuses torch.ones; export reads it
+    (attention,) = [layer for layer in spec.layers if layer.kind == "scaled_dot_product_attention"]
+    assert len(attention.inputs) == 3  # the all-true mask is dropped, not held as a constant
+    rebuilt = build_module(spec).eval()
+    rebuilt.load_state_dict(module.state_dict())
+    with torch.no_grad():
+        assert (module(x) - rebuilt(x)).abs().max().item() <= 1e-6

@@ -76,6 +76,11 @@ def _attention(walker: Any, node: Any) -> None:
     if node.kwargs.get("enable_gqa", False):
         raise Refusal("scaled_dot_product_attention with enable_gqa is not supported")
     refs = [walker.tensor(query), walker.tensor(key), walker.tensor(value)]
+    value = walker.value(mask) if walker.is_constant(mask) else None
+    if isinstance(value, torch.Tensor) and (
+        bool(value.all()) if value.dtype == torch.bool else not bool(value.any())
+    ):
+        mask = None  # attend everywhere (all true, or zeros added): the same as no mask
     if mask is not None:
         refs.append(walker.tensor(mask))
     walker.layer(
