@@ -83,6 +83,13 @@ def test_code_then_import_gives_the_same_network_back(monkeypatch, capsys, tmp_p
     original, back = tnn.load_network(EXAMPLES / "digits_cnn.yaml"), tnn.load_network(tmp_path / "back.yaml")
     assert tnn.same_structure(original, back)
     assert tnn.infer_shapes(back).outputs.keys()
+    code, _, err = tidal(monkeypatch, capsys, tmp_path, "nn", "import", "cnn.py", "DigitsCnn", "--input-shape", "2,1,8,8",
+                         "-o", "exported.yaml", "--trust", "--name", "digits-cnn", "--via", "export")
+    assert code == 0, err
+    assert tnn.same_structure(original, tnn.load_network(tmp_path / "exported.yaml"))  # torch.export reads it the same
+    code, _, err = tidal(monkeypatch, capsys, tmp_path, "nn", "import", "cnn.py", "DigitsCnn", "--input-shape", "2,1,8,8",
+                         "--trust", "--via", "onnx")
+    assert code == 2 and "--via takes auto, fx or export" in err
 
     code, _, err = tidal(monkeypatch, capsys, tmp_path, "nn", "import", "cnn.py", "Nope", "--input-shape", "2,1,8,8", "--trust")
     assert code == 2 and "has no nn.Module class 'Nope'; it defines: DigitsCnn" in err

@@ -39,6 +39,22 @@ def test_spec_to_code_to_module_to_spec_round_trip(name, torch):
     assert (expected - actual).abs().max().item() <= 1e-6
 
 
+@pytest.mark.parametrize("name", ["mlp", "digits_cnn", "resnet_blocks"])
+def test_the_examples_round_trip_through_torch_export_too(name, torch):
+    spec = load_network(EXAMPLES / f"{name}.yaml")
+    module = load_generated(to_source(spec), class_name(spec.name))()
+    for parameter in module.parameters():
+        torch.nn.init.normal_(parameter, std=0.2)
+    module.eval()
+    inputs = make_inputs(spec, torch)
+    back = from_module(module, inputs, via="export")
+    assert same_structure(spec, back)
+    rebuilt = build_module(back).eval()
+    rebuilt.load_state_dict(module.state_dict())  # exported layers are named by the modules that own their weights
+    with torch.no_grad():
+        assert (module(*inputs) - rebuilt(*inputs)).abs().max().item() <= 1e-6
+
+
 def test_same_structure_notices_changes():
     spec = load_network(EXAMPLES / "resnet_blocks.yaml")
     data = spec.to_dict()
@@ -228,3 +244,149 @@ def test_unsupported_indexing_and_reshape_are_refused(torch):
     text = str(info.value)
     assert "Tidal's select takes one index along one dim" in text
     assert "several sizes read from the input's shape" in text
+
+
+def _attention_block(torch):
+    nn, F = torch.nn, torch.nn.functional
+
+    class TinyEncoder(nn.Module):
+        """Embeddings, positions, multi-head attention with a padding mask, a GELU feed-forward, residuals."""
+
+        def __init__(self):
+            super().__init__()
+            self.tokens = nn.Embedding(20, 8, padding_idx=0)
+            self.places = nn.Embedding(16, 8)
+            self.norm = nn.LayerNorm(8)
+            self.qkv = nn.Linear(8, 24)
+            self.out = nn.Linear(8, 8)
+            self.up = nn.Linear(8, 16)
+            self.down = nn.Linear(16, 8)
+            self.drop = nn.Dropout(0.1)
+
+        def forward(self, ids, mask):
+            places = torch.arange(ids.size(1), device=ids.device).unsqueeze(0)
+            x = self.norm(self.tokens(ids) + self.places(places))
+            q, k, v = torch.split(self.qkv(x), 8, dim=2)
+            heads = [item.unflatten(2, (2, 4)).transpose(1, 2) for item in (q, k, v)]
+            keep = mask.to(torch.bool).unsqueeze(1).unsqueeze(2)
+            attended = F.scaled_dot_product_attention(heads[0], heads[1], heads[2], attn_mask=keep)
+            x = x + self.drop(self.out(attended.transpose(1, 2).flatten(2)))
+            return x + self.down(F.gelu(self.up(x)))
+
+    return TinyEncoder()
+
+
+def test_torch_export_reads_an_attention_block_as_torch_fx_does(torch):
+    module = _attention_block(torch).eval()
+    for parameter in module.parameters():
+        torch.nn.init.normal_(parameter, std=0.3)
+    ids = torch.tensor([[3, 5, 7, 9, 2], [4, 6, 8, 0, 0]])
+    mask = (ids != 0).long()
+    dims = {"ids": ["batch", "seq"], "mask": ["batch", "seq"]}
+    exported = from_module(module, (ids, mask), input_shapes=dims, via="export")
+    traced = from_module(module, (ids, mask), input_shapes=dims, via="fx")
+    assert same_structure(exported, traced)  # two readers, one graph
+    kinds = [layer.kind for layer in exported.layers]
+    assert {"positions", "unflatten", "cast", "scaled_dot_product_attention", "split", "flatten"} <= set(kinds)
+    assert {layer.id for layer in exported.layers} >= {"tokens", "places", "norm", "qkv", "out", "up", "down"}
+    rebuilt = build_module(exported).eval()
+    rebuilt.load_state_dict(module.state_dict())  # the owning modules' paths are the layer ids
+    with torch.no_grad():
+        assert (module(ids, mask) - rebuilt(ids, mask)).abs().max().item() <= 1e-6
+        longer = torch.tensor([[1, 2, 3, 4, 5, 6, 7]])
+        assert (module(longer, torch.ones_like(longer)) - rebuilt(longer, torch.ones_like(longer))).abs().max().item() <= 1e-6
+
+
+def test_torch_export_refuses_an_aten_op_without_a_kind_naming_it_and_its_line(torch):
+    nn = torch.nn
+
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 3)
+            self.scale = nn.Parameter(torch.ones(3))
+
+        def forward(self, x):
+            y = self.fc(x)
+            z = torch.exp(y)
+            return z * self.scale
+
+    with pytest.raises(NetworkError) as info:
+        from_module(Odd(), (torch.randn(2, 3),), via="export")
+    issues = {item.layer: item.message for item in info.value.issues}
+    assert list(issues) == ["exp", "mul"]
+    assert "ATen op aten.exp.default has no Tidal layer kind" in issues["exp"]
+    assert re.search(r"test_nn_import\.py:\d+: `z = torch\.exp\(y\)`", issues["exp"])
+    assert "forward uses the parameter self.scale directly" in issues["mul"]
+
+
+def test_torch_export_refuses_data_dependent_control_flow_naming_the_line(torch):
+    class Branchy(torch.nn.Module):
+        def forward(self, x):
+            if x.sum() > 0:
+                return torch.relu(x)
+            return x
+
+    class Conditional(torch.nn.Module):
+        def forward(self, x):
+            return torch.cond(x.sum() > 0, torch.relu, torch.sigmoid, (x,))
+
+    with pytest.raises(NetworkError) as info:
+        from_module(Branchy(), (torch.randn(2, 3),), via="export")
+    (problem,) = info.value.issues
+    assert problem.code == "untraceable" and "data-dependent control flow" in problem.message
+    assert re.search(r"test_nn_import\.py:\d+: `if x\.sum\(\) > 0:`", problem.message)
+    with pytest.raises(NetworkError) as info:
+        from_module(Conditional(), (torch.randn(2, 3),))  # fx cannot trace torch.cond; export reads it, Tidal refuses it
+    assert any("cond (a branch or loop on tensor values" in item.message and
+               re.search(r"test_nn_import\.py:\d+: `return torch\.cond", item.message) for item in info.value.issues)
+    with pytest.raises(NetworkError, match="via must be 'auto', 'fx' or 'export'"):
+        from_module(Branchy(), (torch.randn(2, 3),), via="onnx")
+
+
+def test_attention_written_out_by_hand_reads_the_same_through_fx_and_export(torch):
+    class Scores(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.query = torch.nn.Linear(4, 4)
+            self.key = torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            scores = self.query(x) @ self.key(x).transpose(-2, -1) * 0.5  # a scale: a fixed number
+            return torch.softmax(scores, dim=-1) @ x
+
+    module = Scores().eval()
+    x = torch.randn(2, 5, 4)
+    traced, exported = from_module(module, (x,), via="fx"), from_module(module, (x,), via="export")
+    assert same_structure(traced, exported)
+    assert [layer.kind for layer in exported.layers] == ["linear", "linear", "transpose", "matmul", "scale", "softmax",
+                                                          "matmul"]
+    assert exported.layers[4].params == {"factor": 0.5}
+    rebuilt = build_module(exported).eval()
+    rebuilt.load_state_dict(module.state_dict())
+    with torch.no_grad():
+        assert (module(x) - rebuilt(x)).abs().max().item() <= 1e-6
+
+
+def test_a_mask_that_keeps_everything_is_read_as_no_mask(torch):
+    class Unmasked(torch.nn.Module):
+        """Builds a mask of ones when none is given, as transformers does for a batch without padding."""
+
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            keep = torch.ones(x.shape[0], 1, x.shape[1], x.shape[1], dtype=torch.bool, device=x.device)
+            heads = self.proj(x).unsqueeze(1)
+            return torch.nn.functional.scaled_dot_product_attention(heads, heads, heads, attn_mask=keep)
+
+    module = Unmasked().eval()
+    x = torch.randn(2, 5, 4)
+    spec = from_module(module, (x,))  # fx refuses torch.ones; export reads it
+    (attention,) = [layer for layer in spec.layers if layer.kind == "scaled_dot_product_attention"]
+    assert len(attention.inputs) == 3  # the all-true mask is dropped, not held as a constant
+    rebuilt = build_module(spec).eval()
+    rebuilt.load_state_dict(module.state_dict())
+    with torch.no_grad():
+        assert (module(x) - rebuilt(x)).abs().max().item() <= 1e-6

@@ -160,3 +160,28 @@ def test_five_hundred_layers_infer_in_one_pass():
     assert len(shapes.layers) == 500
     assert str(shapes.outputs["y"]) == "[batch, 16]"
     assert shapes.layers["l1"].inputs[0][2].shape[1] == 16
+
+
+def test_attention_heads_positions_and_masks_infer_with_symbols_and_name_their_mistakes():
+    heads = {"inputs": ["h"], "kind": "unflatten", "params": {"dim": 2, "sizes": [2, -1]}}
+    layers = [{"id": "h", "kind": "linear", "inputs": ["x"], "params": {"out_features": 8}},
+              {"id": "q", **heads}, {"id": "qt", "kind": "transpose", "inputs": ["q"], "params": {"dim0": 1, "dim1": 2}},
+              {"id": "keep", "kind": "cast", "inputs": ["mask"], "params": {"dtype": "bool"}},
+              {"id": "k1", "kind": "unsqueeze", "inputs": ["keep"], "params": {"dim": 1}},
+              {"id": "k2", "kind": "unsqueeze", "inputs": ["k1"], "params": {"dim": 2}},
+              {"id": "att", "kind": "scaled_dot_product_attention", "inputs": ["qt", "qt", "qt", "k2"]},
+              {"id": "places", "kind": "positions", "inputs": ["mask"], "params": {"dim": 1}},
+              {"id": "types", "kind": "full_like", "inputs": ["mask"], "params": {"fill_value": 0, "dtype": "int64"}}]
+    inputs = {"x": {"shape": ["batch", "seq", 6]}, "mask": {"shape": ["batch", "seq"], "dtype": "int64"}}
+    shapes = infer_shapes(spec_of(network(layers, inputs=inputs, outputs={"att": "att", "places": "places", "types": "types"})))
+    assert [str(tensor) for tensor in shapes.outputs.values()] == ["[batch, 2, seq, 4]", "[seq] int64", "[batch, seq] int64"]
+    assert str(shapes.tensor("k2")) == "[batch, 1, 1, seq] bool"
+    wrong = [dict(layer) for layer in layers]
+    wrong[1] = {"id": "q", **heads, "params": {"dim": 2, "sizes": [3, -1]}}  # 8 features do not split into 3 heads
+    wrong[6] = {"id": "att", "kind": "scaled_dot_product_attention", "inputs": ["qt", "qt", "qt", "k1"]}  # a mask missing a dim
+    problems = validate_network(spec_of(network(wrong, inputs=inputs, outputs={"att": "att"})))
+    assert {(problem.layer, problem.param or problem.port) for problem in problems} >= {("q", "sizes")}
+    wrong[1] = layers[1]
+    problems = validate_network(spec_of(network(wrong, inputs=inputs, outputs={"att": "att"})))
+    (problem,) = problems
+    assert problem.layer == "att" and problem.port == "attn_mask" and "does not broadcast" in problem.message

@@ -173,3 +173,29 @@ def test_tidal_nn_import_never_runs_a_module_file_without_trust(tmp_path, monkey
             main()
         assert exited.value.code == 2
         assert not marker.exists()
+
+
+def test_dtype_and_number_params_of_the_import_kinds_cannot_carry_code(tmp_path, monkeypatch):
+    """cast and full_like write their dtype as torch.<name>: only the fixed dtype names get there."""
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "PWNED"
+    gadget = f"__import__('os').system('touch {marker}')"
+    from tidal.nn import NetworkSpec
+    from tidal.nn._codegen import _render
+
+    for layer in ({"id": "c", "kind": "cast", "inputs": ["x"], "params": {"dtype": f"bool); {gadget}; (torch.bool"}},
+                  {"id": "f", "kind": "full_like", "inputs": ["x"], "params": {"fill_value": 0, "dtype": f"int64) or {gadget} or ("}},
+                  {"id": "f", "kind": "full_like", "inputs": ["x"], "params": {"fill_value": f"0) or {gadget} or (0"}},
+                  {"id": "a", "kind": "scaled_dot_product_attention", "inputs": ["x", "x", "x"],
+                   "params": {"scale": f"1.0) or {gadget} or (1"}}):
+        with pytest.raises(NetworkError) as info:
+            to_source(NetworkSpec.from_dict(_net([layer])))
+        assert info.value.issues[0].layer == layer["id"]
+    with pytest.raises(ValueError, match="is not a dtype Tidal writes"):  # even past validation, the writer refuses it
+        from tidal.nn._kinds import KINDS
+
+        class Layer:
+            params = {"dtype": f"bool); {gadget}; (torch.bool"}
+
+        _render(KINDS["cast"], Layer(), ["x"])  # type: ignore[arg-type]
+    assert not marker.exists()

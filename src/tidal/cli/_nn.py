@@ -104,13 +104,17 @@ def import_module(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write the network YAML here")] = None,
     name: Annotated[str | None, typer.Option("--name", help="the network's name (default: from the class)")] = None,
     trust: Annotated[bool, typer.Option("--trust", help="run FILE's code: importing a module executes it")] = False,
+    via: Annotated[str, typer.Option("--via", help="auto (torch.fx, then torch.export when fx cannot read the "
+                                     "module), fx or export")] = "auto",
 ) -> None:
-    """Read a PyTorch module back into a network file, through torch.fx.
+    """Read a PyTorch module back into a network file, through torch.fx or torch.export.
 
     Importing FILE runs its code, so it needs --trust: run it only on files you would run with python."""
     if not trust:
         raise TidalError(f"importing {file} runs its Python code; pass --trust if you would run it with python, "
                          "or read the network from a tidal-nn YAML file instead")
+    if via not in ("auto", "fx", "export"):
+        raise TidalError(f"--via takes auto, fx or export, not {via!r}")
     if not file.is_file() or file.suffix != ".py":
         raise TidalError(f"no Python file {file}; give the .py file that defines {class_name}")
     from tidal.nn._torch import require_torch
@@ -144,7 +148,7 @@ def import_module(
     dtypes += ["float32"] * (len(input_shape) - len(dtypes))
     examples = tuple(torch.zeros(_shape(text), dtype=getattr(torch, dtype)) for text, dtype in zip(input_shape, dtypes, strict=True))
     try:
-        network = from_module(instance, examples, name=name)
+        network = from_module(instance, examples, name=name, via=via)
     except NetworkError:
         raise  # names the layer and what to change already
     except Exception as error:  # forward() itself failed on the example inputs

@@ -27,6 +27,7 @@ FUNCTIONS: dict[str, Callable[[Tensors, dict[str, Any]], Any]] = {
     "subtract": lambda xs, p: torch.sub(xs[0], xs[1]),
     "multiply": lambda xs, p: torch.mul(xs[0], xs[1]),
     "matmul": lambda xs, p: torch.matmul(xs[0], xs[1]),
+    "scale": lambda xs, p: torch.mul(xs[0], p["factor"]),
     "concat": lambda xs, p: torch.cat(xs, dim=p["dim"]),
     "split": lambda xs, p: torch.split(xs[0], p["split_size_or_sections"], dim=p["dim"]),
     "chunk": lambda xs, p: torch.chunk(xs[0], p["chunks"], dim=p["dim"]),
@@ -38,6 +39,12 @@ FUNCTIONS: dict[str, Callable[[Tensors, dict[str, Any]], Any]] = {
     "mean": lambda xs, p: torch.mean(xs[0], dim=_dims(p["dim"]), keepdim=p["keepdim"]),
     "sum": lambda xs, p: torch.sum(xs[0], dim=_dims(p["dim"]), keepdim=p["keepdim"]),
     "select": lambda xs, p: torch.select(xs[0], p["dim"], p["index"]),
+    "unflatten": lambda xs, p: torch.unflatten(xs[0], p["dim"], tuple(p["sizes"])),
+    "cast": lambda xs, p: xs[0].to(getattr(torch, p["dtype"])),
+    "positions": lambda xs, p: torch.arange(xs[0].shape[p["dim"]], device=xs[0].device),
+    "full_like": lambda xs, p: torch.full_like(xs[0], p["fill_value"], dtype=getattr(torch, p["dtype"])),
+    "scaled_dot_product_attention": lambda xs, p: nn.functional.scaled_dot_product_attention(
+        xs[0], xs[1], xs[2], attn_mask=xs[3] if len(xs) > 3 else None, is_causal=p["is_causal"], scale=p["scale"]),
 }
 
 

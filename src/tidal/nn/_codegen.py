@@ -20,10 +20,10 @@ from typing import Any
 from tidal.nn._infer import LayerShapes, NetworkShapes, infer_shapes
 from tidal.nn._kind import LayerKind
 from tidal.nn._params import ParamDef
-from tidal.nn._spec import NetworkSpec
+from tidal.nn._spec import DTYPES, NetworkSpec
 from tidal.nn._validate import Step
 
-_TEMPLATE_FIELD = re.compile(r"\{([*,]?)([A-Za-z_][A-Za-z0-9_]*)\}")
+_TEMPLATE_FIELD = re.compile(r"\{([*,@]?)([A-Za-z_][A-Za-z0-9_]*)\}")
 INDENT = "    "
 
 
@@ -221,8 +221,14 @@ def _render(kind: LayerKind, layer: LayerShapes, args: list[str]) -> str:
         if name == "inputs":
             return ", ".join(args)
         if name in ports:
-            return ports[name]
+            return f", {name}={ports[name]}" if mode == "," else ports[name]
+        if mode == "," and any(port.name == name for port in kind.inputs):
+            return ""  # an optional port left unconnected
         value = layer.params[name]
+        if mode == "@":  # a dtype: one of the fixed names, written as torch.<name>
+            if value not in DTYPES:
+                raise ValueError(f"{value!r} is not a dtype Tidal writes")
+            return f"torch.{value}"
         if mode == "*":
             return ", ".join(literal(item) for item in value)
         if mode == ",":

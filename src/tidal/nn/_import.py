@@ -66,6 +66,11 @@ class _Size:
     axis: int
 
 
+@dataclass(frozen=True)
+class _Device:
+    """``x.device``: generated code passes it on to ``torch.arange`` (positions)."""
+
+
 def _kebab(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name).lower()
 
@@ -314,9 +319,20 @@ class _Walker:
         if target is operator.getitem:
             self._getitem(node)
             return
-        if target is builtins.getattr and len(args) == 2 and args[1] == "shape":
-            self.values[node] = _Shape(self._tensor_node(args[0]))
+        if target is builtins.getattr and len(args) == 2 and args[1] in ("shape", "device"):
+            self.values[node] = _Shape(self._tensor_node(args[0])) if args[1] == "shape" else _Device()
             return
+        if target is torch.arange:
+            self._positions(node)
+            return
+        if target in (operator.mul, operator.imul, torch.mul, "mul") and len(args) == 2 and not kwargs:
+            numbers = [isinstance(arg, (int, float)) and not isinstance(arg, bool) for arg in args]
+            if numbers.count(True) == 1:  # x * 0.125: a scale
+                tensor, factor = (args[1], args[0]) if numbers[0] else args
+                self._function(node, "scale", [self._ref(tensor)], {"factor": factor})
+                return
+        if target is torch.full_like and "dtype" not in kwargs and len(args) < 3:
+            kwargs["dtype"] = node.meta["tidal_value"][1]  # the input's dtype, which the spec states
         if node.op == "call_method" and target in ("size", "contiguous", "view", "reshape", "permute"):
             if target == "size":
                 tensor = self._tensor_node(args[0])
@@ -340,6 +356,16 @@ class _Walker:
             raise Refusal(f"{shown} has no Tidal layer kind", hint="see docs/nn.md for the kinds and the calls they read")
         inputs, params = bind_call(call, args, kwargs, lambda value: isinstance(value, fx.Node))
         self._function(node, call.kind, [self._ref(item) for item in inputs], params)
+
+    def _positions(self, node: Any) -> None:
+        """``torch.arange(x.size(dim), device=x.device)`` is the positions of that dim (position ids)."""
+        args, kwargs = node.args, dict(node.kwargs)
+        size = self.values.get(args[0]) if len(args) == 1 and isinstance(args[0], fx.Node) else None
+        device = kwargs.pop("device", None)
+        if not isinstance(size, _Size) or kwargs or not (device is None or isinstance(self.values.get(device), _Device)):
+            raise Refusal("torch.arange is read only as torch.arange(x.size(dim), device=x.device): the positions of a dim",
+                          hint="Tidal holds no constant tensors; count positions along a dim of an input")
+        self._function(node, "positions", [self._ref(size.tensor)], {"dim": size.axis})
 
     def _function(self, node: Any, kind_name: str, refs: list[str], params: dict[str, Any], name: str | None = None) -> None:
         layer_id = self._unique(name or node.name)
@@ -458,18 +484,47 @@ class _Walker:
 
 def from_module(module: Any, example_inputs: Sequence[Any], *, name: str | None = None,
                 input_names: Sequence[str] | None = None, input_shapes: Mapping[str, Sequence[int | str]] | None = None,
-                output_names: Sequence[str] | None = None, batch_dim: int | None = 0, nested: bool = True) -> NetworkSpec:
-    """``module`` as a network spec, traced with ``torch.fx`` on ``example_inputs``.
+                output_names: Sequence[str] | None = None, batch_dim: int | None = 0, nested: bool = True,
+                via: str = "auto") -> NetworkSpec:
+    """``module`` as a network spec, traced with ``torch.fx`` on ``example_inputs``, or ``torch.export``.
 
     Dim ``batch_dim`` of every input becomes the symbol ``batch`` (``None`` keeps every size);
     ``input_shapes`` sets an input's dims explicitly (``{"tokens": ["batch", "seq"]}``).
     Your own submodules become blocks under ``modules:`` (``nested=False`` inlines them).
+    ``via``: ``"auto"`` traces with torch.fx and falls back to ``torch.export`` when fx cannot
+    trace the module or refuses part of it (data-dependent control flow is refused either way);
+    ``"fx"`` or ``"export"`` use one. An exported module becomes one flat network (no blocks).
     Raises :class:`NetworkError` naming every node that has no layer kind, with its line.
     """
-    importer = _Importer(batch_dim, nested)
+    if via not in ("auto", "fx", "export"):
+        raise NetworkError([issue(f"via must be 'auto', 'fx' or 'export', not {via!r}", code="bad_param",
+                                  hint="leave it out: fx first, torch.export when fx cannot trace")])
     examples = list(example_inputs) if isinstance(example_inputs, (list, tuple)) else [example_inputs]
-    top = importer.network(module, examples, input_names, input_shapes, output_names, "")
+    importer = _Importer(batch_dim, nested)
+    if via == "export":
+        top = _exported(importer, module, examples, input_names, input_shapes, output_names, None)
+    else:
+        try:
+            top = importer.network(module, examples, input_names, input_shapes, output_names, "")
+        except NetworkError as fx_error:
+            if via == "fx":
+                raise
+            untraceable = all(item.code == "untraceable" for item in fx_error.issues)
+            importer = _Importer(batch_dim, False)
+            try:
+                top = _exported(importer, module, examples, input_names, input_shapes, output_names,
+                                fx_error.issues[0].message if untraceable else None)
+            except NetworkError as export_error:
+                raise (export_error if untraceable else fx_error) from None  # fx's refusals name Python calls
     data = {"tidal-nn": 1, "name": name or _kebab(type(module).__name__), **top}
     if importer.blocks:
         data["modules"] = importer.blocks
     return NetworkSpec.from_dict(data)
+
+
+def _exported(importer: _Importer, module: Any, examples: list[Any], names: Sequence[str] | None, shapes: Any,
+              output_names: Sequence[str] | None, fx_problem: str | None) -> dict[str, Any]:
+    # torch.export loads much: imported only when it is needed
+    from tidal.nn._import_export import export_network
+
+    return export_network(importer, module, examples, names, shapes, output_names, fx_problem)

@@ -40,6 +40,8 @@ MODULE_KINDS: dict[type, LayerKind] = {getattr(torch.nn, kind.torch): kind for k
 
 
 def _canonical(param: ParamDef, value: Any) -> Any:
+    if isinstance(value, torch.dtype):
+        return str(value).removeprefix("torch.")
     if isinstance(value, torch.Tensor) or (value is None and param.type == "bool"):
         return value is not None  # a bias Parameter, or None
     if isinstance(value, tuple):
@@ -170,6 +172,8 @@ def _activation(kind: str, *extra: str) -> Call:
 _SOFTMAX = ("x", "dim=None>dim", "_stacklevel=3~", "dtype=None!")
 _REDUCE = ("x", "dim=None>dim", "keepdim=False>keepdim", "dtype=None!")
 _POOL = ("x", "kernel_size>kernel_size", "stride=None>stride", "padding=0>padding")
+_ATTENTION = ("query", "key", "value", "attn_mask=None?", "dropout_p=0.0!", "is_causal=False>is_causal", "scale=None>scale",
+              "enable_gqa=False!")
 
 #: function or method name -> its mapping; ``"method:name"`` keys are tensor methods
 CALLS: dict[Any, Call] = {
@@ -216,6 +220,12 @@ CALLS: dict[Any, Call] = {
     F.adaptive_avg_pool1d: Call("adaptive_avgpool1d", ("x", "output_size>output_size")),
     F.adaptive_avg_pool2d: Call("adaptive_avgpool2d", ("x", "output_size>output_size")),
     F.adaptive_max_pool2d: Call("adaptive_maxpool2d", ("x", "output_size>output_size", "return_indices=False!")),
+    F.scaled_dot_product_attention: Call("scaled_dot_product_attention", _ATTENTION),
+    torch.unflatten: Call("unflatten", ("x", "dim>dim", "sizes>sizes")),
+    "method:unflatten": Call("unflatten", ("x", "dim>dim", "sizes>sizes")),
+    "method:to": Call("cast", ("x", "dtype>dtype", "non_blocking=False~", "copy=False!")),
+    torch.full_like: Call("full_like", ("x", "fill_value>fill_value", "dtype=None>dtype", "layout=None~", "device=None~",
+                                        "requires_grad=False!", "memory_format=None~", "pin_memory=False~")),
 }
 
 
@@ -228,16 +238,19 @@ def _literal(text: str) -> Any:
 @dataclass(frozen=True)
 class _Argument:
     name: str
-    role: str  # "tensor", "tensors", "param", "fixed" (must keep its default), "ignored"
+    role: str  # "tensor", "tensors", "optional" (a tensor or None), "param", "fixed" (must keep its default), "ignored"
     default: Any = _MISSING
     param: str | None = None
 
 
 def _argument(entry: str) -> _Argument:
-    """``"x"``, ``"x*"``, ``"name>param"``, ``"name=default>param"``, ``"name=default!"``, ``"name=default~"``."""
+    """``"x"``, ``"x*"``, ``"name>param"``, ``"name=default>param"``, ``"name=default!"``, ``"name=default~"``,
+    ``"name=None?"`` (an optional tensor)."""
     head, _, param = entry.partition(">")
     name, equals, default = head.partition("=")
-    value = _literal(default.rstrip("!~")) if equals else _MISSING
+    value = _literal(default.rstrip("!~?")) if equals else _MISSING
+    if default.endswith("?"):
+        return _Argument(name, "optional", None)
     if param:
         return _Argument(name, "param", value, param)
     if default.endswith("!"):
@@ -265,7 +278,13 @@ def bind_call(call: Call, args: tuple[Any, ...], kwargs: dict[str, Any], is_node
             value = argument.default
         else:
             raise Refusal(f"argument '{argument.name}' is missing")
-        if argument.role == "tensors":
+        if argument.role == "optional" and value is None:
+            continue
+        if argument.role == "optional":
+            if not is_node(value):
+                raise Refusal(f"'{argument.name}' is {value!r}, not a tensor or None")
+            inputs.append(value)
+        elif argument.role == "tensors":
             if not isinstance(value, (list, tuple)) or not all(is_node(item) for item in value):
                 raise Refusal(f"'{argument.name}' must be a list of tensors")
             inputs.extend(value)

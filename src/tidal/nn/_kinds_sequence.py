@@ -1,4 +1,5 @@
-"""Kinds over sequences: LSTM, GRU, multi-head attention, transformer encoder and decoder layers.
+"""Kinds over sequences: LSTM, GRU, multi-head attention, scaled dot-product attention, transformer
+encoder and decoder layers.
 
 Layouts follow PyTorch: ``[seq, batch, features]`` unless ``batch_first: true`` makes it
 ``[batch, seq, features]``; a 2-d input is one unbatched sequence. Recurrent layers have
@@ -7,7 +8,17 @@ several outputs (``lstm.output``, ``lstm.h_n``, ``lstm.c_n``); a bare ``lstm`` r
 
 from __future__ import annotations
 
-from tidal.nn._kind import INFER, Incoming, LayerKind, Port, RuleContext, Sample, TensorType, p
+from tidal.nn._kind import (
+    INFER,
+    Incoming,
+    LayerKind,
+    Port,
+    RuleContext,
+    Sample,
+    TensorType,
+    is_float,
+    p,
+)
 
 
 def _layout(ctx: RuleContext, last: str) -> str:
@@ -92,6 +103,47 @@ def _attention(ctx: RuleContext) -> list[TensorType] | None:
     return [output, query.type.with_shape(weights)]
 
 
+def _dot_product(ctx: RuleContext) -> list[TensorType] | None:
+    """query [..., L, E], key [..., S, E], value [..., S, Ev] -> [..., L, Ev]; a mask broadcasts to [..., L, S]."""
+    query, key, value = ctx.input("query"), ctx.input("key"), ctx.input("value")
+    assert query is not None and key is not None and value is not None
+    for incoming in (query, key, value):
+        if not is_float(incoming.type.dtype):
+            ctx.problem(f"expects a floating-point tensor but gets {incoming.shown()}", port=incoming.port, code="dtype",
+                        hint="project indices with an embedding first", actual=str(incoming.type))
+            return None
+    if not ctx.expect_rank(query, (2, 3, 4, 5), "[..., target, embed]"):
+        return None
+    if not (_same_rank(ctx, query, key) and _same_rank(ctx, query, value)):
+        return None
+    if key.shape[-1] != query.shape[-1]:
+        ctx.problem(f"expects last dim {query.shape[-1]} (the query's) but gets {key.shape[-1]} {key.describe()}", port="key",
+                    hint="give query and key the same head size", code="size_mismatch", expected=str(query.shape[-1]),
+                    actual=str(key.type))
+    if key.shape[-2] != value.shape[-2]:
+        ctx.problem(f"key has {key.shape[-2]} positions but value has {value.shape[-2]}: {value.shown()}", port="value",
+                    hint="key and value must have the same sequence length", code="size_mismatch",
+                    expected=str(key.type), actual=str(value.type))
+    for other in (key, value):
+        if other.shape[:-2] != query.shape[:-2]:
+            ctx.problem(f"leading dims {list(other.shape[:-2])} differ from the query's {list(query.shape[:-2])}: {other.shown()}",
+                        port=other.port, hint="give query, key and value the same batch and head dims", code="size_mismatch",
+                        expected=str(query.type), actual=str(other.type))
+    mask = ctx.input("attn_mask")
+    if mask is not None:
+        scores = (*query.shape[:-1], key.shape[-2])
+        if mask.type.dtype != "bool" and not is_float(mask.type.dtype):
+            ctx.problem(f"expects a bool or float mask but gets {mask.shown()}", port="attn_mask", code="dtype",
+                        hint="cast the mask to bool (true: attend)", actual=str(mask.type))
+        fits = mask.rank <= len(scores) and all(
+            size == 1 or size == wanted for size, wanted in zip(reversed(mask.shape), reversed(scores), strict=False))
+        if not fits:
+            ctx.problem(f"mask {mask.shown()} does not broadcast to the attention scores {list(scores)}", port="attn_mask",
+                        hint="shape the mask [batch, 1, 1, source] or [batch, heads, target, source]", code="broadcast",
+                        expected=str(list(scores)), actual=str(mask.type))
+    return [query.type.with_shape((*query.shape[:-1], value.shape[-1]))]
+
+
 def _encoder(ctx: RuleContext) -> list[TensorType] | None:
     src = ctx.inputs[0]
     if not ctx.expect_rank(src, (3, 2), _layout(ctx, "d_model")):
@@ -167,6 +219,14 @@ KINDS = (
               _attention, Sample(_float([2, 5, 8]), {"num_heads": 2, "batch_first": True}),
               outputs=("output", "weights"), torch="MultiheadAttention", unpack=("output", "weights"),
               call_options=("need_weights",)),
+    LayerKind("scaled_dot_product_attention", "attention",
+              "softmax(query key^T * scale + mask) value over the last two dims (heads already split)",
+              (p("is_causal", "bool", False, "mask out later positions"),
+               p("scale", "optional_float", None, "multiplies the scores (null: 1/sqrt(head size))")),
+              (Port("query"), Port("key"), Port("value"), Port("attn_mask", optional=True)), _dot_product,
+              Sample(_float([2, 2, 5, 4], [2, 2, 6, 4], [2, 2, 6, 3]), {}),
+              code="torch.nn.functional.scaled_dot_product_attention({query}, {key}, {value}{,attn_mask}{,is_causal}{,scale})",
+              accepts="any"),
     LayerKind("transformer_encoder_layer", "attention", "self-attention and feed-forward block (a transformer encoder layer)",
               _transformer_params(), (Port("src"),), _encoder,
               Sample(_float([2, 5, 8]), {"nhead": 2, "dim_feedforward": 16, "batch_first": True}),

@@ -1,11 +1,13 @@
 """Kinds that combine or rearrange tensors: arithmetic, concat/split, reshape, reductions, select,
-and ``module`` (a nested sub-network). Their PyTorch form is a functional template, not a layer class.
+casts, position indices and fills, and ``module`` (a nested sub-network). Their PyTorch form is a
+functional template, not a layer class.
 """
 
 from __future__ import annotations
 
 from tidal.nn._dims import Dim, add, exact_div, product
 from tidal.nn._kind import Incoming, LayerKind, Port, RuleContext, Sample, TensorType, is_float, p
+from tidal.nn._spec import DTYPES
 
 X = (Port("x"),)
 BINARY = (Port("a"), Port("b"))
@@ -241,6 +243,37 @@ def _select(ctx: RuleContext) -> list[TensorType] | None:
     return [x.type.with_shape(x.shape[:axis] + x.shape[axis + 1:])]
 
 
+def _unflatten(ctx: RuleContext) -> list[TensorType] | None:
+    x = ctx.inputs[0]
+    axis = ctx.axis(x, ctx.params["dim"], "dim")
+    sizes = list(ctx.params["sizes"])
+    if axis is None:
+        return None
+    if not sizes or sizes.count(-1) > 1 or any(size < -1 or size == 0 for size in sizes):
+        ctx.problem(f"sizes {sizes} may hold one -1 and otherwise positive sizes", param="sizes", code="bad_param")
+        return None
+    size, known = x.shape[axis], product([item for item in sizes if item != -1])
+    assert isinstance(known, int)
+    rest = exact_div(size, known)
+    if rest is None or (-1 not in sizes and size != known):
+        ctx.problem(f"cannot split dim {axis} of {x.shown()} (size {size}) into {sizes}", port=x.port, param="sizes",
+                    hint=f"make the sizes multiply to {size}" + ("" if -1 in sizes else ", or use -1 once"),
+                    code="size_mismatch", expected=str(sizes), actual=str(x.type))
+        return None
+    parts = tuple(rest if item == -1 else item for item in sizes)
+    return [x.type.with_shape((*x.shape[:axis], *parts, *x.shape[axis + 1:]))]
+
+
+def _cast(ctx: RuleContext) -> list[TensorType] | None:
+    return [TensorType(ctx.inputs[0].shape, ctx.params["dtype"])]
+
+
+def _positions(ctx: RuleContext) -> list[TensorType] | None:
+    x = ctx.inputs[0]
+    axis = ctx.axis(x, ctx.params["dim"], "dim")
+    return None if axis is None else [TensorType((x.shape[axis],), "int64")]
+
+
 def _module(ctx: RuleContext) -> list[TensorType] | None:
     """Filled by the inference engine, which infers the sub-network with these inputs."""
     expand = ctx.expand
@@ -268,6 +301,9 @@ KINDS = (
               _sample([2, 3], [1, 3]), code="{a} - {b}", accepts="any"),
     LayerKind("multiply", "combine", "a * b elementwise, with broadcasting (gates, attention scales)", (), BINARY,
               _elementwise("multiply"), _sample([2, 3, 4, 4], [2, 3, 1, 1]), code="{a} * {b}", accepts="any"),
+    LayerKind("scale", "combine", "x * factor, a fixed number (attention scores, residual scaling)",
+              (p("factor", "float", ..., "the number every element is multiplied by", positional=True),), X,
+              lambda ctx: [ctx.inputs[0].type], _sample([2, 3], factor=0.5), code="{x} * {factor}"),
     LayerKind("matmul", "combine", "matrix product a @ b (batched over leading dims)", (), BINARY, _matmul,
               _sample([2, 3, 4], [2, 4, 5]), code="{a} @ {b}"),
     LayerKind("concat", "combine", "join tensors along dim", (p("dim", "int", 0),), (Port("x", variadic=True),),
@@ -299,6 +335,21 @@ KINDS = (
     LayerKind("select", "shape", "take one index along dim (x[:, -1] is dim 1, index -1), removing that dim",
               (_DIM, p("index", "int", ..., positional=True)), X, _select, _sample([2, 5, 3], dim=1, index=-1),
               code="{x}.select({dim}, {index})", accepts="any"),
+    LayerKind("unflatten", "shape", "split one dim into several (the inverse of flatten; one size may be -1)",
+              (p("dim", "int", ..., positional=True), p("sizes", "int_list", ..., "the new sizes; -1 once for the rest",
+                                                        positional=True)),
+              X, _unflatten, _sample([2, 12], dim=1, sizes=[3, -1]), code="{x}.unflatten({dim}, {sizes})", accepts="any"),
+    LayerKind("cast", "shape", "convert the elements to another dtype (an attention mask to bool)",
+              (p("dtype", "choice", ..., "the new dtype", choices=DTYPES, positional=True),), X, _cast,
+              _sample([2, 3], dtype="bool"), code="{x}.to({@dtype})", accepts="any"),
+    LayerKind("positions", "sequence", "the positions 0, 1, ..., n-1 of dim of x, as int64 [n] (position ids)",
+              (p("dim", "int", ..., positional=True),), X, _positions, _sample([2, 5], dim=1),
+              code="torch.arange({x}.size({dim}), device={x}.device)", accepts="any"),
+    LayerKind("full_like", "shape", "a tensor of x's shape filled with one value (token type ids of zeros)",
+              (p("fill_value", "float", ..., "the value of every element", positional=True),
+               p("dtype", "choice", "float32", "the dtype of the result", choices=DTYPES, explicit=True)),
+              X, _cast, _sample([2, 5], fill_value=0, dtype="int64"),
+              code="torch.full_like({x}, {fill_value}, dtype={@dtype})", accepts="any"),
     LayerKind("module", "network", "a sub-network: a block under `modules:` (network) or another file (file)",
               (p("network", "name", None, "name of a block under modules:"),
                p("file", "path", None, "a network file inside this spec's folder")),
