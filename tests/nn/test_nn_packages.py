@@ -240,3 +240,32 @@ def test_the_sequence_transformer_example_learns_from_token_id_columns(torch, tm
     package.save(tmp_path / "transformer")
     again = ModelPackage.load(tmp_path / "transformer")
     assert list(again.predict(held_out)) == list(package.predict(held_out))
+
+
+def test_a_network_of_two_outputs_trains_the_one_chosen(torch):
+    two_heads = network(
+        [
+            {"id": "hidden", "kind": "linear", "inputs": ["x"], "params": {"out_features": 8}},
+            {"id": "act", "kind": "relu", "inputs": ["hidden"]},
+            {"id": "kinds", "kind": "linear", "inputs": ["act"], "params": {"out_features": 3}},
+            {"id": "amount", "kind": "linear", "inputs": ["act"], "params": {"out_features": 1}},
+        ],
+        inputs={"x": {"shape": ["batch", 4]}},
+        outputs={"kinds": "kinds", "amount": "amount"},
+    )
+    frame, features = tabular(), ["f0", "f1", "f2", "f3"]
+    settings = {"epochs": 8, "batch_size": 16, "lr": 0.02, "validation_fraction": 0, "threads": 1}
+    kinds = train_network(
+        spec_of(two_heads), frame, label="kind", features=features,
+        settings=TrainSettings(output="kinds", **settings),
+    )
+    amount = train_network(
+        spec_of(two_heads), frame, label="amount", features=features,
+        settings=TrainSettings(output="amount", loss="mse", **settings),
+    )
+    for result in (kinds, amount):
+        losses = [row["train_loss"] for row in result.history]
+        assert losses[-1] < 0.5 * losses[0]
+    assert kinds.package.classes == ["high", "low", "mid"]
+    assert set(kinds.package.predict(frame)) <= {"high", "low", "mid"}
+    assert abs(np.mean(amount.package.predict(frame)) - 100) < 10
