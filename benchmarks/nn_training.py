@@ -24,6 +24,10 @@ fixed budget (``--budget-epochs`` epochs of full batches from the same weights) 
 points against plain float32. The wrapper overhead is Tidal's steps and Fabric's against the plain
 loop at the same precision.
 
+Before the networks, a probe of per-step overhead: the same loops on a one-layer network (8 -> 4,
+batch 16), where a wrapper's own Python work shows as microseconds of CPU time per step (the
+minimum over ``--probe-rounds`` rounds, the cost least disturbed by other jobs).
+
 Then whole trainings (``--epochs`` epochs, ``--whole-rounds`` interleaved rounds after one that warms
 up): the plain loop and Fabric's from the table to trained weights, against ``train_network`` with no
 validation set and no checkpoints (the same work) and with its defaults (a validation set scored
