@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from nn_helpers import network, spec_of
+from nn_helpers import EXAMPLES, network, spec_of
 
 from tidal.models import ModelPackage, export_model
 from tidal.models._export_check import ExportRefused
@@ -203,3 +203,69 @@ def test_the_model_server_serves_networks_from_columns_a_matrix_and_an_image_ten
     refused = call(server, "POST", "/v2/models/pictures/infer", json=wrong)
     assert refused.status_code == 400
     assert "[N, 16]" in refused.json()["error"] and "[N, 1, 4, 4]" in refused.json()["error"]
+
+
+def marker_tokens(rows: int, seed: int) -> pd.DataFrame:
+    """32 token ids per row; the label is which of the marker tokens 1..4 occurs most often."""
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(5, 64, size=(rows, 32))
+    labels = rng.integers(0, 4, size=rows)
+    for row in range(rows):
+        counts = rng.integers(1, 4, size=4)
+        counts[labels[row]] = counts.max() + 1
+        tokens[row, rng.permutation(32)[: counts.sum()]] = np.repeat(np.arange(1, 5), counts)
+    frame = pd.DataFrame(tokens, columns=[f"token_{index}" for index in range(32)])
+    frame["marker"] = np.array(["one", "two", "three", "four"])[labels]
+    return frame
+
+
+def test_the_sequence_transformer_example_learns_from_token_id_columns(torch, tmp_path):
+    from tidal.nn import load_network
+
+    spec = load_network(EXAMPLES / "sequence_transformer.yaml")
+    train, held_out = marker_tokens(320, seed=1), marker_tokens(200, seed=2)
+    result = train_network(
+        spec,
+        train,
+        label="marker",
+        settings=TrainSettings(epochs=6, batch_size=32, lr=3e-3, validation_fraction=0, threads=1),
+    )
+    losses = [row["train_loss"] for row in result.history]
+    assert losses[-1] < 0.5 * losses[0]
+    package = result.package
+    assert package.features == [f"token_{index}" for index in range(32)]
+    assert package.classes == ["four", "one", "three", "two"]
+    accuracy = float((package.predict(held_out) == held_out["marker"].to_numpy()).mean())
+    assert accuracy > 0.6  # four classes: chance is 0.25
+    package.save(tmp_path / "transformer")
+    again = ModelPackage.load(tmp_path / "transformer")
+    assert list(again.predict(held_out)) == list(package.predict(held_out))
+
+
+def test_a_network_of_two_outputs_trains_the_one_chosen(torch):
+    two_heads = network(
+        [
+            {"id": "hidden", "kind": "linear", "inputs": ["x"], "params": {"out_features": 8}},
+            {"id": "act", "kind": "relu", "inputs": ["hidden"]},
+            {"id": "kinds", "kind": "linear", "inputs": ["act"], "params": {"out_features": 3}},
+            {"id": "amount", "kind": "linear", "inputs": ["act"], "params": {"out_features": 1}},
+        ],
+        inputs={"x": {"shape": ["batch", 4]}},
+        outputs={"kinds": "kinds", "amount": "amount"},
+    )
+    frame, features = tabular(), ["f0", "f1", "f2", "f3"]
+    settings = {"epochs": 8, "batch_size": 16, "lr": 0.02, "validation_fraction": 0, "threads": 1}
+    kinds = train_network(
+        spec_of(two_heads), frame, label="kind", features=features,
+        settings=TrainSettings(output="kinds", **settings),
+    )
+    amount = train_network(
+        spec_of(two_heads), frame, label="amount", features=features,
+        settings=TrainSettings(output="amount", loss="mse", **settings),
+    )
+    for result in (kinds, amount):
+        losses = [row["train_loss"] for row in result.history]
+        assert losses[-1] < 0.5 * losses[0]
+    assert kinds.package.classes == ["high", "low", "mid"]
+    assert set(kinds.package.predict(frame)) <= {"high", "low", "mid"}
+    assert abs(np.mean(amount.package.predict(frame)) - 100) < 10

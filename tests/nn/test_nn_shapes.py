@@ -15,6 +15,7 @@ EXPECTED = {
     "resnet_blocks.yaml": "[batch, 10]",
     "lstm_classifier.yaml": "[batch, 4]",
     "transformer_encoder.yaml": "[batch, 3]",
+    "sequence_transformer.yaml": "[batch, 4]",
     "nested.yaml": "[batch, 10]",
 }
 

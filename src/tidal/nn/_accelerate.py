@@ -169,13 +169,18 @@ class Stepper:
             return self._step(inputs, target, weight)
 
     def _step(self, inputs: Any, target: Any, weight: float) -> float:
+        # every call here runs once per training step: no Python work a plain loop would not do
         self.optimizer.zero_grad(set_to_none=True)
-        with autocast(self.variant):
+        if self.variant.precision == "bf16":
+            with autocast(self.variant):
+                output = self.select(self.forward(inputs))
+            output = output.float()  # the loss in float32, as autocast would compute it anyway
+        else:
             output = self.select(self.forward(inputs))
-        value = self.loss(output.float(), target)
+        value = self.loss(output, target)
         (value * weight if weight != 1.0 else value).backward()
         self.optimizer.step()
-        return float(value.detach())
+        return value.item()
 
 
 def measure(module: Any, make_optimizer: Callable[[Any], Any], loss: Callable[[Any, Any], Any],

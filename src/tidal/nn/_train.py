@@ -16,7 +16,8 @@ stops training after that many epochs without improvement.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import operator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -282,6 +283,7 @@ class _Loop:
         self.check_rows = torch.from_numpy(check_rows)
         self.generator = torch.Generator().manual_seed(settings.seed)
         self.loss = _loss_function(settings.loss, torch)
+        self.select = output_selector(model.spec, model.output_name)
         #: this process's place among data-parallel processes (tidal.nn._ddp sets them in each)
         self.rank, self.world = 0, 1
 
@@ -318,15 +320,15 @@ class _Loop:
         asked = self.settings.acceleration
         report: dict[str, Any] = {"requested": dict(asked) if isinstance(asked, dict) else "off" if asked in (None, False) else asked}
         if requested == EAGER:
-            return Stepper(module, self.make_optimizer(module), self.loss, EAGER, self.model.select_output), report
+            return Stepper(module, self.make_optimizer(module), self.loss, EAGER, self.select), report
         report["cpu"] = cpu_facts()
         if isinstance(requested, Variant):
             if requested.precision == "bf16" and not report["cpu"]["bf16_native"]:
                 report["note"] = "this CPU has no native bf16 (AVX512-BF16 or AMX): bf16 runs emulated, usually slower"
-            return Stepper(module, self.make_optimizer(module), self.loss, requested, self.model.select_output), report
+            return Stepper(module, self.make_optimizer(module), self.loss, requested, self.select), report
         steps = _accelerate.AUTO_WARMUP_STEPS + _accelerate.AUTO_MEASURED_STEPS
         with self.torch.random.fork_rng(devices=[]):
-            stepper, rows = measure(module, self.make_optimizer, self.loss, self.model.select_output,
+            stepper, rows = measure(module, self.make_optimizer, self.loss, self.select,
                                     lambda: self._batches(steps), report["cpu"])
         report["candidates"] = rows
         report["measured_steps"] = _accelerate.AUTO_MEASURED_STEPS
@@ -360,7 +362,7 @@ class _Loop:
                                   "backend": "gloo", "threads_per_process": self.settings.threads or 1}
         wrapped = DistributedDataParallel(module)
         return Stepper(wrapped, self.make_optimizer(module), self.loss, Variant(None, requested.precision, self.world),
-                       self.model.select_output), report
+                       self.select), report
 
     def _rows(self, order: Any, start: int, drop_last: bool) -> tuple[Any, float]:
         """This process's rows of the batch at ``start`` (None: every process skips that batch) and the weight of
@@ -453,7 +455,7 @@ class _Loop:
         with torch.inference_mode():
             for start in range(0, len(self.check_rows), EVAL_BATCH):
                 rows = self.check_rows[start: start + EVAL_BATCH]
-                outputs.append(self.model.select_output(module(self.inputs[rows])).float())
+                outputs.append(self.select(module(self.inputs[rows])).float())
             produced = torch.cat(outputs)
             truth = self.targets[self.check_rows]
             values = {"val_loss": float(self.loss(produced, truth))}
@@ -465,10 +467,27 @@ class _Loop:
 
 
 def _loss_function(name: str, torch: Any) -> Any:
+    """The loss on a batch's output; an output already of the target's layout ([batch, classes], or
+    [batch] for one value per row) is used as it is (no reshape: a view costs an autograd node per step)."""
     functional = torch.nn.functional
     if name == "cross_entropy":
-        return lambda output, target: functional.cross_entropy(output.reshape(len(target), -1), target)
+        return lambda output, target: functional.cross_entropy(
+            output if output.dim() == 2 else output.reshape(target.shape[0], -1), target)
     if name == "binary_cross_entropy":
-        return lambda output, target: functional.binary_cross_entropy_with_logits(output.reshape(len(target)), target)
+        return lambda output, target: functional.binary_cross_entropy_with_logits(
+            output if output.dim() == 1 else output.reshape(target.shape[0]), target)
     function = {"mse": functional.mse_loss, "l1": functional.l1_loss, "huber": functional.huber_loss}[name]
-    return lambda output, target: function(output.reshape(len(target)), target)
+    return lambda output, target: function(output if output.dim() == 1 else output.reshape(target.shape[0]), target)
+
+
+def output_selector(spec: NetworkSpec, output: str) -> Callable[[Any], Any]:
+    """What picks ``output`` from what the network's forward returns, worked out once rather than
+    on every step: the result itself for a network of one output, else its item at that output's place."""
+    names = list(spec.output_map)
+    if len(names) == 1:
+        return _whole
+    return operator.itemgetter(names.index(output))
+
+
+def _whole(result: Any) -> Any:
+    return result
