@@ -117,5 +117,60 @@ def report(trials: list[TrialRecord], space: SearchSpace, *, metric: str, direct
                          "x": {"field": "importance", "type": "quantitative"}},
         },
     }
+    curves = intermediate_figure(trials, metric)
+    if curves is not None:
+        figures["intermediate_values"] = curves
+    lineage = lineage_figure(trials, metric)
+    if lineage is not None:
+        figures["lineage"] = lineage
     return Metrics(values, figures=figures, tables={"best_so_far": curve,
                                                    "importance": [{"parameter": k, "importance": v} for k, v in weights.items()]})
+
+
+def intermediate_figure(trials: list[TrialRecord], metric: str) -> dict[str, Any] | None:
+    """Each iterative trial's value at every reported step; pruned trials stop early (None: no steps reported)."""
+    rows = [{"trial": trial.number, "status": trial.status, "step": point["step"], "value": point["value"]}
+            for trial in trials for point in trial.meta.get("intermediate") or []
+            if isinstance(point, dict) and "step" in point and "value" in point]
+    if not rows:
+        return None
+    return {
+        "$schema": SCHEMA, "title": f"{metric} at each step (pruned trials stop early)", "data": {"values": rows},
+        "mark": {"type": "line", "point": True},
+        "encoding": {"x": {"field": "step", "type": "quantitative"},
+                     "y": {"field": "value", "type": "quantitative", "title": metric, "scale": {"zero": False}},
+                     "detail": {"field": "trial", "type": "nominal"},
+                     "color": {"field": "status", "type": "nominal"}},
+    }
+
+
+def lineage_figure(trials: list[TrialRecord], metric: str) -> dict[str, Any] | None:
+    """Population-based training: one point per member and generation, a line from the checkpoint each one
+    continued (its parent); exploit steps (a copied checkpoint, explored parameters) are dashed."""
+    placed = {trial.number: trial for trial in trials if "generation" in trial.meta and "member" in trial.meta}
+    if not placed:
+        return None
+    points = [{"trial": trial.number, "generation": trial.meta["generation"], "member": trial.meta["member"],
+               "status": trial.status, metric: trial.value} for trial in placed.values()]
+    edges = []
+    for trial in placed.values():
+        number = trial.meta.get("parent")
+        parent = placed.get(number) if isinstance(number, int) else None
+        if parent is None:
+            continue
+        kind = "exploit" if trial.meta.get("exploited") else "continue"
+        for end in (parent, trial):
+            edges.append({"edge": trial.number, "kind": kind, "generation": end.meta["generation"], "member": end.meta["member"]})
+    x = {"field": "generation", "type": "quantitative", "axis": {"tickMinStep": 1}}
+    y = {"field": "member", "type": "quantitative", "axis": {"tickMinStep": 1}}
+    return {
+        "$schema": SCHEMA, "title": "population lineage (dashed: exploit, a copied checkpoint with explored parameters)",
+        "layer": [
+            {"data": {"values": edges}, "mark": {"type": "line", "opacity": 0.7},
+             "encoding": {"x": x, "y": y, "detail": {"field": "edge", "type": "nominal"},
+                          "strokeDash": {"field": "kind", "type": "nominal"}}},
+            {"data": {"values": points}, "mark": {"type": "point", "filled": True, "size": 80},
+             "encoding": {"x": x, "y": y, "color": {"field": metric, "type": "quantitative"},
+                          "tooltip": [{"field": "trial"}, {"field": "status"}, {"field": metric}]}},
+        ],
+    }
