@@ -1,6 +1,6 @@
 """``/api/studies``: list, show (trials and charts), start from a pipeline's automl.tune node, stop, resume.
 
-One workspace for the file: a finished study made by a real ``automl.tune`` run (5 trials), and a
+One workspace for the file: a finished study made by a real ``automl.tune`` run (6 trials), and a
 long one (2,000 trials) that each test starts, watches and stops.
 """
 
@@ -60,8 +60,8 @@ def test_the_list_and_a_finished_study_with_its_trials_and_charts(client):
     small = next(study for study in studies if study["name"] == "small")
     assert (
         small["status"] == "succeeded"
-        and small["trials"] == 5
-        and small["counts"] == {"succeeded": 5}
+        and small["trials"] == 6
+        and small["counts"] == {"succeeded": 6}
     )
     assert small["node_id"] == "tune_small" and small["run_id"] and small["controlled"] is False
     assert (
@@ -74,7 +74,8 @@ def test_the_list_and_a_finished_study_with_its_trials_and_charts(client):
     assert client.get(f"/api/studies/{small['id']}").json()["id"] == small["id"]
     assert client.get(f"/api/studies/{small['id'][:17]}").json()["id"] == small["id"]
     trials = detail["trial_list"]
-    assert [trial["number"] for trial in trials] == [0, 1, 2, 3, 4]
+    assert [trial["number"] for trial in trials] == [0, 1, 2, 3, 4, 5]
+    assert set(detail["search_space"]) == {"C", "max_iter", "standardize"}
     for trial in trials:
         assert (
             trial["status"] == "succeeded" and 0 < trial["value"] <= 1 and trial["duration_s"] > 0
@@ -86,7 +87,7 @@ def test_the_list_and_a_finished_study_with_its_trials_and_charts(client):
         )
     assert (
         detail["report"]["best_value"] == small["best_value"]
-        and detail["report"]["succeeded_trials"] == 5
+        and detail["report"]["succeeded_trials"] == 6
     )
     assert set(detail["figures"]) == {"best_so_far", "parallel_coordinates", "parameter_importance"}
     for spec in detail["figures"].values():
@@ -95,6 +96,8 @@ def test_the_list_and_a_finished_study_with_its_trials_and_charts(client):
     assert [point["best"] for point in curve] == sorted(
         point["best"] for point in curve
     )  # never worse
+    axes = detail["figures"]["parallel_coordinates"]["transform"][0]["fold"]
+    assert axes == [*detail["search_space"], "auc (scaled)"]  # the metric is the last axis
     importance = detail["figures"]["parameter_importance"]["data"]["values"]
     assert {row["parameter"] for row in importance} == set(detail["search_space"])
 

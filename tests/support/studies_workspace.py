@@ -1,6 +1,6 @@
 """A workspace for the Studio's study tests: the demo data and a pipeline with two ``automl.tune`` nodes.
 
-``tune_small`` (5 logistic-regression trials) is run by :func:`write_tune_workspace` to leave a finished
+``tune_small`` (6 logistic-regression trials over three parameters) is run by :func:`write_tune_workspace` to leave a finished
 study; ``tune_long`` (2,000 trials, one at a time) runs long enough to be watched and stopped.
 """
 
@@ -19,8 +19,17 @@ nodes:
   - id: tune_small
     component: automl.tune
     inputs: {data: read}
-    params: {trainer: classification.logistic_regression, label: malignant, budget: 5, workers: 0,
-             refit: false, name: small}
+    params:
+      trainer: classification.logistic_regression
+      label: malignant
+      budget: 6
+      workers: 0
+      refit: false
+      name: small
+      search_space:
+        C: {type: float, low: 0.001, high: 1000, log: true}
+        max_iter: {type: int, low: 20, high: 400}
+        standardize: [true, false]
   - id: tune_long
     component: automl.tune
     inputs: {data: read}

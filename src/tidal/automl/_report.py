@@ -86,8 +86,13 @@ def report(trials: list[TrialRecord], space: SearchSpace, *, metric: str, direct
     if study_id:
         values["study_id"] = study_id
     coordinates = []
+    scored = [trial.value for trial in good if trial.value is not None and math.isfinite(trial.value)]
+    low, high = (min(scored), max(scored)) if scored else (0.0, 0.0)
+    axis = f"{metric} (scaled)"  # the last axis: where each line ends up, so one parameter still draws lines
     for trial in good:
         row = {name: round(float(unit), 6) for name, unit in zip(space.names, space.to_unit(trial.params), strict=True)}
+        value = trial.value if trial.value is not None and math.isfinite(trial.value) else None
+        row[axis] = None if value is None else (round((value - low) / (high - low), 6) if high > low else 0.5)
         coordinates.append({"trial": trial.number, metric: trial.value, **row})
     figures: dict[str, dict[str, Any]] = {
         "best_so_far": {
@@ -102,9 +107,9 @@ def report(trials: list[TrialRecord], space: SearchSpace, *, metric: str, direct
         },
         "parallel_coordinates": {
             "$schema": SCHEMA, "title": "parameters of each trial (unit scale)", "data": {"values": coordinates},
-            "transform": [{"fold": space.names, "as": ["parameter", "position"]}],
-            "mark": {"type": "line", "opacity": 0.6},
-            "encoding": {"x": {"field": "parameter", "type": "nominal", "sort": space.names},
+            "transform": [{"fold": [*space.names, axis], "as": ["parameter", "position"]}],
+            "mark": {"type": "line", "opacity": 0.6, "point": True},
+            "encoding": {"x": {"field": "parameter", "type": "nominal", "sort": [*space.names, axis]},
                          "y": {"field": "position", "type": "quantitative", "scale": {"domain": [0, 1]}},
                          "detail": {"field": "trial", "type": "nominal"},
                          "color": {"field": metric, "type": "quantitative"}},
