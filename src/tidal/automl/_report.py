@@ -90,7 +90,8 @@ def report(trials: list[TrialRecord], space: SearchSpace, *, metric: str, direct
     low, high = (min(scored), max(scored)) if scored else (0.0, 0.0)
     axis = f"{metric} (scaled)"  # the last axis: where each line ends up, so one parameter still draws lines
     for trial in good:
-        row = {name: round(float(unit), 6) for name, unit in zip(space.names, space.to_unit(trial.params), strict=True)}
+        row: dict[str, float | None] = {
+            name: round(float(unit), 6) for name, unit in zip(space.names, space.to_unit(trial.params), strict=True)}
         value = trial.value if trial.value is not None and math.isfinite(trial.value) else None
         row[axis] = None if value is None else (round((value - low) / (high - low), 6) if high > low else 0.5)
         coordinates.append({"trial": trial.number, metric: trial.value, **row})
