@@ -134,6 +134,38 @@ def test_deep_parameters_start_nothing(client, workspace):
     assert huge.status_code in (400, 422) and len(huge.text) < 100_000
 
 
+@pytest.mark.parametrize("budget", [10**40, 100_001, -5])
+def test_a_huge_budget_is_refused_before_anything_runs(client, workspace, budget):
+    pipeline = {
+        "tidal": 1,
+        "name": "huge",
+        "nodes": [
+            {
+                "id": "read",
+                "component": "io.read_csv",
+                "params": {"path": "data/breast_cancer.csv"},
+            },
+            {
+                "id": "tune",
+                "component": "automl.tune",
+                "inputs": {"data": "read"},
+                "params": {
+                    "trainer": "classification.logistic_regression",
+                    "label": "malignant",
+                    "budget": budget,
+                },
+            },
+        ],
+    }
+    before = len(list_studies(workspace))
+    answer = client.post("/api/studies", json={"pipeline": pipeline})
+    assert answer.status_code == 422, answer.text
+    assert any(
+        issue["node"] == "tune" and issue["param"] == "budget" for issue in answer.json()["issues"]
+    )
+    assert len(list_studies(workspace)) == before and client.get("/api/runs").json() == []
+
+
 def test_other_sites_cannot_resume_or_stop_a_study(client, workspace):
     study = load_study("first", workspace)
     for headers in (

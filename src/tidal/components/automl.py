@@ -43,7 +43,7 @@ def tune(
                       Param(help="what the validation part is scored by; auto: auc for classifiers, rmse for regressors")] = "auto",
     direction: Annotated[Literal["auto", "maximize", "minimize"], Param(help="auto: the metric's own")] = "auto",
     strategy: Annotated[Literal["grid", "random", "tpe", "evolutionary", "pbt"], Param(help="the search strategy")] = "random",
-    budget: Annotated[int, Param(ge=1, help="how many trials")] = 20,
+    budget: Annotated[int, Param(ge=1, le=100_000, help="how many trials")] = 20,
     search_space: Annotated[dict[str, Any] | None, Param(help="ranges by parameter; empty: the trainer's declared ranges")] = None,
     params: Annotated[dict[str, Any] | None, Param(help="fixed trainer parameters")] = None,
     options: Annotated[dict[str, Any] | None, Param(help="strategy options, e.g. {candidates: 4, keep: 2, radius: 1.0}")] = None,
