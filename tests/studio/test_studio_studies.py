@@ -56,7 +56,9 @@ def study_of_run(client, run_id: str) -> dict:
 
 
 def test_the_list_and_a_finished_study_with_its_trials_and_charts(client):
-    studies = client.get("/api/studies").json()
+    listed = client.get("/api/studies")
+    check_schema(client, "get", "/api/studies", 200, listed)
+    studies = listed.json()
     small = next(study for study in studies if study["name"] == "small")
     assert (
         small["status"] == "succeeded"
@@ -70,7 +72,9 @@ def test_the_list_and_a_finished_study_with_its_trials_and_charts(client):
         and 0.9 < small["best_value"] <= 1
     )
 
-    detail = client.get("/api/studies/small").json()  # by name; the id and a prefix work too
+    answer = client.get("/api/studies/small")
+    check_schema(client, "get", "/api/studies/{study}", 200, answer)
+    detail = answer.json()  # by name; the id and a prefix work too
     assert client.get(f"/api/studies/{small['id']}").json()["id"] == small["id"]
     assert client.get(f"/api/studies/{small['id'][:17]}").json()["id"] == small["id"]
     trials = detail["trial_list"]
@@ -102,6 +106,16 @@ def test_the_list_and_a_finished_study_with_its_trials_and_charts(client):
     assert {row["parameter"] for row in importance} == set(detail["search_space"])
 
 
+def check_schema(client, method: str, template: str, status: int, answer) -> None:
+    """The answer matches the response schema the OpenAPI document declares for it."""
+    from openapi_schema_validator import OAS31Validator
+
+    spec = client.get("/openapi.json").json()
+    content = spec["paths"][template][method]["responses"][str(status)]["content"]
+    schema = content["application/json"]["schema"]
+    OAS31Validator({**schema, "components": spec["components"]}).validate(answer.json())
+
+
 def test_the_routes_are_in_the_openapi_schema(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {
@@ -116,6 +130,7 @@ def test_the_routes_are_in_the_openapi_schema(client):
 def test_start_from_the_pipeline_stop_then_resume_and_stop_again(client, pipeline, workspace):
     started = client.post("/api/studies", json={"pipeline": pipeline, "node": "tune_long"})
     assert started.status_code == 202, started.text
+    check_schema(client, "post", "/api/studies", 202, started)
     assert started.json()["node"] == "tune_long" and started.json()["nodes"] == [
         "read",
         "tune_long",
@@ -132,6 +147,7 @@ def test_start_from_the_pipeline_stop_then_resume_and_stop_again(client, pipelin
 
     stopped = client.post(f"/api/studies/{study['id']}/stop", json={})
     assert stopped.status_code == 200 and stopped.json()["status"] == "stopping"
+    check_schema(client, "post", "/api/studies/{study}/stop", 200, stopped)
     detail = wait_until(
         lambda: client.get(f"/api/studies/{study['id']}").json(),
         lambda found: found["status"] == "cancelled",
@@ -150,6 +166,7 @@ def test_start_from_the_pipeline_stop_then_resume_and_stop_again(client, pipelin
     }
     resumed = client.post(f"/api/studies/{study['id']}/resume", json={})
     assert resumed.status_code == 202, resumed.text
+    check_schema(client, "post", "/api/studies/{study}/resume", 202, resumed)
     detail = wait_until(
         lambda: client.get(f"/api/studies/{study['id']}").json(),
         lambda found: found["counts"].get("succeeded", 0) >= len(kept) + 2,
