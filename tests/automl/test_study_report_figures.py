@@ -66,3 +66,32 @@ def test_pbt_lineage_links_each_member_to_the_checkpoint_it_continued():
         3: [(0, 0, "exploit"), (1, 1, "exploit")],
     }
     assert "intermediate_values" not in figures
+
+
+def test_parallel_coordinates_end_on_the_metric_and_carry_no_dotted_field_names():
+    space = SearchSpace(
+        [uniform("lr", 0.0, 1.0), uniform("layer_params.hidden.out_features", 0.0, 1.0)]
+    )
+    trials = [
+        TrialRecord(
+            "s",
+            n,
+            "succeeded",
+            {"lr": n / 4, "layer_params.hidden.out_features": 0.5},
+            0.7 + n / 10,
+        )
+        for n in range(3)
+    ]
+    figure = report(trials, space, metric="auc", direction="maximize").figures[
+        "parallel_coordinates"
+    ]
+    axes = figure["transform"][0]["fold"]
+    assert axes == [
+        "lr",
+        "layer_params/hidden/out_features",
+        "auc (scaled)",
+    ]  # Vega-Lite reads a dot as nesting
+    rows = figure["data"]["values"]
+    assert [row["auc (scaled)"] for row in rows] == [0.0, 0.5, 1.0] and all(
+        set(axes) <= set(row) for row in rows
+    )

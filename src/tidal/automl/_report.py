@@ -89,9 +89,11 @@ def report(trials: list[TrialRecord], space: SearchSpace, *, metric: str, direct
     scored = [trial.value for trial in good if trial.value is not None and math.isfinite(trial.value)]
     low, high = (min(scored), max(scored)) if scored else (0.0, 0.0)
     axis = f"{metric} (scaled)"  # the last axis: where each line ends up, so one parameter still draws lines
+    # Vega-Lite reads a dot in a field name as a nested key: layer_params.hidden.out_features is drawn as layer_params/...
+    axes = [name.replace(".", "/") for name in space.names]
     for trial in good:
         row: dict[str, float | None] = {
-            name: round(float(unit), 6) for name, unit in zip(space.names, space.to_unit(trial.params), strict=True)}
+            label: round(float(unit), 6) for label, unit in zip(axes, space.to_unit(trial.params), strict=True)}
         value = trial.value if trial.value is not None and math.isfinite(trial.value) else None
         row[axis] = None if value is None else (round((value - low) / (high - low), 6) if high > low else 0.5)
         coordinates.append({"trial": trial.number, metric: trial.value, **row})
@@ -108,9 +110,9 @@ def report(trials: list[TrialRecord], space: SearchSpace, *, metric: str, direct
         },
         "parallel_coordinates": {
             "$schema": SCHEMA, "title": "parameters of each trial (unit scale)", "data": {"values": coordinates},
-            "transform": [{"fold": [*space.names, axis], "as": ["parameter", "position"]}],
+            "transform": [{"fold": [*axes, axis], "as": ["parameter", "position"]}],
             "mark": {"type": "line", "opacity": 0.6, "point": True},
-            "encoding": {"x": {"field": "parameter", "type": "nominal", "sort": [*space.names, axis]},
+            "encoding": {"x": {"field": "parameter", "type": "nominal", "sort": [*axes, axis]},
                          "y": {"field": "position", "type": "quantitative", "scale": {"domain": [0, 1]}},
                          "detail": {"field": "trial", "type": "nominal"},
                          "color": {"field": metric, "type": "quantitative"}},
