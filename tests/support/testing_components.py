@@ -15,6 +15,25 @@ import pandas as pd
 
 from tidal.core import Metrics, Param, component
 
+#: a folder standing in for a GPU: a process "holds" the bytes written to FOLDER/PID (tests set it for Ray workers)
+FAKE_GPU_VARIABLE = "TIDAL_TEST_FAKE_GPU"
+FAKE_GPU_MIB = 1000
+
+
+def _install_fake_gpu(folder: str) -> None:
+    """Make the local executor's GPU probe read ``folder`` instead of NVML, in this process."""
+    from tidal.runtime import _executor
+
+    def sampler(pid: int) -> int | None:
+        held = Path(folder, str(pid))
+        return int(held.read_text()) if held.exists() else None
+
+    _executor.GPU_PROBE = lambda: (sampler, FAKE_GPU_MIB << 20)
+
+
+if os.environ.get(FAKE_GPU_VARIABLE):
+    _install_fake_gpu(os.environ[FAKE_GPU_VARIABLE])
+
 
 def _note(name: str) -> None:
     log = os.environ.get("TIDAL_TEST_LOG")
@@ -164,3 +183,17 @@ def gpu_hog(*, folder: str = "", mib: Annotated[int, Param(ge=0)] = 0, seconds: 
         Path(folder, str(os.getpid())).write_text(str(mib << 20))
     time.sleep(seconds)
     return pd.DataFrame({"pid": [os.getpid()], "mib": [mib]})
+
+
+@component("testing.loaded", tags={"sample": "none"})
+def loaded(*, module: str = "json") -> Metrics:
+    """Whether a module was already imported in the process that runs this node (1.0) or not (0.0).
+
+    Examples
+    --------
+    >>> loaded(module="os")["loaded"]
+    1.0
+    """
+    import sys
+
+    return Metrics({"loaded": float(module in sys.modules)})

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from tidal.core._errors import Issue, TidalError, ValidationFailed
@@ -79,7 +80,31 @@ _NODE_KEYS = {"id", "component", "title", "inputs", "params", "cache", "retries"
 _TOP_KEYS = {"tidal", "name", "description", "nodes", "layout"}
 
 
+@functools.cache
+def _fast_validator() -> Callable[[Any], Any]:
+    import fastjsonschema
+
+    return fastjsonschema.compile(PIPELINE_SCHEMA)
+
+
 def _schema_issues(data: Any) -> list[Issue]:
+    """Every way ``data`` breaks the pipeline schema (none for a valid file).
+
+    A valid file is checked by a compiled validator (fastjsonschema), which stops at the first
+    problem; only a file with problems goes through jsonschema, which lists them all. Importing
+    jsonschema costs over a second where its optional IRI checker (rfc3987-syntax) is installed,
+    which every ``tidal run`` would otherwise pay.
+    """
+    import fastjsonschema
+
+    try:
+        _fast_validator()(data)
+    except fastjsonschema.JsonSchemaException:
+        pass
+    else:
+        return []
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(PIPELINE_SCHEMA)
     issues = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):

@@ -11,7 +11,7 @@ _EXPORTS = {
     "NodeContext": "tidal.runtime._current",
     "NodeTask": "tidal.runtime._worker",
     "RayExecutor": "tidal.runtime._ray_executor",
-    "RunEvent": "tidal.runtime._engine",
+    "RunEvent": "tidal.runtime._events",
     "RunResult": "tidal.runtime._result",
     "TaskResult": "tidal.runtime._worker",
     "check_code_allowed": "tidal.runtime._preflight",
@@ -20,18 +20,19 @@ _EXPORTS = {
     "effective_status": "tidal.runtime._result",
     "make_executor": "tidal.runtime._executor",
     "parse_override": "tidal.runtime._preflight",
-    "resume_run": "tidal.runtime._engine",
-    "run_pipeline": "tidal.runtime._engine",
+    "resume_run": "tidal.runtime._run",
+    "run_pipeline": "tidal.runtime._run",
 }
 __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from tidal.runtime._current import NodeContext, current_node
-    from tidal.runtime._engine import RunEvent, resume_run, run_pipeline
+    from tidal.runtime._events import RunEvent
     from tidal.runtime._executor import Executor, InlineExecutor, LocalExecutor, make_executor
     from tidal.runtime._preflight import check_code_allowed, code_nodes, parse_override
     from tidal.runtime._ray_executor import RayExecutor
     from tidal.runtime._result import RunResult, effective_status
+    from tidal.runtime._run import resume_run, run_pipeline
     from tidal.runtime._worker import NodeTask, TaskResult
 
 __all__ = [
