@@ -54,6 +54,8 @@ def test_population_based_training_continues_checkpoints_and_records_lineage(wor
     exploited = [t for t in trials if t.meta.get("exploited")]
     assert len(exploited) == 2  # one bottom member per later generation copies a top one
     assert record.best_value == min(t.value for t in trials if t.status == "succeeded")
+    edges, points = (layer["data"]["values"] for layer in study.report().figures["lineage"]["layer"])  # the chart
+    assert len(points) == 12 and {row["edge"] for row in edges if row["kind"] == "exploit"} == {t.number for t in exploited}
 
 
 def test_median_rule_stops_poor_trials_of_an_iterative_trainer(workspace, breast_cancer):
@@ -72,6 +74,9 @@ def test_median_rule_stops_poor_trials_of_an_iterative_trainer(workspace, breast
     for trial in pruned:
         steps = [p["step"] for p in trial.meta["intermediate"]]
         assert steps[-1] == trial.meta["pruned_at"] < 40
+    curves = study.report().figures["intermediate_values"]["data"]["values"]  # the chart: pruned lines stop early
+    assert max(row["step"] for row in curves if row["status"] == "pruned") < 40
+    assert {row["trial"] for row in curves} == {t.number for t in pruned + finished}
 
 
 def test_best_model_is_registered_under_an_alias(workspace, breast_cancer):

@@ -112,3 +112,13 @@ def artifacts_dir():
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
 
+
+
+@pytest.fixture
+def studies_studio_server(tmp_path):
+    """``tidal studio`` over a workspace whose pipeline has two ``automl.tune`` nodes, one of them run (a finished study)."""
+    from studies_workspace import write_tune_workspace
+
+    write_tune_workspace(tmp_path)
+    with _serve(tmp_path) as served:
+        yield served

@@ -321,6 +321,12 @@ def test_openapi_schema_is_valid_and_matches_responses(client):
         ("get", "/api/plugins", "/api/plugins", 200, None),
         ("get", "/api/streams", "/api/streams", 200, None),
         ("post", "/api/plugins/install", "/api/plugins/install", 403, {"package": "acme-tools"}),
+        # studies (their 200 and 202 answers: tests/studio/test_studio_studies.py, which has a study to show)
+        ("get", "/api/studies", "/api/studies", 200, None),
+        ("get", "/api/studies/{study}", "/api/studies/nope", 404, None),
+        ("post", "/api/studies", "/api/studies", 400, {"pipeline": demo_dict(client)}),  # it has no automl.tune node
+        ("post", "/api/studies/{study}/stop", "/api/studies/nope/stop", 404, {}),
+        ("post", "/api/studies/{study}/resume", "/api/studies/nope/resume", 404, {}),
     ]
     covered = set()
     for method, template, url, status, body in calls:

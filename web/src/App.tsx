@@ -14,6 +14,8 @@ import { OutputView } from './OutputView';
 import { Palette } from './Palette';
 import { RunsPanel } from './RunsPanel';
 import { StreamsPanel } from './StreamsPanel';
+import { StudiesPage } from './StudiesPage';
+import { tuneNodes } from './studies';
 import { StudioNodeView } from './StudioNodeView';
 import { useHistory } from './useHistory';
 
@@ -39,6 +41,7 @@ function Studio() {
   const [showCode, setShowCode] = useState(false);
   const [code, setCode] = useState('');
   const [tab, setTab] = useState<Tab>('events');
+  const [view, setView] = useState<'pipeline' | 'studies'>(() => (window.location.hash.includes('view=studies') ? 'studies' : 'pipeline'));
   const [runId, setRunId] = useState<string | null>(null);
   const [running, setRunning] = useState(false);
   const [statuses, setStatuses] = useState<Record<string, string>>({});
@@ -318,6 +321,7 @@ function Studio() {
     api.log(runId, node).then((found) => { setLog({ node, text: found.text || '(this node printed nothing)' }); setTab('log'); });
   }, [runId]);
 
+  const tunes = useMemo(() => tuneNodes(nodes), [nodes]);
   const selectedNode = nodes.find((node) => node.id === selected);
   useEffect(() => { if (selectedNode) needDetail(selectedNode.data.component); }, [selectedNode?.data.component]); // eslint-disable-line
   useEffect(() => { if (docsFor) needDetail(docsFor); }, [docsFor]); // eslint-disable-line
@@ -347,9 +351,13 @@ function Studio() {
           <button className="primary" onClick={() => startRun()} disabled={running} data-testid="run">▶ Run</button>
           <button className="danger" onClick={() => runId && api.cancel(runId)} disabled={!running} data-testid="cancel">■ Cancel</button>
           <span className="spacer" />
+          <button className={view === 'pipeline' ? 'active' : ''} onClick={() => setView('pipeline')} data-testid="view-pipeline">Pipeline</button>
+          <button className={view === 'studies' ? 'active' : ''} onClick={() => setView('studies')} data-testid="view-studies">Studies</button>
+          <span className="sep" />
           <button className={showCode ? 'active' : ''} onClick={() => setShowCode(!showCode)} data-testid="toggle-code">{'</>'} Python</button>
         </header>
-        <div className="workbench">
+        {view === 'studies' && <StudiesPage pipeline={pipeline} path={path} tuneNodes={tunes} notify={notify} />}
+        <div className="workbench" style={view === 'studies' ? { display: 'none' } : undefined}>
           <Palette components={components} onDrop={addComponent} onShowDocs={(spec) => { setDocsFor(spec.id); setSelected(null); }} />
           <main className="studio-center">
             <div className="canvas" ref={wrapper} data-testid="canvas">

@@ -49,6 +49,23 @@ export interface StreamJob {
     version?: number | null; last?: SnapshotDecision | null } | null;
 }
 
+export interface StudySummary {
+  id: string; name: string; status: string; strategy: string; metric: string; direction: string; budget: number;
+  trainer?: string | null; label?: string | null; trials: number; counts: Record<string, number>;
+  best_value?: number | null; best_trial?: number | null; created_at?: string | null; finished_at?: string | null;
+  error?: string | null; run_id?: string | null; node_id?: string | null; controlled: boolean;
+}
+export interface Trial {
+  number: number; status: string; value?: number | null; params: Record<string, unknown>; metrics: Record<string, unknown>;
+  meta: Record<string, unknown>; error?: string | null; attempts: number; started_at?: string | null;
+  finished_at?: string | null; duration_s?: number | null;
+}
+export interface StudyDetail extends StudySummary {
+  search_space: Record<string, unknown>; options: Record<string, unknown>; best_model_uri?: string | null;
+  trial_list: Trial[]; report: Record<string, unknown>; figures: Record<string, Record<string, unknown>>;
+}
+export interface StudyAction { id: string; status: string; detail: string }
+
 export class ApiError extends Error {
   constructor(public status: number, message: string, public issues: Issue[] = []) { super(message); }
 }
@@ -92,5 +109,11 @@ export const api = {
   artifact: (id: number, offset = 0, limit = 50) => call<ArtifactPreview>('GET', `/api/artifacts/${id}?offset=${offset}&limit=${limit}`),
   stats: (id: number) => call<{ rows: number; columns: ColumnStats[] }>('GET', `/api/artifacts/${id}/stats`),
   streams: () => call<StreamJob[]>('GET', '/api/streams'),
+  studies: (limit = 100) => call<StudySummary[]>('GET', `/api/studies?limit=${limit}`),
+  study: (id: string) => call<StudyDetail>('GET', `/api/studies/${encodeURIComponent(id)}`),
+  startStudy: (pipeline: PipelineDict, options: { path?: string | null; node?: string }) =>
+    call<{ run_id: string; node: string; nodes: string[] }>('POST', '/api/studies', { pipeline, ...options }),
+  stopStudy: (id: string) => call<StudyAction>('POST', `/api/studies/${encodeURIComponent(id)}/stop`),
+  resumeStudy: (id: string) => call<StudyAction>('POST', `/api/studies/${encodeURIComponent(id)}/resume`),
   events: (id: string) => new EventSource(`/api/runs/${encodeURIComponent(id)}/events`),
 };

@@ -86,8 +86,16 @@ def report(trials: list[TrialRecord], space: SearchSpace, *, metric: str, direct
     if study_id:
         values["study_id"] = study_id
     coordinates = []
+    scored = [trial.value for trial in good if trial.value is not None and math.isfinite(trial.value)]
+    low, high = (min(scored), max(scored)) if scored else (0.0, 0.0)
+    axis = f"{metric} (scaled)"  # the last axis: where each line ends up, so one parameter still draws lines
+    # Vega-Lite reads a dot in a field name as a nested key: layer_params.hidden.out_features is drawn as layer_params/...
+    axes = [name.replace(".", "/") for name in space.names]
     for trial in good:
-        row = {name: round(float(unit), 6) for name, unit in zip(space.names, space.to_unit(trial.params), strict=True)}
+        row: dict[str, float | None] = {
+            label: round(float(unit), 6) for label, unit in zip(axes, space.to_unit(trial.params), strict=True)}
+        value = trial.value if trial.value is not None and math.isfinite(trial.value) else None
+        row[axis] = None if value is None else (round((value - low) / (high - low), 6) if high > low else 0.5)
         coordinates.append({"trial": trial.number, metric: trial.value, **row})
     figures: dict[str, dict[str, Any]] = {
         "best_so_far": {
@@ -102,9 +110,9 @@ def report(trials: list[TrialRecord], space: SearchSpace, *, metric: str, direct
         },
         "parallel_coordinates": {
             "$schema": SCHEMA, "title": "parameters of each trial (unit scale)", "data": {"values": coordinates},
-            "transform": [{"fold": space.names, "as": ["parameter", "position"]}],
-            "mark": {"type": "line", "opacity": 0.6},
-            "encoding": {"x": {"field": "parameter", "type": "nominal", "sort": space.names},
+            "transform": [{"fold": [*axes, axis], "as": ["parameter", "position"]}],
+            "mark": {"type": "line", "opacity": 0.6, "point": True},
+            "encoding": {"x": {"field": "parameter", "type": "nominal", "sort": [*axes, axis]},
                          "y": {"field": "position", "type": "quantitative", "scale": {"domain": [0, 1]}},
                          "detail": {"field": "trial", "type": "nominal"},
                          "color": {"field": metric, "type": "quantitative"}},
@@ -117,5 +125,60 @@ def report(trials: list[TrialRecord], space: SearchSpace, *, metric: str, direct
                          "x": {"field": "importance", "type": "quantitative"}},
         },
     }
+    curves = intermediate_figure(trials, metric)
+    if curves is not None:
+        figures["intermediate_values"] = curves
+    lineage = lineage_figure(trials, metric)
+    if lineage is not None:
+        figures["lineage"] = lineage
     return Metrics(values, figures=figures, tables={"best_so_far": curve,
                                                    "importance": [{"parameter": k, "importance": v} for k, v in weights.items()]})
+
+
+def intermediate_figure(trials: list[TrialRecord], metric: str) -> dict[str, Any] | None:
+    """Each iterative trial's value at every reported step; pruned trials stop early (None: no steps reported)."""
+    rows = [{"trial": trial.number, "status": trial.status, "step": point["step"], "value": point["value"]}
+            for trial in trials for point in trial.meta.get("intermediate") or []
+            if isinstance(point, dict) and "step" in point and "value" in point]
+    if not rows:
+        return None
+    return {
+        "$schema": SCHEMA, "title": f"{metric} at each step (pruned trials stop early)", "data": {"values": rows},
+        "mark": {"type": "line", "point": True},
+        "encoding": {"x": {"field": "step", "type": "quantitative"},
+                     "y": {"field": "value", "type": "quantitative", "title": metric, "scale": {"zero": False}},
+                     "detail": {"field": "trial", "type": "nominal"},
+                     "color": {"field": "status", "type": "nominal"}},
+    }
+
+
+def lineage_figure(trials: list[TrialRecord], metric: str) -> dict[str, Any] | None:
+    """Population-based training: one point per member and generation, a line from the checkpoint each one
+    continued (its parent); exploit steps (a copied checkpoint, explored parameters) are dashed."""
+    placed = {trial.number: trial for trial in trials if "generation" in trial.meta and "member" in trial.meta}
+    if not placed:
+        return None
+    points = [{"trial": trial.number, "generation": trial.meta["generation"], "member": trial.meta["member"],
+               "status": trial.status, metric: trial.value} for trial in placed.values()]
+    edges = []
+    for trial in placed.values():
+        number = trial.meta.get("parent")
+        parent = placed.get(number) if isinstance(number, int) else None
+        if parent is None:
+            continue
+        kind = "exploit" if trial.meta.get("exploited") else "continue"
+        for end in (parent, trial):
+            edges.append({"edge": trial.number, "kind": kind, "generation": end.meta["generation"], "member": end.meta["member"]})
+    x = {"field": "generation", "type": "quantitative", "axis": {"tickMinStep": 1}}
+    y = {"field": "member", "type": "quantitative", "axis": {"tickMinStep": 1}}
+    return {
+        "$schema": SCHEMA, "title": "population lineage (dashed: exploit, a copied checkpoint with explored parameters)",
+        "layer": [
+            {"data": {"values": edges}, "mark": {"type": "line", "opacity": 0.7},
+             "encoding": {"x": x, "y": y, "detail": {"field": "edge", "type": "nominal"},
+                          "strokeDash": {"field": "kind", "type": "nominal"}}},
+            {"data": {"values": points}, "mark": {"type": "point", "filled": True, "size": 80},
+             "encoding": {"x": x, "y": y, "color": {"field": metric, "type": "quantitative"},
+                          "tooltip": [{"field": "trial"}, {"field": "status"}, {"field": metric}]}},
+        ],
+    }

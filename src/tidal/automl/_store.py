@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     select,
     update,
 )
@@ -114,7 +115,7 @@ class StudyStore:
             row = connection.execute(select(studies).where(studies.c.id == study_id)).first()
             if row is None:
                 matches = connection.execute(
-                    select(studies.c.id).where(studies.c.id.startswith(study_id) | (studies.c.name == study_id))
+                    select(studies.c.id).where(studies.c.id.startswith(study_id, autoescape=True) | (studies.c.name == study_id))
                     .order_by(studies.c.created_at.desc())
                 ).all()
                 if matches and (len(matches) == 1 or not matches[0][0].startswith(study_id)):
@@ -132,6 +133,18 @@ class StudyStore:
         query = select(studies).order_by(studies.c.created_at.desc(), studies.c.id.desc()).limit(limit)
         with self.engine.connect() as connection:
             return [_record(StudyRecord, row) for row in connection.execute(query)]
+
+    def trial_counts(self, study_ids: list[str]) -> dict[str, dict[str, int]]:
+        """Trials of each study by status (``{"succeeded": 5, "running": 1}``), in one query."""
+        found: dict[str, dict[str, int]] = {study_id: {} for study_id in study_ids}
+        if not study_ids:
+            return found
+        query = (select(trials.c.study_id, trials.c.status, func.count()).where(trials.c.study_id.in_(study_ids))
+                 .group_by(trials.c.study_id, trials.c.status))
+        with self.engine.connect() as connection:
+            for study_id, status, count in connection.execute(query):
+                found[study_id][status] = int(count)
+        return found
 
     # -- trials ---------------------------------------------------------------------------------
     def save_trial(self, record: TrialRecord) -> None:

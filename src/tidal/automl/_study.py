@@ -124,6 +124,7 @@ def create_study(
     workspace: Workspace | str | Path | None = None,
     fingerprint: str | None = None,
     allow_code: bool = False,
+    origin: dict[str, str] | None = None,
 ) -> Study:
     """Record a new study (its data split goes to the artifact store); run it with :meth:`Study.optimize`.
 
@@ -131,6 +132,7 @@ def create_study(
     ``pruner`` (``{"type": "median"}`` or ``{"type": "successive_halving"}``) with ``steps`` and
     ``report_every`` stops poor trials of iterative trainers early. A trainer tagged
     ``runs_user_code`` (it runs code from its parameters) is refused unless ``allow_code``.
+    ``origin`` records the pipeline run and node that started the study (``automl.tune`` sets it).
     """
     ws = _open(workspace)
     spec = registry.get(trainer)
@@ -184,6 +186,7 @@ def create_study(
             "trainer": trainer, "label": label, "space": space.to_dict(), "params": dict(params or {}),
             "options": options, "seed": int(seed), "validation": validation, "timeout": timeout,
             "pruner": pruner, "steps": steps, "report_every": report_every, "refit": refit, "fingerprint": fingerprint,
+            "origin": dict(origin) if origin else None,
             "data": {"train": _put_table(ws, train), "valid": _put_table(ws, valid),
                      "full": _put_table(ws, data) if refit else None},
         },
@@ -301,6 +304,29 @@ class Study(Displayable):
             "counts": {status: sum(1 for t in trials if t.status == status) for status in sorted({t.status for t in trials})},
             "trials": [trial.to_dict() for trial in trials],
         }
+
+    def report(self) -> Any:
+        """The study's :class:`~tidal.core.Metrics`: best value and counts, and Vega-Lite charts (best so far,
+        parallel coordinates, parameter importance; intermediate values of pruned trials; PBT lineage)."""
+        from tidal.automl._report import report
+
+        record = self.refresh()
+        return report(self.trials(), self.space, metric=record.metric, direction=record.direction, study_id=record.id)
+
+    def mark_cancelled(self, reason: str = "cancelled by the user") -> StudyRecord:
+        """Record a study whose controller is gone (killed with the run that held it) as cancelled; its
+        unfinished trials too. A study still running elsewhere is refused: stop its controller instead."""
+        status = self.status()
+        if status == "running":
+            raise TidalError(f"study {self.id} is still running in process {self.store.study_pid(self.id)}; "
+                             "stop that process (Ctrl-C) or the run that holds it")
+        if status != "interrupted":
+            return self.record
+        for trial in self.trials():
+            if not trial.finished:
+                self.store.save_trial(replace(trial, status="cancelled", error=reason, finished_at=now()))
+        self.store.update_study(self.id, status="cancelled", error=reason, finished_at=now())
+        return self.refresh()
 
     def register_best(self, name: str, *, alias: str | None = None) -> int:
         """Register the best model in the workspace's model registry; returns the version number."""

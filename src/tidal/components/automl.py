@@ -43,7 +43,7 @@ def tune(
                       Param(help="what the validation part is scored by; auto: auc for classifiers, rmse for regressors")] = "auto",
     direction: Annotated[Literal["auto", "maximize", "minimize"], Param(help="auto: the metric's own")] = "auto",
     strategy: Annotated[Literal["grid", "random", "tpe", "evolutionary", "pbt"], Param(help="the search strategy")] = "random",
-    budget: Annotated[int, Param(ge=1, help="how many trials")] = 20,
+    budget: Annotated[int, Param(ge=1, le=100_000, help="how many trials")] = 20,
     search_space: Annotated[dict[str, Any] | None, Param(help="ranges by parameter; empty: the trainer's declared ranges")] = None,
     params: Annotated[dict[str, Any] | None, Param(help="fixed trainer parameters")] = None,
     options: Annotated[dict[str, Any] | None, Param(help="strategy options, e.g. {candidates: 4, keep: 2, radius: 1.0}")] = None,
@@ -74,6 +74,7 @@ def tune(
     from tidal.automl._report import report as make_report
     from tidal.automl._report import trials_table
     from tidal.automl._study import create_study, find_unfinished_study, study_fingerprint
+    from tidal.runtime import current_node
     from tidal.store import Workspace
 
     if len(data) == 0:
@@ -87,12 +88,18 @@ def tune(
     try:
         # a pipeline run that was killed in this node and is now resumed continues its study
         study = find_unfinished_study(fingerprint, workspace)
+        node = current_node()
+        origin = {"run_id": node.run_id, "node_id": node.node_id} if node else None
+        if study is not None and origin:  # the run that continues it now holds it (the Studio stops it through that run)
+            study.store.update_study(study.id, config={**study.config, "origin": origin})
+            study.refresh()
         if study is None:
             study = create_study(
                 data, trainer=trainer, label=label, metric=None if metric == "auto" else metric,
                 direction=None if direction == "auto" else direction, strategy=strategy, budget=budget,
                 search_space=search_space, params=params, options=options, validation=validation, seed=seed,
                 timeout=timeout, refit=refit, name=name, workspace=workspace, fingerprint=fingerprint,
+                origin=origin,
             )
         result = study.optimize(workers=workers, executor="local" if workers > 0 else "inline")
         if result.best_model_uri is None:

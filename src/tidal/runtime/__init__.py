@@ -8,6 +8,7 @@ _EXPORTS = {
     "Executor": "tidal.runtime._executor",
     "InlineExecutor": "tidal.runtime._executor",
     "LocalExecutor": "tidal.runtime._executor",
+    "NodeContext": "tidal.runtime._current",
     "NodeTask": "tidal.runtime._worker",
     "RayExecutor": "tidal.runtime._ray_executor",
     "RunEvent": "tidal.runtime._events",
@@ -15,6 +16,7 @@ _EXPORTS = {
     "TaskResult": "tidal.runtime._worker",
     "check_code_allowed": "tidal.runtime._preflight",
     "code_nodes": "tidal.runtime._preflight",
+    "current_node": "tidal.runtime._current",
     "effective_status": "tidal.runtime._result",
     "make_executor": "tidal.runtime._executor",
     "parse_override": "tidal.runtime._preflight",
@@ -24,6 +26,7 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
+    from tidal.runtime._current import NodeContext, current_node
     from tidal.runtime._events import RunEvent
     from tidal.runtime._executor import Executor, InlineExecutor, LocalExecutor, make_executor
     from tidal.runtime._preflight import check_code_allowed, code_nodes, parse_override
@@ -36,6 +39,7 @@ __all__ = [
     "Executor",
     "InlineExecutor",
     "LocalExecutor",
+    "NodeContext",
     "NodeTask",
     "RayExecutor",
     "RunEvent",
@@ -43,6 +47,7 @@ __all__ = [
     "TaskResult",
     "check_code_allowed",
     "code_nodes",
+    "current_node",
     "effective_status",
     "make_executor",
     "parse_override",

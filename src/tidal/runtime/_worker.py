@@ -20,6 +20,7 @@ from tidal.core._errors import CodeNotAllowed, TidalError
 from tidal.core._ports import LazyTable
 from tidal.core._registry import registry
 from tidal.core._resources import Resources
+from tidal.runtime._current import NodeContext, running_as
 from tidal.runtime._values import as_arrow, read_value, write_value
 from tidal.store._artifacts import ArtifactStore
 
@@ -196,7 +197,7 @@ def execute_task(task: NodeTask, isolated: bool = True) -> TaskResult:
                 result.input_bytes = sum(item.size_bytes for item in task.inputs.values()) if task.inputs else None
                 result.input_rows = sum(item.rows or 0 for item in task.inputs.values()) if task.inputs else None
                 _reset_peak_memory()
-                with _gpu_share(task):
+                with _gpu_share(task), running_as(NodeContext(task.run_id, task.node_id, task.component)):
                     outputs = spec.execute(inputs, task.params, node=task.node_id)
                 produced: dict[str, Any] = {}
                 for port_spec in spec.outputs:

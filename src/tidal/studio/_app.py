@@ -22,11 +22,13 @@ from tidal.studio import (
     _routes_plugins,
     _routes_runs,
     _routes_streams,
+    _routes_studies,
 )
 from tidal.studio._auth import AccessMiddleware
 from tidal.studio._context import StudioContext
 from tidal.studio._paths import PathRefused
 from tidal.studio._runs import RunManager
+from tidal.studio._studies import StudyBusy, StudyManager
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger(__name__)
@@ -48,6 +50,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CodeNotAllowed)
     async def code_refused(_: Request, error: CodeNotAllowed) -> JSONResponse:
         return _error(403, str(error))
+
+    @app.exception_handler(StudyBusy)
+    async def busy(_: Request, error: StudyBusy) -> JSONResponse:
+        return _error(409, str(error))
 
     @app.exception_handler(NotFound)
     async def missing(_: Request, error: NotFound) -> JSONResponse:
@@ -95,10 +101,12 @@ def create_app(
     """
     ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
     manager = RunManager(ws, workers=workers, allow_code=allow_code)
+    studies = StudyManager(ws, manager)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
         yield
+        studies.shutdown()
         manager.shutdown()
 
     app = FastAPI(
@@ -109,9 +117,10 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
     )
-    app.state.studio = StudioContext(ws, manager, auth=token is not None, allow_install=allow_install)
+    app.state.studio = StudioContext(ws, manager, studies, auth=token is not None, allow_install=allow_install)
     _add_error_handlers(app)
-    for module in (_routes_catalog, _routes_pipelines, _routes_runs, _routes_artifacts, _routes_plugins, _routes_streams):
+    for module in (_routes_catalog, _routes_pipelines, _routes_runs, _routes_artifacts, _routes_plugins, _routes_streams,
+                   _routes_studies):
         app.include_router(module.router)
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)

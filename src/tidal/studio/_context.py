@@ -1,4 +1,4 @@
-"""What every route needs: the workspace, the run manager, helpers to read request bodies."""
+"""What every route needs: the workspace, the run and study managers, helpers to read request bodies."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ from tidal.store import Workspace
 from tidal.studio._models import IssueOut
 from tidal.studio._paths import PathRefused, confine, is_inside
 from tidal.studio._runs import RunManager
+from tidal.studio._studies import StudyManager
 
 
 @dataclass
 class StudioContext:
     workspace: Workspace
     runs: RunManager
+    studies: StudyManager
     auth: bool = False
     allow_install: bool = False
 
