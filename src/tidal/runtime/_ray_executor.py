@@ -5,6 +5,8 @@ one it uses the Ray this process is already connected to, else starts a Ray on t
 lives as long as this process. Each node runs ``execute_task`` in a Ray worker, with
 ``num_cpus`` / ``memory`` / ``num_gpus`` (fractions included) / custom ``resources`` taken from the
 node's request; Ray sets ``CUDA_VISIBLE_DEVICES`` for the GPUs it grants and Tidal leaves it as set.
+Inside each node, the out-of-core data steps run per partition as further Ray tasks when their
+input is split (``runtime/_ray_partitions``, ``components/_partitioned``).
 Records, logs, the cache and resume are the engine's, exactly as with the local executor; outputs
 and logs go to the workspace's artifact store, so every Ray node must reach it: a cluster reached
 through an address needs an S3-compatible store, and is refused with a local folder.
@@ -101,12 +103,21 @@ def _probe(address: str) -> None:
                          "`ray start --head --port PORT` on its head node, or check --address / RAY_ADDRESS") from None
 
 
-def _run_node(task: NodeTask) -> TaskResult:
+def _partitioned(task: NodeTask, shares_disk: bool) -> TaskResult:
+    """Run the node with data steps spread over the cluster, partition by partition (``runtime/_ray_partitions``)."""
+    from tidal.core._partitions import use_runner
+    from tidal.runtime._ray_partitions import RayPartitionRunner
+
+    with use_runner(RayPartitionRunner(shares_disk=shares_disk)):
+        return execute_task(task, isolated=True)
+
+
+def _run_node(task: NodeTask, shares_disk: bool = True) -> TaskResult:
     """What a Ray worker runs for one node (Ray has already set CUDA_VISIBLE_DEVICES for its GPUs)."""
-    return execute_task(task, isolated=True)
+    return _partitioned(task, shares_disk)
 
 
-def _run_node_with_timeout(task: NodeTask) -> TaskResult:
+def _run_node_with_timeout(task: NodeTask, shares_disk: bool = True) -> TaskResult:
     """A node with a timeout, counted from when it starts on its worker (not while it waits for resources).
 
     Its remote function has ``max_calls=1``: the worker exits after answering, so a node still running
@@ -114,7 +125,7 @@ def _run_node_with_timeout(task: NodeTask) -> TaskResult:
     """
     box: list[TaskResult] = []
     started = time.perf_counter()
-    thread = threading.Thread(target=lambda: box.append(execute_task(task, isolated=True)), daemon=True,
+    thread = threading.Thread(target=lambda: box.append(_partitioned(task, shares_disk)), daemon=True,
                               name=f"tidal-node-{task.node_id}")
     thread.start()
     thread.join(task.timeout)
@@ -213,7 +224,7 @@ class RayExecutor:
 
     def submit(self, task: NodeTask) -> None:
         try:
-            reference = _remote(bool(task.timeout)).options(**ray_options(task)).remote(task)
+            reference = _remote(bool(task.timeout)).options(**ray_options(task)).remote(task, self._shares_disk)
         except (ValueError, TypeError) as error:  # Ray refused the options
             self._failed.append(TaskResult(task.node_id, ok=False, attempt=task.attempt, error_kind="user",
                                            error=f"Ray refused the node's resources: {error}"))

@@ -1,0 +1,53 @@
+"""The seam through which a data step runs per partition: a runner the runtime provides, or none.
+
+An executor that can spread work (the Ray executor) installs a :class:`PartitionRunner` around
+each node it runs; the out-of-core data components ask :func:`active_runner` and, when one is
+there and their input is split into several partitions, hand it one plain function and a list of
+partitions. With no runner (the local executor, a notebook) they run as one DuckDB query, as
+always. Components never import the runner's machinery (Ray): the runtime layer fills this slot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
+from typing import Any, Protocol, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class PartitionRunner(Protocol):
+    """Runs one function over many partitions, elsewhere, and gives the results back in order."""
+
+    #: whether the function can open this process's files by path (else partitions travel as data)
+    shares_disk: bool
+
+    def map(
+        self, function: Callable[[Item, Any], Result], items: Sequence[Item], shared: Any = None
+    ) -> Iterator[Result]:
+        """``function(item, shared)`` for every item, results yielded in the items' order; ``shared`` is sent once."""
+        ...
+
+    def note(self, message: str) -> None:
+        """Tell the person reading the node's log what ran where, e.g. why a step ran locally."""
+        ...
+
+
+_runner: ContextVar[PartitionRunner | None] = ContextVar("tidal_partition_runner", default=None)
+
+
+def active_runner() -> PartitionRunner | None:
+    """The runner data steps use now, or None to run as one local query."""
+    return _runner.get()
+
+
+@contextlib.contextmanager
+def use_runner(runner: PartitionRunner | None) -> Iterator[None]:
+    """Run data steps inside this block with ``runner`` (None: locally)."""
+    token = _runner.set(runner)
+    try:
+        yield
+    finally:
+        _runner.reset(token)
