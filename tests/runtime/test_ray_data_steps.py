@@ -100,7 +100,7 @@ def shops() -> pd.DataFrame:
 
 def both_ways(step, table, capsys, **options) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """(one local query, per partition on Ray, the runner's notes)."""
-    from tidal.runtime._ray_partitions import ray_data_steps
+    from tidal.runtime import ray_data_steps
 
     local = step(table).to_pandas()
     capsys.readouterr()
@@ -119,6 +119,12 @@ ROW_LOCAL = {
     "cast": lambda t: cast(t, types={"n": "float", "id": "string", "flag": "int"}),
     "drop_missing": lambda t: drop_missing(t, columns=["k", "x"]),
     "append_id": lambda t: append_id(t, column="row", start=10),
+    "sql_expressions": lambda t: sql(
+        t,
+        query="SELECT id, CAST(n AS DOUBLE) / 2 AS half, CASE WHEN x > 0 THEN 'up' ELSE 'down' END AS way, "
+        "coalesce(k, '?') AS key, t + INTERVAL 1 DAY AS next_day, n IN (1, 2, 3) AS low, x BETWEEN -1 AND 1 AS near "
+        "FROM t1 WHERE k IS NOT NULL AND TRY_CAST(n AS VARCHAR) LIKE '%1%'",
+    ),
     "sql_row_local": lambda t: sql(
         t,
         query="SELECT id, x * 2 AS twice, upper(k) AS big, n % 3 = 0 AS third FROM t1 WHERE n > 2",
@@ -209,6 +215,7 @@ FALLBACKS = {
     "it uses a subquery": lambda t: sql(
         t, query="SELECT id FROM t1 WHERE n > (SELECT avg(n) FROM t1)"
     ),
+    "it uses a subquery (where)": lambda t: filter_rows(t, where="x > (SELECT avg(x) FROM data)"),
     "random() gives a different value": lambda t: sql(
         t, query="SELECT id, random() < 2 AS r FROM t1"
     ),
@@ -221,7 +228,7 @@ def test_steps_that_do_not_decompose_run_locally_and_say_why(local_ray, split, c
     if reason == "it groups rows":  # GROUP BY without ORDER BY has no order, even as one query
         local, spread = (part.sort_values("k").reset_index(drop=True) for part in (local, spread))
     pd.testing.assert_frame_equal(spread, local)
-    assert "ran as one local query: " in notes and reason in notes
+    assert "ran as one local query: " in notes and reason.removesuffix(" (where)") in notes
 
 
 def test_a_right_table_above_the_broadcast_limit_joins_locally(
@@ -234,7 +241,7 @@ def test_a_right_table_above_the_broadcast_limit_joins_locally(
 
 
 def test_a_value_that_fails_in_a_partition_names_the_partition(local_ray, split):
-    from tidal.runtime._ray_partitions import ray_data_steps
+    from tidal.runtime import ray_data_steps
 
     with ray_data_steps(), pytest.raises(DataError) as failed:
         filter_rows(split, where="CAST(k AS INTEGER) > 0")

@@ -30,6 +30,7 @@ _ROW_CLASSES = {
     "LAMBDA",
     "LAMBDA_REF",
     "COLLATE",
+    "TYPE",
 }
 #: scalar functions whose value is not a function of the row
 _VOLATILE = {

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from tidal.components._partitioned import rowwise
+from tidal.components._row_local import is_row_local
 from tidal.components._sql import (
     ROW,
     column_list,
@@ -47,7 +48,8 @@ def filter_rows(
         raise ParameterError("parameter 'where' is empty: write a condition such as x > 0")
     con = connect(data)
     register(con, "data", data)
-    return rowwise(con, f"SELECT * FROM data WHERE ({condition})", data, what="parameter 'where'")
+    query = f"SELECT * FROM data WHERE ({condition})"
+    return rowwise(con, query, data, what="parameter 'where'", unless=lambda: is_row_local(con, query, "data"))
 
 
 @component("data.sort", title="Sort Rows", tags={"sample_params": {"columns": ["cat", "x1"]}})

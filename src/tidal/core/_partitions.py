@@ -51,3 +51,24 @@ def use_runner(runner: PartitionRunner | None) -> Iterator[None]:
         yield
     finally:
         _runner.reset(token)
+
+
+class InlinePartitionRunner:
+    """The reference runner: partitions one after another in this process (for tests, and to check a plan).
+
+    ``shares_disk=False`` makes steps send partitions as data, as they do to a cluster without a
+    shared disk. Its notes are kept in ``notes``.
+    """
+
+    def __init__(self, *, shares_disk: bool = True) -> None:
+        self.shares_disk = shares_disk
+        self.notes: list[str] = []
+
+    def map(
+        self, function: Callable[[Item, Any], Result], items: Sequence[Item], shared: Any = None
+    ) -> Iterator[Result]:
+        for item in items:
+            yield function(item, shared)
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
