@@ -9,7 +9,7 @@ does) and a step's input has more than one partition, the step runs where the ru
   on every partition, and the results are written in partition order, rows in their order within
   each partition: exactly the order of the one-query path;
 - aggregates that decompose (count, sum, mean as sum and count, min, max) are computed per
-  partition, then merged in one small final query; the others (median, std, nunique, first, ...)
+  partition, then merged by one final query as they stream in; the others (median, std, nunique, first, ...)
   run as one local query, with a note in the node's log;
 - a join sends the right table whole to every partition of the left when it is small enough
   (``TIDAL_BROADCAST_BYTES``, 64 MiB by default), for inner and left joins; else it runs locally.
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from pathlib import Path
 
@@ -135,30 +135,21 @@ def run_partition(
 
 def _items(
     runner: PartitionRunner, step: PartitionQuery, partitions: list[Partition]
-) -> list[tuple[PartitionQuery, Partition]]:
-    """Pair the query with each partition; without a shared disk, read each partition here and send its rows."""
-    if runner.shares_disk:
-        return [(step, partition) for partition in partitions]
-    items = []
+) -> Iterator[tuple[PartitionQuery, Partition]]:
+    """Pair the query with each partition; without a shared disk, read each partition here and send its rows.
+
+    Lazily: the runner asks for the next partition as one finishes, so only its window is in memory.
+    """
     for partition in partitions:
+        if runner.shares_disk:
+            yield step, partition
+            continue
         con = connect(read=[partition.file])
         rows = con.sql(
             f"SELECT * FROM {partition.source(row_numbers=step.row_numbers)}"
         ).to_arrow_table()
-        items.append(
-            (
-                step,
-                Partition(
-                    partition.file,
-                    partition.start,
-                    partition.stop,
-                    partition.offset,
-                    partition.whole_file,
-                    rows,
-                ),
-            )
-        )
-    return items
+        con.close()
+        yield step, replace(partition, rows=rows)
 
 
 def _shared(runner: PartitionRunner, tables: dict[str, LazyTable]) -> dict[str, pa.Table] | None:
@@ -187,10 +178,14 @@ def _checked(
         yield result
 
 
-def _write(results: Iterator[pa.Table], what: str) -> LazyTable:
-    """Stream the partitions' results, in order, through DuckDB's Parquet writer (the one-query path's writer).
+def _write(
+    results: Iterator[pa.Table], what: str, query: str = "SELECT * FROM __tidal_result"
+) -> LazyTable:
+    """Stream the partitions' results, in order, as view ``__tidal_result`` of ``query``, into a new table.
 
-    A partition that failed ends the stream; its error is raised once DuckDB has let go of the file.
+    DuckDB's Parquet writer writes it, as on the one-query path; ``query`` may merge the results
+    (a group-by's final aggregation) as they stream in. A partition that failed ends the stream;
+    its error is raised once DuckDB has let go of the file.
     """
     failed: list[DataError] = []
     first = next(results)
@@ -204,8 +199,11 @@ def _write(results: Iterator[pa.Table], what: str) -> LazyTable:
             failed.append(error)
 
     con = connect()
-    con.register("__tidal_result", pa.RecordBatchReader.from_batches(schema, batches()))
-    table = to_lazy(con, "SELECT * FROM __tidal_result", what=what)
+    try:
+        con.register("__tidal_result", pa.RecordBatchReader.from_batches(schema, batches()))
+        table = to_lazy(con, query, what=what)
+    finally:
+        con.close()
     if failed:
         os.unlink(table.path)
         raise failed[0]
@@ -312,9 +310,7 @@ def aggregate(
             partial += [f"sum({item.column}) AS {part}", f"count({item.column}) AS {count}"]
             merged = f"sum({part}) / nullif(sum({count}), 0)"
         else:
-            partial.append(
-                f"{'count' if item.function == 'count' else item.function}({item.column}) AS {part}"
-            )
+            partial.append(f"{item.function}({item.column}) AS {part}")
             merged = {"count": f"sum({part})", "sum": f"coalesce(sum({part}), 0)"}.get(
                 item.function, f"{item.function}({part})"
             )
@@ -324,21 +320,12 @@ def aggregate(
         final.append(f"CAST(sum(__tidal_rows) AS {types[count_column]}) AS {quote(count_column)}")
     grouping = f" GROUP BY {key_list}" if keys else ""
     step = PartitionQuery(f"SELECT {', '.join(partial)} FROM data{grouping}")
-    parts = [
-        table
-        for table in _checked(
-            runner.map(run_partition, _items(runner, step, partitions)), partitions, what
-        )
-    ]
-    merge = connect()
-    merge.register("__tidal_parts", pa.concat_tables(parts))
     order = f" ORDER BY {', '.join(quote(key) + ' NULLS LAST' for key in keys)}" if keys else ""
-    table = to_lazy(
-        merge, f"SELECT {', '.join(final)} FROM __tidal_parts{grouping}{order}", what=what
-    )
-    runner.note(
-        f"aggregated {len(partitions)} partitions, then merged their {sum(len(part) for part in parts)} partial rows"
-    )
+    merge = f"SELECT {', '.join(final)} FROM __tidal_result{grouping}{order}"
+    # the final query merges the partial aggregates as they stream in
+    results = runner.map(run_partition, _items(runner, step, partitions))
+    table = _write(_checked(results, partitions, what), what, merge)
+    runner.note(f"aggregated {len(partitions)} partitions, then merged their partial aggregates")
     return table
 
 

@@ -10,7 +10,7 @@ always. Components never import the runner's machinery (Ray): the runtime layer 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar
 
@@ -25,9 +25,12 @@ class PartitionRunner(Protocol):
     shares_disk: bool
 
     def map(
-        self, function: Callable[[Item, Any], Result], items: Sequence[Item], shared: Any = None
+        self, function: Callable[[Item, Any], Result], items: Iterable[Item], shared: Any = None
     ) -> Iterator[Result]:
-        """``function(item, shared)`` for every item, results yielded in the items' order; ``shared`` is sent once."""
+        """``function(item, shared)`` for every item, results yielded in the items' order; ``shared`` is sent once.
+
+        ``items`` may be lazy: take the next one only when there is room for it.
+        """
         ...
 
     def note(self, message: str) -> None:
@@ -65,7 +68,7 @@ class InlinePartitionRunner:
         self.notes: list[str] = []
 
     def map(
-        self, function: Callable[[Item, Any], Result], items: Sequence[Item], shared: Any = None
+        self, function: Callable[[Item, Any], Result], items: Iterable[Item], shared: Any = None
     ) -> Iterator[Result]:
         for item in items:
             yield function(item, shared)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from tidal.core._partitions import use_runner
@@ -45,7 +45,7 @@ class RayPartitionRunner:
         return _remote_functions[function]
 
     def map(
-        self, function: Callable[[Any, Any], Any], items: Sequence[Any], shared: Any = None
+        self, function: Callable[[Any, Any], Any], items: Iterable[Any], shared: Any = None
     ) -> Iterator[Any]:
         remote = self._remote(function)
         shared_ref = self._ray.put(shared) if shared is not None else None
