@@ -138,3 +138,19 @@ def test_writers_take_a_split_table(folder, tmp_path, whole):
     assert pd.read_csv(tmp_path / "out.csv")["id"].tolist() == list(range(250))
     write_jsonl(table, path=str(tmp_path / "out.jsonl"))
     assert pd.read_json(tmp_path / "out.jsonl", lines=True)["id"].tolist() == list(range(250))
+
+
+def test_integer_sums_merge_exactly_beyond_float_precision(tmp_path):
+    folder = tmp_path / "big"
+    folder.mkdir()
+    for index in range(3):
+        pd.DataFrame({"g": ["a", "b"], "n": [2**55 + index, -(2**54) - 1]}).to_parquet(
+            folder / f"{index}.parquet", index=False
+        )
+    table = LazyTable(str(folder))
+    step = lambda: group_by(table, keys=["g"], aggregations={"n": ["sum", "mean", "min"]})  # noqa: E731
+    runner = InlinePartitionRunner()
+    with use_runner(runner):
+        spread = step().to_pandas()
+    pd.testing.assert_frame_equal(spread, step().to_pandas(), check_exact=True)
+    assert spread["n_sum"].tolist() == [3 * 2**55 + 3, -3 * 2**54 - 3]
