@@ -271,6 +271,7 @@ nodes:
   - {{id: positive, component: data.filter, inputs: {{data: parts}}, params: {{where: "x > 0"}}}}
   - {{id: totals, component: data.group_by, inputs: {{data: positive}}, params: {{keys: [k], aggregations: {{n: [sum, max]}}}}}}
   - {{id: medians, component: data.group_by, inputs: {{data: parts}}, params: {{keys: [k], aggregations: {{x: [median]}}}}}}
+  - {{id: whole, component: data.filter, inputs: {{data: parts}}, params: {{where: "x > 0"}}, partitions: "off"}}
 """)
     (tmp_path / ".tidal").mkdir()
     monkeypatch.chdir(tmp_path)
@@ -289,6 +290,11 @@ nodes:
         "partitions: ran on 4 partitions" in logs["positive"]
     )  # the stored table keeps one row group per non-empty file
     assert "partitions: ran as one local query: median does not decompose" in logs["medians"]
+    assert "partitions:" not in logs["whole"]  # the node said partitions: off
+    pd.testing.assert_frame_equal(
+        RunResult.load(workspace, run.id).output("whole").to_pandas(),
+        RunResult.load(workspace, run.id).output("positive").to_pandas(),
+    )
     whole = pd.concat([pd.read_parquet(file) for file in split.files], ignore_index=True)
     expected = (
         whole[whole["x"] > 0].groupby("k", dropna=False)["n"].agg(["sum", "max"]).reset_index()

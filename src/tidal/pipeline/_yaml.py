@@ -48,6 +48,13 @@ PIPELINE_SCHEMA: dict[str, Any] = {
                     "cache": {"type": "boolean", "default": True},
                     "retries": {"type": "integer", "minimum": 0, "default": 0},
                     "timeout": {"type": "number", "exclusiveMinimum": 0},
+                    "partitions": {
+                        "enum": ["auto", "off", False],
+                        "default": "auto",
+                        "description": "auto: a data step whose input is split runs per partition where the executor "
+                                       "can spread it (the ray executor); off: it always runs as one query (a bare "
+                                       "off, which YAML reads as false, means off too)",
+                    },
                     "resources": {
                         "type": "object",
                         "description": "what one run needs, over the component's defaults: cpus and gpus (numbers, "
@@ -75,7 +82,7 @@ PIPELINE_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-_NODE_KEYS = {"id", "component", "title", "inputs", "params", "cache", "retries", "timeout", "resources"}
+_NODE_KEYS = {"id", "component", "title", "inputs", "params", "cache", "retries", "timeout", "resources", "partitions"}
 _TOP_KEYS = {"tidal", "name", "description", "nodes", "layout"}
 
 
@@ -142,6 +149,7 @@ def pipeline_from_dict(data: dict[str, Any], source: str | Path | None = None) -
             title=raw.get("title"),
             extra={key: value for key, value in raw.items() if key not in _NODE_KEYS},
             resources=resources,
+            partitions="off" if raw.get("partitions") is False else raw.get("partitions", "auto"),
         )
         if node.id in pipeline.nodes:
             problems.append(Issue("node id is used more than once", node=node.id, code="duplicate_id"))

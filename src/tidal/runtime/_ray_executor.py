@@ -104,10 +104,13 @@ def _probe(address: str) -> None:
 
 
 def _partitioned(task: NodeTask, shares_disk: bool) -> TaskResult:
-    """Run the node with data steps spread over the cluster, partition by partition (``runtime/_ray_partitions``)."""
+    """Run the node with data steps spread over the cluster, partition by partition (``runtime/_ray_partitions``),
+    unless the node says ``partitions: off``."""
     from tidal.core._partitions import use_runner
     from tidal.runtime._ray_partitions import RayPartitionRunner
 
+    if task.partitions == "off":
+        return execute_task(task, isolated=True)
     with use_runner(RayPartitionRunner(shares_disk=shares_disk)):
         return execute_task(task, isolated=True)
 
