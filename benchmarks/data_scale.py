@@ -101,17 +101,44 @@ def run_pandas(fact: Path, dimension: Path, output: Path) -> None:
     result.to_parquet(output)
 
 
+def run_duckdb(fact: Path, dimension: Path, output: Path) -> None:
+    """The same work as one SQL statement in DuckDB, with the working memory Tidal gives its steps."""
+    import duckdb
+
+    from tidal.components._sql import DEFAULT_MEMORY_MIB, literal
+
+    connection = duckdb.connect()
+    connection.execute(f"SET memory_limit = '{DEFAULT_MEMORY_MIB}MB'")
+    connection.execute(
+        f"""COPY (
+            SELECT region, category, sum(value) AS value_sum, avg(value) AS value_mean, avg(weight) AS weight_mean,
+                   count(*) AS count
+            FROM read_parquet({literal(str(fact))}) JOIN read_parquet({literal(str(dimension))}) USING (key)
+            WHERE {WHERE}
+            GROUP BY region, category
+        ) TO {literal(str(output))} (FORMAT parquet)"""
+    )
+    connection.close()
+
+
+RUNNERS = {"tidal": run_tidal, "pandas": run_pandas, "duckdb": run_duckdb}
+
+
 def child(engine: str, fact: Path, dimension: Path, output: Path) -> None:
     if engine == "tidal":  # imports are not part of the timing
         import tidal.components.data_combine  # noqa: F401
         import tidal.components.data_reshape  # noqa: F401
         import tidal.components.data_rows  # noqa: F401
         import tidal.components.io  # noqa: F401
+    elif engine == "duckdb":
+        import duckdb  # noqa: F401
+
+        import tidal.components._sql  # noqa: F401
     else:
         import pandas  # noqa: F401
     before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
-    (run_tidal if engine == "tidal" else run_pandas)(fact, dimension, output)
+    RUNNERS[engine](fact, dimension, output)
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_SELF)
     user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
@@ -142,7 +169,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "tidal-bench-data-scale")
-    parser.add_argument("--child", choices=["tidal", "pandas"])
+    parser.add_argument("--child", choices=sorted(RUNNERS))
     parser.add_argument("--fact", type=Path)
     parser.add_argument("--dimension", type=Path)
     parser.add_argument("--output", type=Path)
@@ -154,10 +181,10 @@ def main() -> None:
     args.folder.mkdir(parents=True, exist_ok=True)
     fact, dimension = generate(args.folder, args.rows)
     print(f"{args.rows:,} rows, {fact.stat().st_size / 2**20:.0f} MiB Parquet; {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
-    results: dict[str, list[dict[str, float]]] = {"tidal": [], "pandas": []}
+    results: dict[str, list[dict[str, float]]] = {"tidal": [], "pandas": [], "duckdb": []}
     outputs = {engine: args.folder / f"result_{engine}.parquet" for engine in results}
     for run in range(args.runs):
-        for engine in ("pandas", "tidal") if run % 2 else ("tidal", "pandas"):
+        for engine in ("pandas", "duckdb", "tidal") if run % 2 else ("tidal", "duckdb", "pandas"):
             result = measure(engine, fact, dimension, outputs[engine])
             results[engine].append(result)
             print(
@@ -165,15 +192,18 @@ def main() -> None:
                 f"({result['system_seconds']:.2f} s system) {result['peak_mib']:8.0f} MiB peak RSS"
             )
     same_result(outputs["tidal"], outputs["pandas"])
+    same_result(outputs["duckdb"], outputs["pandas"])
     keys = ("seconds", "cpu_seconds", "peak_mib")
     median = {engine: {key: statistics.median(item[key] for item in runs) for key in keys} for engine, runs in results.items()}
     print(f"\nmedian of {args.runs} run(s); results identical (checked)")
     print("| engine | wall time (s) | CPU time (s) | peak RSS (MiB) |")
     print("|---|---:|---:|---:|")
-    for engine in ("pandas", "tidal"):
+    for engine in ("pandas", "duckdb", "tidal"):
         print(f"| {engine} | {median[engine]['seconds']:.2f} | {median[engine]['cpu_seconds']:.2f} | {median[engine]['peak_mib']:.0f} |")
-    ratios = [median["tidal"][key] / median["pandas"][key] for key in keys]
-    print("| tidal / pandas | " + " | ".join(f"{ratio:.2f}x" for ratio in ratios) + " |")
+    for peer in ("pandas", "duckdb"):
+        ratios = [median["tidal"][key] / median[peer][key] for key in keys]
+        print(f"| tidal / {peer} | " + " | ".join(f"{ratio:.2f}x" for ratio in ratios) + " |")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -125,3 +125,39 @@ def test_export_to_python_and_back(demo_files, tmp_path):
 
 def test_docs_schema_file_is_current():
     assert DOCS_SCHEMA.exists(), "run: tidal schema > docs/pipeline.schema.json"
+
+
+def test_the_compiled_check_and_jsonschema_agree_on_valid_and_invalid_files():
+    """A file the compiled validator accepts is never one jsonschema would refuse (and the reverse)."""
+    import fastjsonschema
+
+    from tidal.pipeline._yaml import _fast_validator
+
+    node = {"id": "a", "component": "io.read_csv", "params": {"path": "x.csv"}}
+    cases = [
+        {"tidal": 1, "name": "ok", "nodes": [node]},
+        {"tidal": 1, "name": "ok", "nodes": [{**node, "retries": 2, "timeout": 1.5, "cache": False, "x-note": 1}], "x-owner": "me"},
+        {"tidal": 2, "name": "v", "nodes": [node]},
+        {"tidal": 1, "name": "", "nodes": [node]},
+        {"tidal": 1, "name": "n", "nodes": [{**node, "retries": True}]},
+        {"tidal": 1, "name": "n", "nodes": [{**node, "retries": -1}]},
+        {"tidal": 1, "name": "n", "nodes": [{**node, "timeout": 0}]},
+        {"tidal": 1, "name": "n", "nodes": [{**node, "id": "1bad"}]},
+        {"tidal": 1, "name": "n", "nodes": [{**node, "component": "NoCategory"}]},
+        {"tidal": 1, "name": "n", "nodes": [{**node, "inputs": {"data": "a.b.c"}}]},
+        {"tidal": 1, "name": "n", "nodes": [{**node, "inputs": {"data": "models:/churn@prod"}}]},
+        {"tidal": 1, "name": "n", "nodes": [{**node, "surprise": 1}]},
+        {"tidal": 1, "name": "n", "nodes": [{**node, "resources": {"gpus": 0.25, "memory": "2GiB"}}]},
+        {"tidal": 1, "name": "n", "nodes": [{**node, "resources": {"gpus": -1}}]},
+        {"tidal": 1, "name": "n", "nodes": [node], "layout": {"a": [1, 2, 3]}},
+        {"tidal": 1, "name": "n", "nodes": [node], "layout": {"a": [1.5, 2]}},
+        {"tidal": 1, "nodes": [node]},
+        {"tidal": 1, "name": "n", "nodes": "a"},
+    ]
+    for case in cases:
+        try:
+            _fast_validator()(case)
+            fast = True
+        except fastjsonschema.JsonSchemaException:
+            fast = False
+        assert fast == jsonschema.Draft202012Validator(PIPELINE_SCHEMA).is_valid(case), case

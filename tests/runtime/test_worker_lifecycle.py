@@ -80,3 +80,35 @@ def test_workers_end_when_their_engine_is_killed(tmp_path):
     finally:
         if engine.poll() is None:
             engine.kill()
+
+
+def _probe_pipeline(with_stats: bool) -> Pipeline:
+    pipeline = Pipeline("preload")
+    pipeline.add("testing.loaded", "probe", params={"module": "tidal.components.stats"})
+    if with_stats:
+        pipeline.add("testing.source", "src", params={"rows": 3})
+        pipeline.add("stats.summary", "describe", inputs={"data": "src"})
+    return pipeline
+
+
+def test_workers_start_ahead_of_need_with_the_pipelines_component_modules_imported(workspace):
+    from tidal.runtime._engine import component_modules, first_wave
+
+    pipeline = _probe_pipeline(with_stats=True)
+    assert first_wave(pipeline) == 2 and "tidal.components.stats" in component_modules(pipeline)
+    assert not any(name.startswith("tidal.components.io") for name in component_modules(pipeline))
+    preloaded = tidal.run(pipeline, workspace=workspace, workers=1)
+    assert preloaded.ok and preloaded.metrics("probe") == {"loaded": 1.0}  # imported before its first node came
+    control = tidal.run(_probe_pipeline(with_stats=False), workspace=workspace, workers=1, cache=False)
+    assert control.ok and control.metrics("probe") == {"loaded": 0.0}
+
+
+def test_workers_started_ahead_and_never_used_are_stopped_with_the_run():
+    from tidal.runtime._executor import LocalExecutor
+
+    executor = LocalExecutor(3)
+    executor.prestart(5, ["tidal.components.stats"])
+    processes = [process for process, _ in executor._starting.values()]
+    assert len(processes) == 3  # never more than the pool's size
+    executor.shutdown()
+    assert all(process.poll() is not None for process in processes)

@@ -74,3 +74,18 @@ def test_a_pipeline_runs_on_this_backend(metadata_url, tmp_path):
     second = tidal.run(pipeline, workspace=ws, workers=0)
     assert first.ok and all(record.cached for record in second.nodes.values())
     ws.close()
+
+
+def test_the_schema_heads_known_without_alembic_are_alembics_heads(tmp_path):
+    """Opening a store skips alembic when the database is at SCHEMA_HEADS: they must be the migrations' heads."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from tidal.store._metadata import MIGRATIONS, SCHEMA_HEADS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert set(ScriptDirectory.from_config(config).get_heads()) == SCHEMA_HEADS
+    store = MetadataStore(f"sqlite:///{tmp_path / 'fresh.db'}")  # a new database goes through alembic
+    assert {"runs", "node_runs", "alembic_version"} <= set(store.tables())
+    store.close()

@@ -164,3 +164,17 @@ def gpu_hog(*, folder: str = "", mib: Annotated[int, Param(ge=0)] = 0, seconds: 
         Path(folder, str(os.getpid())).write_text(str(mib << 20))
     time.sleep(seconds)
     return pd.DataFrame({"pid": [os.getpid()], "mib": [mib]})
+
+
+@component("testing.loaded", tags={"sample": "none"})
+def loaded(*, module: str = "json") -> Metrics:
+    """Whether a module was already imported in the process that runs this node (1.0) or not (0.0).
+
+    Examples
+    --------
+    >>> loaded(module="os")["loaded"]
+    1.0
+    """
+    import sys
+
+    return Metrics({"loaded": float(module in sys.modules)})

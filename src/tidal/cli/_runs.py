@@ -45,7 +45,7 @@ def run(
     """
     from tidal.pipeline import Pipeline, from_python
     from tidal.runtime import run_pipeline
-    from tidal.runtime._executor import check_executor_choice
+    from tidal.runtime._run import check_executor_choice
 
     kind = executor or "local"
     check_executor_choice(kind, workers, address)
@@ -187,7 +187,7 @@ def runs_resume(
 
     It runs on the executor (and Ray address) the run started with, unless --executor says otherwise."""
     from tidal.runtime import resume_run
-    from tidal.runtime._executor import check_executor_choice
+    from tidal.runtime._run import check_executor_choice
 
     if executor is not None or address is not None:
         check_executor_choice(executor or "ray", workers, address)

@@ -21,7 +21,7 @@ CONFIG_KEYS = {"name", "data", "trainer", "label", "metric", "direction", "strat
 
 
 def _check_executor(executor: str | None, workers: int | None, address: str | None) -> None:
-    from tidal.runtime._executor import check_executor_choice
+    from tidal.runtime._run import check_executor_choice
 
     check_executor_choice(executor or "local", workers, address)
 

@@ -70,6 +70,19 @@ class Registry:
         finally:
             self._loading = False
 
+    def preload(self, modules: list[str]) -> None:
+        """Import these component modules now, without loading the rest (a worker warming up before its
+        first node); a module that fails to import is left for the node that needs it to report."""
+        self._loading = True
+        try:
+            for name in modules:
+                try:
+                    importlib.import_module(name)
+                except Exception as error:
+                    log.debug("preloading %s: %s", name, error)
+        finally:
+            self._loading = False
+
     def load_new_plugins(self) -> list[str]:
         """Load entry points installed since the registry loaded (e.g. by ``tidal market install``); their names."""
         if not self._loaded:

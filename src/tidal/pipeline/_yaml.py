@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from tidal.core._errors import Issue, TidalError, ValidationFailed
@@ -86,7 +87,31 @@ _NODE_KEYS = {"id", "component", "title", "inputs", "params", "cache", "retries"
 _TOP_KEYS = {"tidal", "name", "description", "nodes", "layout"}
 
 
+@functools.cache
+def _fast_validator() -> Callable[[Any], Any]:
+    import fastjsonschema
+
+    return fastjsonschema.compile(PIPELINE_SCHEMA)
+
+
 def _schema_issues(data: Any) -> list[Issue]:
+    """Every way ``data`` breaks the pipeline schema (none for a valid file).
+
+    A valid file is checked by a compiled validator (fastjsonschema), which stops at the first
+    problem; only a file with problems goes through jsonschema, which lists them all. Importing
+    jsonschema costs over a second where its optional IRI checker (rfc3987-syntax) is installed,
+    which every ``tidal run`` would otherwise pay.
+    """
+    import fastjsonschema
+
+    try:
+        _fast_validator()(data)
+    except fastjsonschema.JsonSchemaException:
+        pass
+    else:
+        return []
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(PIPELINE_SCHEMA)
     issues = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
@@ -138,6 +163,11 @@ def pipeline_from_dict(data: dict[str, Any], source: str | Path | None = None) -
         if raw.get("resources") is not None:
             resources, issues = resource_issues(raw["resources"], raw["id"])
             problems.extend(issues)
+        partitions = raw.get("partitions", "auto")
+        partitions = "off" if partitions is False else partitions  # a bare `off` is YAML's false
+        if partitions not in ("auto", "off") or isinstance(partitions, (bool, int)):
+            problems.append(Issue(f"partitions: {partitions!r} is not one of ['auto', 'off']", node=raw["id"]))
+            partitions = "auto"
         node = Node(
             id=raw["id"],
             component=raw["component"],
@@ -149,7 +179,7 @@ def pipeline_from_dict(data: dict[str, Any], source: str | Path | None = None) -
             title=raw.get("title"),
             extra={key: value for key, value in raw.items() if key not in _NODE_KEYS},
             resources=resources,
-            partitions="off" if raw.get("partitions") is False else raw.get("partitions", "auto"),
+            partitions=partitions,
         )
         if node.id in pipeline.nodes:
             problems.append(Issue("node id is used more than once", node=node.id, code="duplicate_id"))

@@ -10,7 +10,7 @@ _EXPORTS = {
     "LocalExecutor": "tidal.runtime._executor",
     "NodeTask": "tidal.runtime._worker",
     "RayExecutor": "tidal.runtime._ray_executor",
-    "RunEvent": "tidal.runtime._engine",
+    "RunEvent": "tidal.runtime._events",
     "RunResult": "tidal.runtime._result",
     "TaskResult": "tidal.runtime._worker",
     "check_code_allowed": "tidal.runtime._preflight",
@@ -19,18 +19,19 @@ _EXPORTS = {
     "make_executor": "tidal.runtime._executor",
     "parse_override": "tidal.runtime._preflight",
     "ray_data_steps": "tidal.runtime._ray_partitions",
-    "resume_run": "tidal.runtime._engine",
-    "run_pipeline": "tidal.runtime._engine",
+    "resume_run": "tidal.runtime._run",
+    "run_pipeline": "tidal.runtime._run",
 }
 __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
-    from tidal.runtime._engine import RunEvent, resume_run, run_pipeline
+    from tidal.runtime._events import RunEvent
     from tidal.runtime._executor import Executor, InlineExecutor, LocalExecutor, make_executor
     from tidal.runtime._preflight import check_code_allowed, code_nodes, parse_override
     from tidal.runtime._ray_executor import RayExecutor
     from tidal.runtime._ray_partitions import ray_data_steps
     from tidal.runtime._result import RunResult, effective_status
+    from tidal.runtime._run import resume_run, run_pipeline
     from tidal.runtime._worker import NodeTask, TaskResult
 
 __all__ = [

@@ -13,10 +13,12 @@ import inspect
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tidal.core._component import ComponentSpec
 from tidal.store._artifacts import file_digest
+
+if TYPE_CHECKING:
+    from tidal.core._component import ComponentSpec
 
 
 def canonical_json(value: Any) -> str:
@@ -28,21 +30,26 @@ class FileFingerprints:
 
     def __init__(self) -> None:
         self._seen: dict[tuple[str, int, int], str] = {}
+        #: every path fingerprinted: path -> [size, mtime_ns] of a file, a folder's fingerprint, or "missing"
+        self.used: dict[str, Any] = {}
 
     def __call__(self, path: Path) -> str:
         try:
             stat = path.stat()
         except FileNotFoundError:
+            self.used[str(path)] = "missing"
             return "missing"
         if path.is_dir():
-            return _folder_fingerprint(path)
+            self.used[str(path)] = found = folder_fingerprint(path)
+            return found
         key = (str(path), stat.st_size, stat.st_mtime_ns)
+        self.used[str(path)] = [stat.st_size, stat.st_mtime_ns]
         if key not in self._seen:
             self._seen[key] = file_digest(path)
         return self._seen[key]
 
 
-def _folder_fingerprint(folder: Path) -> str:
+def folder_fingerprint(folder: Path) -> str:
     listing = hashlib.sha256()
     for parent, folders, files in os.walk(folder):
         folders.sort()
@@ -89,6 +96,41 @@ def code_fingerprint(spec: ComponentSpec) -> str:
     return known
 
 
+def key_document(
+    spec: ComponentSpec, params: dict[str, Any], workdir: Path, fingerprints: FileFingerprints, used: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Everything a node's cache key covers except its inputs' content hashes.
+
+    ``used`` receives each file or folder fingerprinted, as :attr:`FileFingerprints.used` describes it
+    (a remote one as ``"remote"``).
+    """
+    files = {}
+    for param in spec.params:
+        value = params.get(param.name)
+        if param.meta.file == "input" and isinstance(value, str):
+            if "://" in value:
+                files[param.name] = remote_fingerprint(value)
+                if used is not None:  # a remote version cannot be checked by a stat
+                    used[value] = "remote"
+            else:
+                path = workdir / os.path.expanduser(value)
+                files[param.name] = fingerprints(path)
+                if used is not None:
+                    used[str(path)] = fingerprints.used[str(path)]
+    return {
+        "component": spec.id,
+        "version": spec.version,
+        "code": code_fingerprint(spec),
+        "params": params,
+        "files": files,
+    }
+
+
+def key_from(document: dict[str, Any], input_hashes: dict[str, str]) -> str:
+    """The cache key of a :func:`key_document` given the content hash of each input (port -> hash)."""
+    return hashlib.sha256(canonical_json({**document, "inputs": input_hashes}).encode()).hexdigest()
+
+
 def cache_key(
     spec: ComponentSpec,
     params: dict[str, Any],
@@ -96,20 +138,4 @@ def cache_key(
     workdir: Path,
     fingerprints: FileFingerprints,
 ) -> str:
-    files = {}
-    for param in spec.params:
-        value = params.get(param.name)
-        if param.meta.file == "input" and isinstance(value, str):
-            if "://" in value:
-                files[param.name] = remote_fingerprint(value)
-            else:
-                files[param.name] = fingerprints(workdir / os.path.expanduser(value))
-    document = {
-        "component": spec.id,
-        "version": spec.version,
-        "code": code_fingerprint(spec),
-        "params": params,
-        "inputs": input_hashes,
-        "files": files,
-    }
-    return hashlib.sha256(canonical_json(document).encode()).hexdigest()
+    return key_from(key_document(spec, params, workdir, fingerprints), input_hashes)

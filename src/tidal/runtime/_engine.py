@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
+import sys
 import threading
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from tidal.core._errors import TidalError
 from tidal.core._registry import registry
 from tidal.core._resources import Resources
 from tidal.pipeline._graph import Pipeline
 from tidal.pipeline._validate import check
-from tidal.runtime._cache import FileFingerprints, cache_key
+from tidal.runtime._cache import FileFingerprints, key_document, key_from
 from tidal.runtime._estimate import apply_estimates
-from tidal.runtime._executor import Executor, make_executor
+from tidal.runtime._events import EventHandler, RunEvent, new_run_id
+from tidal.runtime._executor import Executor, LocalExecutor, make_executor
 from tidal.runtime._model_inputs import ResolvedModel, model_registry, resolve_model_inputs
-from tidal.runtime._preflight import check_code_allowed, parse_override, resource_requests
+from tidal.runtime._plan_memo import NodeMemo, cached_records, write_memo
+from tidal.runtime._preflight import check_code_allowed, resource_requests
 from tidal.runtime._result import RunResult
+from tidal.runtime._run import stored_path
 from tidal.runtime._worker import InputArtifact, NodeTask, TaskResult
 from tidal.store._metadata import ArtifactRecord, NodeRunRecord, RunRecord, now
 from tidal.store._workspace import Workspace
@@ -30,27 +29,6 @@ from tidal.store._workspace import Workspace
 log = logging.getLogger(__name__)
 
 FINISHED = ("succeeded", "cached")
-
-
-@dataclass(frozen=True)
-class RunEvent:
-    """What a watcher (CLI progress, Studio event stream) is told; immutable."""
-
-    run_id: str
-    status: str
-    node_id: str | None = None
-    cached: bool = False
-    attempt: int = 0
-    duration_s: float | None = None
-    error: str | None = None
-
-
-EventHandler = Callable[[RunEvent], None]
-
-
-def new_run_id() -> str:
-    stamp = now().strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}-{uuid.uuid4().hex[:6]}"
 
 
 @dataclass
@@ -61,6 +39,8 @@ class _NodeState:
     cache_key: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     started_at: Any = None
+    #: what the plan memo keeps of this node (None where the node cannot be served from a memo)
+    memo: NodeMemo | None = None
 
 
 class _Run:
@@ -158,13 +138,12 @@ class _Run:
         state = self.states[node_id]
         state.params = spec.validate_params(node.params, node_id)
         inputs = self.inputs_of(node_id)
-        state.cache_key = cache_key(
-            spec,
-            state.params,
-            {port: record.content_hash for port, record in sorted(inputs.items())},
-            self.workspace.root,
-            self.fingerprints,
-        )
+        used: dict[str, Any] = {}
+        document = key_document(spec, state.params, self.workspace.root, self.fingerprints, used)
+        state.cache_key = key_from(document, {port: record.content_hash for port, record in sorted(inputs.items())})
+        if node.cache and spec.cacheable and "remote" not in used.values():
+            module = sys.modules.get(spec.func.__module__)
+            state.memo = NodeMemo(document, getattr(module, "__file__", None), used, spec.runs_user_code)
         if node_id in self.reused:
             previous, outputs = self.reused[node_id]
             self.finish_from(node_id, previous.status, outputs, previous, same_run=True)
@@ -187,34 +166,11 @@ class _Run:
         state = self.states[node_id]
         state.status = status
         state.outputs = {item.port: item for item in outputs}
-        copies = [
-            ArtifactRecord(
-                run_id=self.run.id,
-                node_id=node_id,
-                port=item.port,
-                type=item.type,
-                uri=item.uri,
-                content_hash=item.content_hash,
-                size_bytes=item.size_bytes,
-                cache_key=state.cache_key,
-                meta=item.meta,
-            )
-            for item in outputs
-        ]
         if not same_run:
-            state.started_at = now()
-            self.record(
-                node_id,
-                "cached",
-                copies,
-                cached=True,
-                source_run_id=source.source_run_id or source.run_id,
-                finished_at=state.started_at,
-                duration_s=0.0,
-                log_uri=source.log_uri,
-                input_rows=source.input_rows,
-                input_bytes=source.input_bytes,
-            )
+            spec = registry.get(self.pipeline.nodes[node_id].component)
+            record, copies = cached_records(self.run.id, node_id, spec.id, spec.version, state.cache_key or "", outputs, source)
+            state.started_at = record.started_at
+            self.store.save_node_run(record, copies)
         self.emit(status, node_id, cached=status == "cached", duration_s=source.duration_s)
 
     def submit(self, node_id: str, inputs: dict[str, ArtifactRecord]) -> None:
@@ -293,6 +249,12 @@ class _Run:
         self.emit("failed", node_id, error=result.error, attempt=state.attempts, duration_s=result.duration_s)
         self.skip_descendants(node_id)
 
+    def keep_plan(self) -> None:
+        """Write the plan memo when every node can be found in the cache by it (``runtime._plan_memo``)."""
+        memos = {node_id: state.memo for node_id, state in self.states.items()}
+        if all(memo is not None for memo in memos.values()):
+            write_memo(self.pipeline, self.workspace, {node_id: memo for node_id, memo in memos.items() if memo is not None})
+
     def loop(self, cancel: threading.Event | None = None) -> None:
         while True:
             if cancel is not None and cancel.is_set():
@@ -317,90 +279,63 @@ class _Run:
         self.running.clear()
 
 
-def _resolve_workspace(workspace: Workspace | str | Path | None, near: Path | None = None) -> Workspace:
-    """The given workspace, or the one found for the pipeline file ``near`` (``store.find_workspace``)."""
-    if isinstance(workspace, Workspace):
-        return workspace
-    return Workspace.open(workspace, near=near)
+def first_wave(pipeline: Pipeline) -> int:
+    """How many nodes can start at once at the beginning (those with no upstream node): workers to start early."""
+    return max(1, sum(1 for node in pipeline.nodes.values() if not any(ref.node for ref in node.inputs.values())))
 
 
-def _stored_path(source: Path | None, root: Path) -> str | None:
-    """The pipeline file as the run records it: relative to the workspace when inside it, so a moved workspace keeps it."""
-    if source is None:
-        return None
-    path = source.expanduser().resolve()
-    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+def component_modules(pipeline: Pipeline) -> list[str]:
+    """The built-in component modules a pipeline's components likely live in (by category), for workers to preload."""
+    import pkgutil
+
+    import tidal.components
+
+    categories = {node.component.split(".", 1)[0] for node in pipeline.nodes.values()}
+    return sorted(f"tidal.components.{module.name}" for module in pkgutil.iter_modules(tidal.components.__path__)
+                  if not module.name.startswith("_") and module.name.split("_", 1)[0] in categories)
 
 
-def default_workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-def run_pipeline(
-    pipeline: Pipeline | str | Path,
+def run_prepared(
+    pipeline: Pipeline,
+    ws: Workspace,
     *,
-    workspace: Workspace | str | Path | None = None,
-    workers: int | None = None,
-    executor: str | Executor = "local",
-    address: str | None = None,
-    cache: bool = True,
-    overrides: list[str] | None = None,
-    until: str | None = None,
-    from_node: str | None = None,
-    trust: bool = False,
-    allow_code: bool = False,
-    on_event: EventHandler | None = None,
-    cancel: threading.Event | None = None,
-    run_id: str | None = None,
-    _resume: RunRecord | None = None,
+    workers: int | None,
+    executor: str | Executor,
+    address: str | None,
+    cache: bool,
+    until: str | None,
+    from_node: str | None,
+    trust: bool,
+    allow_code: bool,
+    on_event: EventHandler | None,
+    cancel: threading.Event | None,
+    run_id: str | None,
+    _resume: RunRecord | None,
 ) -> RunResult:
-    """Run a pipeline; returns a :class:`RunResult` (check ``.status``; failures do not raise).
-
-    ``until`` runs only a node and what it needs; ``from_node`` recomputes a node and everything
-    downstream of it even when cached. Invalid pipelines raise :class:`ValidationFailed`.
-    Setting ``cancel`` (from another thread) stops the run as Ctrl-C does; ``run_id`` chooses the
-    new run's id (a server can then hand it out before the run starts).
-
-    ``executor`` is ``"local"`` (``workers`` processes here), ``"inline"``, ``"ray"`` (Ray tasks on the
-    cluster at ``address``, or ``RAY_ADDRESS``, or a Ray started here; ``workers`` then caps the nodes
-    in flight) or an :class:`Executor`. Nodes' resource requests are checked against it before
-    anything runs or is recorded.
-
-    Without ``workspace``, the run goes to the workspace found for the pipeline's file, as git
-    finds a repository (``tidal.store.find_workspace``). Relative file paths in parameters are read
-    from the workspace's root, wherever the caller stands.
-
-    A node whose component is tagged ``runs_user_code`` (``tools.python_script``) runs arbitrary
-    code from the pipeline: the run is refused with :class:`CodeNotAllowed`, before anything runs
-    or is recorded, unless ``allow_code=True``.
-    """
-    if not isinstance(pipeline, Pipeline):
-        pipeline = Pipeline.load(pipeline)
-    ws = _resolve_workspace(workspace, pipeline.source)
-    if overrides:
-        pipeline = copy.deepcopy(pipeline)  # the caller's pipeline object stays as it was
-    for text in overrides or []:
-        node, param, value = parse_override(text)
-        pipeline.set_param(node, param, value)
-    for target in (until, from_node):
-        if target is not None and target not in pipeline.nodes:
-            raise TidalError(f"there is no node '{target}' (nodes: {', '.join(pipeline.nodes)})")
-    registry = model_registry(pipeline, ws)
-    check(pipeline, models=registry)
-    if until is not None:
-        pipeline = pipeline.subset(pipeline.ancestors(until) | {until})
-    check_code_allowed(pipeline, allow_code)
-    pinned = (_resume.options or {}).get("models") if _resume is not None else None
-    models = resolve_model_inputs(pipeline, registry, pinned) if registry is not None else {}
-    force = set()
-    if from_node is not None:
-        force = pipeline.descendants(from_node) | {from_node}
-
+    """The engine's part of :func:`tidal.runtime.run_pipeline`: the pipeline has its overrides, ``ws`` is open."""
     kind = executor if isinstance(executor, str) else type(executor).__name__
-    if workers is None and kind != "ray":
-        workers = default_workers()
-    requests = resource_requests(pipeline)
-    chosen = executor if not isinstance(executor, str) else make_executor(executor, workers, address=address)
+    early = None
+    if kind == "local" and workers:  # workers start now, importing while the pipeline is validated
+        early = make_executor(kind, workers, address=address)
+        if isinstance(early, LocalExecutor):
+            early.prestart(first_wave(pipeline), component_modules(pipeline))
+    try:
+        registry = model_registry(pipeline, ws)
+        check(pipeline, models=registry)
+        if until is not None:
+            pipeline = pipeline.subset(pipeline.ancestors(until) | {until})
+        check_code_allowed(pipeline, allow_code)
+        pinned = (_resume.options or {}).get("models") if _resume is not None else None
+        models = resolve_model_inputs(pipeline, registry, pinned) if registry is not None else {}
+        force = set()
+        if from_node is not None:
+            force = pipeline.descendants(from_node) | {from_node}
+        requests = resource_requests(pipeline)
+    except BaseException:
+        if early is not None:
+            early.shutdown()
+        raise
+    chosen = early or (executor if not isinstance(executor, str) else make_executor(executor, workers, address=address))
     try:
         chosen.check(requests, ws.artifacts)
     except BaseException:
@@ -430,7 +365,7 @@ def run_pipeline(
             id=run_id or new_run_id(),
             pipeline_name=pipeline.name,
             pipeline_yaml=pipeline.to_yaml(),
-            pipeline_path=_stored_path(pipeline.source, ws.root),
+            pipeline_path=stored_path(pipeline.source, ws.root),
             status="running",
             created_at=now(),
             started_at=now(),
@@ -456,22 +391,7 @@ def run_pipeline(
     finally:
         chosen.shutdown()
     store.update_run(run.id, status=status, error=error, finished_at=now())
+    if status == "succeeded" and _resume is None and until is None and from_node is None and not models and kind in ("local", "inline"):
+        state.keep_plan()
     state.emit(status, error=error)
     return RunResult.load(ws, run.id)
-
-
-def resume_run(run_id: str, *, workspace: Workspace | str | Path | None = None, **options: Any) -> RunResult:
-    """Finish an interrupted, failed or cancelled run without recomputing its finished nodes."""
-    ws = _resolve_workspace(workspace)
-    run = ws.metadata.get_run(run_id)
-    if run.status == "succeeded":
-        raise TidalError(f"run {run.id} already succeeded; there is nothing to resume")
-    pipeline = Pipeline.from_yaml(run.pipeline_yaml, run.pipeline_path)
-    saved = run.options or {}
-    options.setdefault("workers", saved.get("workers"))
-    options.setdefault("cache", saved.get("cache", True))
-    if saved.get("executor") in ("local", "ray", "inline"):  # the executor it ran on, unless told otherwise
-        options.setdefault("executor", saved["executor"])
-        if options["executor"] == saved["executor"] and saved.get("address"):
-            options.setdefault("address", saved["address"])
-    return run_pipeline(pipeline, workspace=ws, _resume=run, **options)

@@ -20,18 +20,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tidal.core._errors import TidalError
 from tidal.runtime._machine import check_fits_here
-from tidal.runtime._worker import NodeTask, TaskResult, execute_task, timeout_message
+from tidal.runtime._run import check_executor_choice
+from tidal.runtime._worker import (
+    PRELOAD_VARIABLE,
+    NodeTask,
+    TaskResult,
+    execute_task,
+    timeout_message,
+)
 
 if TYPE_CHECKING:
     from tidal.core._resources import Resources
     from tidal.store._artifacts import ArtifactStore
 
 #: the executors ``make_executor`` (and ``tidal run --executor``) knows
-EXECUTORS = ("local", "ray", "inline")
-
-
 class Executor(Protocol):
     """The seam between the engine and the machines that do the work."""
 
@@ -138,6 +141,9 @@ class LocalExecutor:
         self._busy: list[_Worker] = []
         self._folder = tempfile.mkdtemp(prefix="tidal-workers-")
         self._authkey = secrets.token_bytes(32)
+        #: workers started and not yet connected: pid -> (process, deadline)
+        self._starting: dict[int, tuple[subprocess.Popen[bytes], float]] = {}
+        self._preload: tuple[str, ...] = ()
         self._listener = multiprocessing.connection.Listener(
             os.path.join(self._folder, "socket"), family="AF_UNIX", authkey=self._authkey
         )
@@ -154,32 +160,57 @@ class LocalExecutor:
         for node_id, request in requests.items():
             check_fits_here(node_id, request)
 
-    def _spawn(self) -> _Worker:
-        """A new worker, connected; a worker that dies or stalls before connecting raises :class:`WorkerStartFailed`."""
+    def prestart(self, count: int, modules: list[str] | tuple[str, ...] = ()) -> None:
+        """Start up to ``count`` workers now without waiting for them; each imports ``modules`` (the component
+        modules the run will likely need) before it connects, while the engine goes on validating."""
+        self._preload = tuple(modules)
+        for _ in range(min(count, self.capacity) - len(self._idle) - len(self._busy) - len(self._starting)):
+            self._launch()
+
+    def _launch(self) -> None:
         environment = dict(os.environ)
         environment["TIDAL_WORKER_AUTHKEY"] = self._authkey.hex()
         environment["PYTHONPATH"] = os.pathsep.join(path for path in sys.path if path)
+        if self._preload:
+            environment[PRELOAD_VARIABLE] = ",".join(self._preload)
         process = subprocess.Popen(
             [sys.executable, "-m", "tidal._worker_process", str(self._listener.address)],
             env=environment,
             stdin=subprocess.DEVNULL,
         )
-        limit = float(os.environ.get(START_TIMEOUT_VARIABLE) or DEFAULT_START_TIMEOUT_S)
-        deadline = time.monotonic() + limit
+        self._starting[process.pid] = (process, time.monotonic() + self._start_limit())
+
+    @staticmethod
+    def _start_limit() -> float:
+        return float(os.environ.get(START_TIMEOUT_VARIABLE) or DEFAULT_START_TIMEOUT_S)
+
+    def _spawn(self) -> _Worker:
+        """A started worker, connected (one is started if none is on its way); a worker that dies or stalls
+        before connecting raises :class:`WorkerStartFailed`."""
+        if not self._starting:
+            self._launch()
         while True:
-            # wait for the connection in short slices, so a worker that died is noticed at once
-            ready = multiprocessing.connection.wait([self._listener_socket], timeout=0.2)
-            if ready:
-                return _Worker(process, self._listener.accept())
-            code = process.poll()
-            if code is not None:
-                raise WorkerStartFailed(f"the worker process exited (code {code}) before it connected; "
-                                        "see its output above (a broken plug-in import, say)")
-            if time.monotonic() > deadline:
-                process.kill()
-                process.wait()
-                raise WorkerStartFailed(f"the worker process did not connect within {limit:g} s; raise "
-                                        f"{START_TIMEOUT_VARIABLE} on a very slow machine")
+            # wait for a connection in short slices, so a worker that died is noticed at once
+            if multiprocessing.connection.wait([self._listener_socket], timeout=0.2):
+                connection = self._listener.accept()
+                pid = connection.recv() if connection.poll(self._start_limit()) else None
+                entry = self._starting.pop(pid, None) if isinstance(pid, int) else None
+                if entry is not None:
+                    return _Worker(entry[0], connection)
+                connection.close()  # not one of ours (it authenticated, so this is only defensive)
+                continue
+            for pid, (process, deadline) in list(self._starting.items()):
+                code = process.poll()
+                if code is not None:
+                    del self._starting[pid]
+                    raise WorkerStartFailed(f"the worker process exited (code {code}) before it connected; "
+                                            "see its output above (a broken plug-in import, say)")
+                if time.monotonic() > deadline:
+                    del self._starting[pid]
+                    process.kill()
+                    process.wait()
+                    raise WorkerStartFailed(f"the worker process did not connect within {self._start_limit():g} s; "
+                                            f"raise {START_TIMEOUT_VARIABLE} on a very slow machine")
 
     @property
     def _listener_socket(self) -> Any:
@@ -321,20 +352,12 @@ class LocalExecutor:
                 worker.process.wait()
             worker.connection.close()
         self._idle = []
+        for process, _ in self._starting.values():  # started ahead of need and never used
+            process.kill()
+            process.wait()
+        self._starting = {}
         self._listener.close()
         shutil.rmtree(self._folder, ignore_errors=True)
-
-
-def check_executor_choice(kind: str, workers: int | None = None, address: str | None = None) -> None:
-    """Raise :class:`TidalError` for an unknown executor or options that do not go with it (before any work)."""
-    if kind not in EXECUTORS:
-        raise TidalError(f"unknown executor {kind!r}; choose one of: {', '.join(EXECUTORS)} "
-                         "(e.g. `tidal run FILE --executor ray --address HOST:6379`)")
-    if address is not None and kind != "ray":
-        raise TidalError(f"--address names a Ray cluster; it goes with --executor ray, not with the {kind} executor")
-    if kind == "ray" and workers == 0:
-        raise TidalError("--workers 0 runs nodes in this process; with --executor ray give how many nodes may be "
-                         "in flight (1 or more), or leave it out for the cluster's CPU count")
 
 
 def make_executor(kind: str, workers: int | None, *, address: str | None = None) -> Executor:

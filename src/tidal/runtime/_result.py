@@ -7,7 +7,6 @@ from typing import Any
 
 from tidal.core._display import Displayable
 from tidal.core._errors import NotFound
-from tidal.runtime._values import read_value
 from tidal.store._metadata import ArtifactRecord, NodeRunRecord, RunRecord
 from tidal.store._workspace import Workspace
 
@@ -77,6 +76,10 @@ class RunResult(Displayable):
     def output(self, node: str, port: str | None = None, *, trust: bool = False) -> Any:
         """Load an output: a LazyTable, ModelPackage, Metrics or Figure."""
         record = self.artifact(node, port)
+        from tidal.runtime._values import (
+            read_value,  # pandas and pyarrow: only when a value is read
+        )
+
         return read_value(self.workspace.artifacts.local_path(record.uri), record.type, trust)
 
     def metrics(self, node: str | None = None) -> dict[str, Any]:

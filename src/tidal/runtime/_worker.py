@@ -251,6 +251,10 @@ def _exit_with_engine(engine_pid: int) -> None:
     threading.Thread(target=watch, name="tidal-engine-watch", daemon=True).start()
 
 
+#: comma-separated component modules a new worker imports before it connects
+PRELOAD_VARIABLE = "TIDAL_WORKER_PRELOAD"
+
+
 def worker_main(address: str) -> None:
     """A worker process: connect to the engine, then run tasks until the connection closes."""
     import signal
@@ -258,7 +262,11 @@ def worker_main(address: str) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the engine decides what Ctrl-C does
     _exit_with_engine(os.getppid())
+    # the component modules the run will likely need, imported before connecting: a worker started ahead
+    # of need is then ready for its first node (the engine validates the pipeline meanwhile)
+    registry.preload([name for name in os.environ.pop(PRELOAD_VARIABLE, "").split(",") if name])
     connection = Client(address, family="AF_UNIX", authkey=bytes.fromhex(os.environ.pop("TIDAL_WORKER_AUTHKEY")))
+    connection.send(os.getpid())  # which of the started processes this connection is
     while True:
         try:
             task = connection.recv()

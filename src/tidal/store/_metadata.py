@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, select, update
+from sqlalchemy import Engine, create_engine, event, inspect, select, text, update
 from sqlalchemy.engine import Connection
 
 from tidal.core._errors import NotFound, TidalError
@@ -107,8 +107,26 @@ def make_engine(url: str) -> Engine:
                          "for PostgreSQL install tidal-ml[postgres]") from None
 
 
+#: the newest migration of each branch; a test checks this against alembic's own reading of the
+#: migrations folder, so adding a migration without updating it fails the suite
+SCHEMA_HEADS = frozenset({"0002", "0003"})
+
+
+def _current_heads(connection: Connection) -> set[str] | None:
+    """The revisions recorded in ``alembic_version``; None where that table does not exist yet."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return {row[0] for row in connection.execute(text("SELECT version_num FROM alembic_version"))}
+
+
 def upgrade_schema(connection: Connection) -> None:
-    """Bring the schema to the newest migration (a no-op when already there)."""
+    """Bring the schema to the newest migration (a no-op when already there).
+
+    A database already at :data:`SCHEMA_HEADS` is recognised with one query, without importing
+    alembic (about 0.2 s of every command's start-up); anything else goes through alembic.
+    """
+    if _current_heads(connection) == SCHEMA_HEADS:
+        return
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory

@@ -10,7 +10,7 @@ from typing import Any
 
 from tidal.pipeline import Pipeline
 from tidal.runtime import RunEvent, check_code_allowed, run_pipeline
-from tidal.runtime._engine import new_run_id
+from tidal.runtime._events import new_run_id
 from tidal.store import Workspace
 
 #: finished runs whose events stay in memory (older ones replay from the store)
