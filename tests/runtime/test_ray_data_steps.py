@@ -304,3 +304,19 @@ nodes:
         totals["n_sum"].tolist() == expected["sum"].tolist()
         and totals["n_max"].tolist() == expected["max"].tolist()
     )
+
+
+def test_a_callers_connection_is_not_taken_for_tidals_earlier_one_with_the_same_job_id(
+    local_ray, monkeypatch
+):
+    """Tidal connected to a cluster earlier in this process, then the caller started another Ray: both first
+    drivers are job 01000000, so only the cluster tells them apart (else this Ray is taken for the remote one)."""
+    from tidal.runtime import _ray_executor
+
+    monkeypatch.setattr(_ray_executor._Connection, "job", ray.get_runtime_context().get_job_id())
+    monkeypatch.setattr(_ray_executor._Connection, "cluster", "203.0.113.1:6379")
+    monkeypatch.setattr(_ray_executor._Connection, "address", "203.0.113.1:6379")
+    assert (
+        _ray_executor.connect(None) is True
+    )  # the caller's Ray on this machine: it shares this disk
+    assert ray.is_initialized()

@@ -37,13 +37,16 @@ _CLUSTER_HINT = "lower the node's 'resources', or add a Ray node that has them"
 class _Connection:
     """This process's connection to Ray, when Tidal made it (a caller's own ``ray.init`` is left alone)."""
 
-    #: the Ray job id of the connection Tidal made; another id means the caller has reconnected since
+    #: the Ray job id and cluster (GCS address) of the connection Tidal made; another one means the caller has
+    #: reconnected since (job ids alone repeat: the first driver of every cluster is job 01000000)
     job: str | None = None
+    cluster: str | None = None
     address: str | None = None
 
     @classmethod
     def ours(cls, ray: Any) -> bool:
-        return cls.job is not None and ray.get_runtime_context().get_job_id() == cls.job
+        context = ray.get_runtime_context()
+        return cls.job is not None and context.get_job_id() == cls.job and context.gcs_address == cls.cluster
 
 
 def _import_ray() -> Any:
@@ -82,7 +85,8 @@ def connect(address: str | None) -> bool:
         where = f"the Ray cluster at {address}" if address else "a Ray on this machine"
         raise TidalError(f"cannot reach {where}: {error}; start one with `ray start --head` and pass its address "
                          "(--address HOST:PORT)") from None
-    _Connection.job, _Connection.address = ray.get_runtime_context().get_job_id(), address
+    context = ray.get_runtime_context()
+    _Connection.job, _Connection.cluster, _Connection.address = context.get_job_id(), context.gcs_address, address
     return address is None
 
 
