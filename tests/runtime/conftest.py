@@ -40,7 +40,13 @@ def s3_artifacts(s3_endpoint):
 
 
 @pytest.fixture(scope="session")
-def ray_address(s3_endpoint, executions_file):
+def fake_gpu_folder(tmp_path_factory):
+    """Where nodes on the Ray cluster pretend to hold GPU memory (testing_components reads it for the probe)."""
+    return tmp_path_factory.mktemp("fake-gpu")
+
+
+@pytest.fixture(scope="session")
+def ray_address(s3_endpoint, executions_file, fake_gpu_folder):
     """A Ray cluster started with `ray start` (4 CPUs, one fake GPU, a custom resource), once per session.
 
     One node: a second (`ray start --address`) costs about five seconds more on a small machine, and
@@ -52,7 +58,7 @@ def ray_address(s3_endpoint, executions_file):
     from ray_cluster import ray_cluster
 
     environment = {**os.environ, **S3_ENVIRONMENT, "AWS_ENDPOINT_URL": s3_endpoint, "RAY_AUTH_MODE": "disabled",
-                   "TIDAL_TEST_LOG": str(executions_file)}
+                   "TIDAL_TEST_LOG": str(executions_file), "TIDAL_TEST_FAKE_GPU": str(fake_gpu_folder)}
     folder = Path(tempfile.mkdtemp(prefix="tidal-ray-"))  # short: Ray's socket paths live under it
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RAY_AUTH_MODE", "disabled")  # the cluster runs without token auth; so does this driver

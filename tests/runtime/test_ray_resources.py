@@ -50,6 +50,24 @@ def test_five_quarter_gpu_nodes_run_four_at_a_time(ray_address, s3_artifacts, tm
     assert result.run.options["executor"] == "ray"
 
 
+def test_on_ray_only_the_node_over_its_gpu_share_is_stopped_and_named(ray_address, s3_artifacts, tmp_path, fake_gpu_folder):
+    """Each quarter-GPU node runs in a local worker of its Ray worker, watched as on one machine (a fake
+    GPU of 1000 MiB: the nodes write what they pretend to hold, the Ray workers' probe reads it)."""
+    pipeline = Pipeline("ray-shares")
+    pipeline.add("testing.gpu_hog", "greedy", params={"folder": str(fake_gpu_folder), "mib": 400, "seconds": 30},
+                 resources={"gpus": 0.25})
+    pipeline.add("testing.gpu_hog", "modest", params={"folder": str(fake_gpu_folder), "mib": 200, "seconds": 2},
+                 resources={"gpus": 0.25})
+    uri, options = s3_artifacts
+    workspace = Workspace.open(tmp_path, artifacts=uri, storage_options=options)
+    result = run_pipeline(pipeline, workspace=workspace, executor="ray", address=ray_address, workers=4)
+    greedy, modest = result.nodes["greedy"], result.nodes["modest"]
+    assert modest.status == "succeeded", modest.error
+    assert greedy.status == "failed" and greedy.attempts == 1
+    assert "node 'greedy' (gpus: 0.25)" in greedy.error and "held 400 MiB" in greedy.error
+    assert "over its share of 250 MiB" in greedy.error
+
+
 @pytest.mark.parametrize(("resources", "words"), [
     ({"gpus": 4}, "node 'train' asks 4 GPUs; the largest Ray node has 1; lower the node's 'resources', or add a Ray node"),
     ({"cpus": 16}, "node 'train' asks 16 CPUs; the largest Ray node has 4"),

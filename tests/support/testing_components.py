@@ -15,6 +15,25 @@ import pandas as pd
 
 from tidal.core import Metrics, Param, component
 
+#: a folder standing in for a GPU: a process "holds" the bytes written to FOLDER/PID (tests set it for Ray workers)
+FAKE_GPU_VARIABLE = "TIDAL_TEST_FAKE_GPU"
+FAKE_GPU_MIB = 1000
+
+
+def _install_fake_gpu(folder: str) -> None:
+    """Make the local executor's GPU probe read ``folder`` instead of NVML, in this process."""
+    from tidal.runtime import _executor
+
+    def sampler(pid: int) -> int | None:
+        held = Path(folder, str(pid))
+        return int(held.read_text()) if held.exists() else None
+
+    _executor.GPU_PROBE = lambda: (sampler, FAKE_GPU_MIB << 20)
+
+
+if os.environ.get(FAKE_GPU_VARIABLE):
+    _install_fake_gpu(os.environ[FAKE_GPU_VARIABLE])
+
 
 def _note(name: str) -> None:
     log = os.environ.get("TIDAL_TEST_LOG")

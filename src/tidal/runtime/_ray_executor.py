@@ -142,19 +142,53 @@ def _run_node_with_timeout(task: NodeTask, shares_disk: bool = True) -> TaskResu
                       error_kind="timeout", duration_s=time.perf_counter() - started)
 
 
+def _run_node_in_watched_worker(task: NodeTask, shares_disk: bool = True) -> TaskResult:
+    """A node asking a fraction of a GPU: run in a local worker process of this Ray worker, which the local
+    executor watches as it does on one machine (the allocator cap inside, the NVML watchdog beside it).
+
+    A node over its share is stopped alone and fails naming its share; this Ray worker answers for it, and
+    the node's neighbours on the same device run on. The local executor also keeps the node's timeout.
+    Its data steps, if any, run as one query (``shares_disk`` is unused: the local worker has no runner).
+    """
+    from tidal.core._registry import PLUGINS_VARIABLE, registry
+    from tidal.runtime._executor import LocalExecutor
+
+    # the pipeline's own plug-ins, which its nodes need anyway: a site may set the GPU probe from one
+    registry.preload([name.strip() for name in os.environ.get(PLUGINS_VARIABLE, "").split(",") if name.strip()])
+    executor = LocalExecutor(1)
+    try:
+        executor.submit(task)
+        while True:
+            results = executor.wait(timeout=1.0)
+            if results:
+                return results[0]
+    finally:
+        executor.shutdown()
+
+
 _remote_functions: dict[str, Any] = {}
 
 
-def _remote(timed: bool) -> Any:
-    """The Ray remote function for a node; Ray never retries it (the engine owns retries)."""
-    key = "timed" if timed else "plain"
-    if key not in _remote_functions:
+def _remote(kind: str) -> Any:
+    """The Ray remote function for a node (``plain``, ``timed`` or ``watched``); Ray never retries it (the
+    engine owns retries)."""
+    if kind not in _remote_functions:
         ray = _import_ray()
         options: dict[str, Any] = {"max_retries": 0, "retry_exceptions": False}
-        if timed:
+        if kind == "timed":
             options["max_calls"] = 1
-        _remote_functions[key] = ray.remote(**options)(_run_node_with_timeout if timed else _run_node)
-    return _remote_functions[key]
+        runners = {"plain": _run_node, "timed": _run_node_with_timeout, "watched": _run_node_in_watched_worker}
+        _remote_functions[kind] = ray.remote(**options)(runners[kind])
+    return _remote_functions[kind]
+
+
+def runner_kind(task: NodeTask) -> str:
+    """How a node runs on its Ray worker: watched in a local worker when it asks a fraction of a GPU,
+    in a thread with a deadline when it has a timeout, else directly."""
+    gpus = task.resources.gpus if task.resources is not None else None
+    if gpus and gpus < 1:
+        return "watched"
+    return "timed" if task.timeout else "plain"
 
 
 def ray_options(task: NodeTask) -> dict[str, Any]:
@@ -231,7 +265,7 @@ class RayExecutor:
 
     def submit(self, task: NodeTask) -> None:
         try:
-            reference = _remote(bool(task.timeout)).options(**ray_options(task)).remote(task, self._shares_disk)
+            reference = _remote(runner_kind(task)).options(**ray_options(task)).remote(task, self._shares_disk)
         except (ValueError, TypeError) as error:  # Ray refused the options
             self._failed.append(TaskResult(task.node_id, ok=False, attempt=task.attempt, error_kind="user",
                                            error=f"Ray refused the node's resources: {error}"))
