@@ -154,3 +154,18 @@ def test_integer_sums_merge_exactly_beyond_float_precision(tmp_path):
         spread = step().to_pandas()
     pd.testing.assert_frame_equal(spread, step().to_pandas(), check_exact=True)
     assert spread["n_sum"].tolist() == [3 * 2**55 + 3, -3 * 2**54 - 3]
+
+
+def test_data_steps_on_a_split_table_do_not_import_ray_without_a_runner(folder):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom tidal.core import LazyTable\nfrom tidal.components.data_rows import filter_rows\n"
+        "from tidal.components.data_reshape import group_by\n"
+        f"table = LazyTable({str(folder)!r})\nfilter_rows(table, where='v > 0')\n"
+        "group_by(table, keys=['g'], aggregations={'v': ['sum']})\nprint('ray' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
