@@ -320,3 +320,23 @@ def test_a_callers_connection_is_not_taken_for_tidals_earlier_one_with_the_same_
         _ray_executor.connect(None) is True
     )  # the caller's Ray on this machine: it shares this disk
     assert ray.is_initialized()
+
+
+def test_a_file_whose_schema_differs_stops_the_step_on_ray_too(local_ray, split, tmp_path):
+    from tidal.runtime import ray_data_steps
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for index, file in enumerate(split.files[:3]):
+        table = pd.read_parquet(file)
+        if index == 2:
+            table["n"] = table["n"].astype("float64")
+        table.to_parquet(folder / f"part-{index}.parquet", index=False)
+    with (
+        ray_data_steps(),
+        pytest.raises(
+            DataError,
+            match="file part-2.parquet: column 'n' is double, but int64 in part-0.parquet",
+        ),
+    ):
+        group_by(LazyTable(str(folder)), keys=["k"], aggregations={"n": ["sum"]})
