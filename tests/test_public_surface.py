@@ -35,7 +35,7 @@ SURFACE: dict[str, list[str]] = {'tidal': ['CodeNotAllowed', 'Column', 'Columns'
                     'validate'],
  'tidal.runtime': ['Executor', 'InlineExecutor', 'LocalExecutor', 'NodeContext', 'NodeTask', 'RayExecutor', 'RunEvent',
                    'RunResult', 'TaskResult', 'check_code_allowed', 'code_nodes', 'current_node', 'effective_status', 'make_executor',
-                   'parse_override', 'resume_run', 'run_pipeline'],
+                   'parse_override', 'ray_data_steps', 'resume_run', 'run_pipeline'],
  'tidal.store': ['ArtifactRecord', 'ArtifactStore', 'MetadataStore', 'NodeRunRecord', 'RunRecord',
                  'Workspace', 'file_digest', 'find_workspace'],
  'tidal.serving': ['Batcher', 'BatchingConfig', 'LoadFailed', 'ModelRepository', 'ModelServer', 'ModelSpec',

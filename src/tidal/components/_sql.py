@@ -52,7 +52,10 @@ SANDBOX_HINT = (
 
 
 def _paths(items: Iterable[LazyTable | str | os.PathLike[str]]) -> list[str]:
-    return [str(Path(item.path if isinstance(item, LazyTable) else item).resolve()) for item in items]
+    paths: list[str] = []
+    for item in items:
+        paths.extend(str(Path(file).resolve()) for file in (item.files if isinstance(item, LazyTable) else [item]))
+    return paths
 
 
 def connect(
@@ -61,6 +64,7 @@ def connect(
     read: Iterable[str | os.PathLike[str]] = (),
     write: Iterable[str | os.PathLike[str]] = (),
     folders: Iterable[str | os.PathLike[str]] = (),
+    threads: int | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory DuckDB, sandboxed, that spills to the system temp folder when memory runs short.
 
@@ -72,9 +76,11 @@ def connect(
     ``write`` files, read and write inside ``folders`` and the scratch and spill folders, and
     touch no other file, no URL and no extension (external access is off). Its configuration is
     then locked, so no statement can turn access back on, move the spill folder or lift the
-    memory limit.
+    memory limit. ``threads`` caps DuckDB's threads (a partition task runs on one core).
     """
     con = duckdb.connect()
+    if threads is not None:
+        con.execute(f"SET threads = {int(threads)}")
     SPILL.mkdir(parents=True, exist_ok=True)
     SCRATCH.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET temp_directory = {literal(str(SPILL))}")
@@ -95,13 +101,38 @@ def connect(
 
 
 def scan(table: LazyTable, *, row_numbers: bool = False) -> str:
-    """SQL for a table's rows; with ``row_numbers`` a column ``__tidal_row`` holds each row's position."""
-    source = literal(str(Path(table.path).resolve()))
+    """SQL for a table's rows; with ``row_numbers`` a column ``__tidal_row`` holds each row's position.
+
+    A table split across files reads its files in order; a row's position then counts on from the
+    rows of the files before it.
+    """
+    files = [str(Path(file).resolve()) for file in table.files]
+    if len(files) > 1:
+        return _scan_files(table, files, row_numbers=row_numbers)
+    source = literal(files[0])
     if not row_numbers:
         return f"read_parquet({source})"
     if "file_row_number" in table.columns:  # the file's own column would clash with DuckDB's
         return f"(SELECT *, row_number() OVER () - 1 AS {ROW} FROM read_parquet({source}))"
     return f"(SELECT * EXCLUDE (file_row_number), file_row_number AS {ROW} FROM read_parquet({source}, file_row_number = true))"
+
+
+def _scan_files(table: LazyTable, files: list[str], *, row_numbers: bool) -> str:
+    import pyarrow.parquet as pq
+
+    table.schema  # noqa: B018 -- checks that the files agree, naming the one that does not
+    source = "[" + ", ".join(literal(file) for file in files) + "]"
+    if not row_numbers:
+        return f"read_parquet({source})"
+    if "file_row_number" in table.columns or "filename" in table.columns:
+        return f"(SELECT *, row_number() OVER () - 1 AS {ROW} FROM read_parquet({source}))"
+    offsets, start = [], 0
+    for file in files:
+        offsets.append(f"WHEN {literal(file)} THEN {start}")
+        start += int(pq.ParquetFile(file).metadata.num_rows)
+    offset = f"CASE filename {' '.join(offsets)} END"
+    return (f"(SELECT * EXCLUDE (file_row_number, filename), file_row_number + {offset} AS {ROW} "
+            f"FROM read_parquet({source}, file_row_number = true, filename = true))")
 
 
 def register(con: duckdb.DuckDBPyConnection, name: str, table: LazyTable, *, row_numbers: bool = False) -> None:

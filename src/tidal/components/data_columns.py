@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from tidal.components._partitioned import rowwise
 from tidal.components._sql import (
     ROW,
     check_columns,
@@ -14,7 +15,6 @@ from tidal.components._sql import (
     is_floating,
     quote,
     register,
-    to_lazy,
 )
 from tidal.core import DataError, LazyTable, Param, ParameterError, component
 
@@ -45,7 +45,7 @@ def select(
     """
     con = connect(data)
     register(con, "data", data)
-    return to_lazy(con, f"SELECT {column_list(_named(columns, 'columns'))} FROM data", what="select")
+    return rowwise(con, f"SELECT {column_list(_named(columns, 'columns'))} FROM data", data, what="select")
 
 
 @component("data.drop", title="Drop Columns", tags={})
@@ -68,7 +68,7 @@ def drop(
         raise DataError("parameter 'columns' names every column; at least one must stay")
     con = connect(data)
     register(con, "data", data)
-    return to_lazy(con, f"SELECT {column_list(kept)} FROM data", what="drop")
+    return rowwise(con, f"SELECT {column_list(kept)} FROM data", data, what="drop")
 
 
 @component("data.rename", title="Rename Columns", tags={"sample_params": {"mapping": {"x1": "first score", "cat": "colour"}}})
@@ -97,7 +97,7 @@ def rename(
     select_list = ", ".join(f"{quote(old)} AS {quote(new)}" for old, new in zip(data.columns, names, strict=True))
     con = connect(data)
     register(con, "data", data)
-    return to_lazy(con, f"SELECT {select_list} FROM data", what="rename")
+    return rowwise(con, f"SELECT {select_list} FROM data", data, what="rename")
 
 
 @component("data.reorder", title="Reorder Columns", tags={})
@@ -120,7 +120,7 @@ def reorder(
     order = named + rest if position == "first" else rest + named
     con = connect(data)
     register(con, "data", data)
-    return to_lazy(con, f"SELECT {column_list(order)} FROM data", what="reorder")
+    return rowwise(con, f"SELECT {column_list(order)} FROM data", data, what="reorder")
 
 
 #: the types data.cast offers, as DuckDB spells them
@@ -165,7 +165,7 @@ def cast(
     register(con, "data", data, row_numbers=True)
     query = f"SELECT {', '.join(converted(name) for name in data.columns)} FROM data"
     try:
-        return to_lazy(con, query, what="parameter 'types'")
+        return rowwise(con, query, data, what="parameter 'types'")
     except DataError:
         for name, kind in types.items():
             target = CAST_TYPES[kind]

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 import duckdb
 
+from tidal.components._partitioned import broadcast_join, local, rowwise
+from tidal.components._row_local import is_row_local
 from tidal.components._sql import (
     ROW,
     column_list,
@@ -13,7 +15,6 @@ from tidal.components._sql import (
     first_line,
     quote,
     register,
-    scan,
     to_lazy,
 )
 from tidal.core import DataError, LazyTable, Param, ParameterError, component
@@ -69,10 +70,14 @@ def join(
     condition = " AND ".join(f"l.{quote(a)} = r.{quote(b)}" for a, b in zip(on, right_keys, strict=True))
     order = f"r.{ROW}, l.{ROW}" if how == "right" else f"l.{ROW}, r.{ROW}"
     query = (
-        f"SELECT {', '.join(select)} FROM {scan(left, row_numbers=True)} AS l "
-        f"{_JOINS[how]} JOIN {scan(right, row_numbers=True)} AS r ON {condition} ORDER BY {order} NULLS LAST"
+        f"SELECT {', '.join(select)} FROM {quote('left')} AS l "
+        f"{_JOINS[how]} JOIN {quote('right')} AS r ON {condition} ORDER BY {order} NULLS LAST"
     )
-    return to_lazy(connect(left, right), query, what="cannot join on 'on'/'right_on' (do the key types match?)")
+    con = connect(left, right)
+    register(con, "left", left, row_numbers=True)
+    register(con, "right", right, row_numbers=True)
+    return broadcast_join(con, query, left, right, how=how, left_view="left", right_view="right",
+                          what="cannot join on 'on'/'right_on' (do the key types match?)")
 
 
 @component("data.union", title="Union", tags={})
@@ -152,4 +157,7 @@ def sql(
     for name, table in connected.items():
         register(con, name, table)
     hint = "" if len(connected) == 3 else f" (connected tables: {', '.join(connected)})"
-    return to_lazy(con, text, what=f"parameter 'query'{hint}")
+    what = f"parameter 'query'{hint}"
+    if len(connected) > 1:
+        return local(con, text, what=what, reason="a query over several tables")
+    return rowwise(con, text, t1, what=what, view="t1", unless=lambda: is_row_local(con, text, "t1"))

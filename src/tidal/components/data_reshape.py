@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 import pandas as pd
 
+from tidal.components._partitioned import Aggregate as PartialAggregate
+from tidal.components._partitioned import aggregate
 from tidal.components._sql import (
     ROW,
     check_columns,
@@ -15,7 +17,6 @@ from tidal.components._sql import (
     is_numeric,
     quote,
     register,
-    to_lazy,
 )
 from tidal.core import Column, Columns, DataError, LazyTable, Param, ParameterError, component
 
@@ -66,6 +67,7 @@ def group_by(
     types = column_types(data)
     check_columns(aggregations, types, param="aggregations")
     select = [quote(name) for name in keys]
+    parts: list[PartialAggregate] = []
     taken = set(keys)
     for name, functions in aggregations.items():
         for function in functions:
@@ -83,6 +85,7 @@ def group_by(
                 raise DataError(f"parameter 'aggregations': output column '{output}' would appear twice")
             taken.add(output)
             select.append(f"{expression} AS {quote(output)}")
+            parts.append(PartialAggregate(output, function, column))
     if count_column:
         if count_column in taken:
             raise DataError(f"parameter 'count_column': '{count_column}' is already an output column; choose another name")
@@ -93,7 +96,7 @@ def group_by(
     query = f"SELECT {', '.join(select)} FROM data"
     if keys:
         query += f" GROUP BY {column_list(keys)} ORDER BY {', '.join(quote(key) + ' NULLS LAST' for key in keys)}"
-    return to_lazy(con, query, what="group_by")
+    return aggregate(con, query, data, keys=keys, aggregates=parts, count_column=count_column, what="group_by")
 
 
 @component("data.pivot", title="Pivot", tags={"sample_params": {"index": ["label"], "pivot_column": "cat", "value_column": "x1"}})

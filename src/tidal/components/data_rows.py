@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 import numpy as np
 import pandas as pd
 
+from tidal.components._partitioned import rowwise
+from tidal.components._row_local import is_row_local
 from tidal.components._sql import (
     ROW,
     column_list,
@@ -46,7 +48,8 @@ def filter_rows(
         raise ParameterError("parameter 'where' is empty: write a condition such as x > 0")
     con = connect(data)
     register(con, "data", data)
-    return to_lazy(con, f"SELECT * FROM data WHERE ({condition})", what="parameter 'where'")
+    query = f"SELECT * FROM data WHERE ({condition})"
+    return rowwise(con, query, data, what="parameter 'where'", unless=lambda: is_row_local(con, query, "data"))
 
 
 @component("data.sort", title="Sort Rows", tags={"sample_params": {"columns": ["cat", "x1"]}})
@@ -131,7 +134,7 @@ def drop_missing(
     test = joiner.join(missing(name, types[name]) for name in keys)
     con = connect(data, nan_checks=True)
     register(con, "data", data)
-    return to_lazy(con, f"SELECT * FROM data WHERE NOT ({test})", what="drop_missing")
+    return rowwise(con, f"SELECT * FROM data WHERE NOT ({test})", data, what="drop_missing", nan_checks=True)
 
 
 def _numeric_columns(data: pd.DataFrame, columns: list[str] | None, param: str, *, only_with_missing: bool = False) -> list[str]:
@@ -266,4 +269,5 @@ def append_id(
         raise DataError(f"parameter 'column': the input already has a column '{column}'; choose another name")
     con = connect(data)
     register(con, "data", data, row_numbers=True)
-    return to_lazy(con, f"SELECT CAST({ROW} + {int(start)} AS BIGINT) AS {quote(column)}, * EXCLUDE ({ROW}) FROM data", what="append_id")
+    query = f"SELECT CAST({ROW} + {int(start)} AS BIGINT) AS {quote(column)}, * EXCLUDE ({ROW}) FROM data"
+    return rowwise(con, query, data, what="append_id", row_numbers=True)

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from tidal.components._sql import connect, fetch, literal, quote, to_lazy
+from tidal.components._sql import connect, fetch, literal, quote, scan, to_lazy
 from tidal.core import DataError, InputFile, LazyTable, Metrics, OutputFile, Param, component
 
 #: encodings DuckDB's CSV reader decodes itself; others go through pyarrow's transcoder
@@ -130,16 +130,17 @@ def write_csv(
     if len(delimiter) != 1:
         raise DataError(f"parameter 'delimiter' must be one character, got {delimiter!r}")
     target, partial = output_file(path)
-    parquet = pq.ParquetFile(data.path)
+    schema = data.schema
     options = pacsv.WriteOptions(include_header=header, delimiter=delimiter)
     try:
-        with pacsv.CSVWriter(partial, parquet.schema_arrow, write_options=options) as writer:
-            for batch in parquet.iter_batches():
-                writer.write_batch(batch)
+        with pacsv.CSVWriter(partial, schema, write_options=options) as writer:
+            for file in data.files:
+                for batch in pq.ParquetFile(file).iter_batches():
+                    writer.write_batch(batch)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
         partial.unlink(missing_ok=True)
         raise DataError(f"cannot write this table as CSV: {error} (nested columns need io.write_jsonl or io.write_parquet)") from None
-    return written(target, partial, parquet.metadata.num_rows, len(parquet.schema_arrow))
+    return written(target, partial, data.num_rows, len(schema))
 
 
 @component("io.read_parquet", title="Read Parquet", tags={"source": True, "sample": "mixed", "file_format": "parquet"})
@@ -150,8 +151,10 @@ def read_parquet(
 ) -> LazyTable:
     """Read a Parquet file (or a folder of them) as a table queried in place, without loading it.
 
-    A single file read whole is used as it is, with no copy; picking columns or reading a folder
-    streams the rows through DuckDB into a new file.
+    A single file read whole is used as it is, with no copy, and so is a folder whose files share
+    their columns and types: the table stays split across them, in file name order, and a data
+    step on the Ray executor runs on each part (see docs/ray.md). Picking columns, or a folder
+    whose files differ, streams the rows through DuckDB into one new file, columns matched by name.
 
     Examples
     --------
@@ -165,6 +168,8 @@ def read_parquet(
     if file.is_dir():
         if not any(file.glob("*.parquet")):
             raise DataError(f"parameter 'path': folder {path} holds no .parquet files")
+        if not columns and _same_schemas(file):
+            return LazyTable(str(file))  # the files stay as they are: one table split across them
         source = f"read_parquet({literal(str(file / '*.parquet'))}, union_by_name = true)"
         con = connect(folders=[file])
     else:
@@ -181,6 +186,15 @@ def read_parquet(
         con = connect(read=[file])
     picked = ", ".join(quote(name) for name in columns) if columns else "*"
     return to_lazy(con, f"SELECT {picked} FROM {source}", what=f"cannot read {path} as Parquet")
+
+
+def _same_schemas(folder: Path) -> bool:
+    """Whether a folder's Parquet files agree on columns and types (else they are read by name into one file)."""
+    try:
+        LazyTable(str(folder)).schema  # noqa: B018 -- raises when the files disagree
+    except DataError:
+        return False
+    return True
 
 
 @component("io.write_parquet", title="Write Parquet", side_effects=True, tags={"sink": True})
@@ -201,7 +215,7 @@ def write_parquet(
     """
     target, partial = output_file(path)
     codec = "uncompressed" if compression == "none" else compression
-    fetch(connect(data, write=[partial]), f"COPY (SELECT * FROM read_parquet({literal(data.path)})) TO {literal(str(partial))} (FORMAT parquet, COMPRESSION {codec})", what=f"cannot write {path}")
+    fetch(connect(data, write=[partial]), f"COPY (SELECT * FROM {scan(data)}) TO {literal(str(partial))} (FORMAT parquet, COMPRESSION {codec})", what=f"cannot write {path}")
     return written(target, partial, data.num_rows, len(data.columns))
 
 
@@ -248,7 +262,7 @@ def write_jsonl(
     '{"a":1,"b":"x"}'
     """
     target, partial = output_file(path)
-    fetch(connect(data, write=[partial]), f"COPY (SELECT * FROM read_parquet({literal(data.path)})) TO {literal(str(partial))} (FORMAT json)", what=f"cannot write {path}")
+    fetch(connect(data, write=[partial]), f"COPY (SELECT * FROM {scan(data)}) TO {literal(str(partial))} (FORMAT json)", what=f"cannot write {path}")
     return written(target, partial, data.num_rows, len(data.columns))
 
 

@@ -102,7 +102,7 @@ def write_sql(
     import sqlalchemy
 
     engine = _engine(url)
-    parquet = pq.ParquetFile(data.path)
+    schema = data.schema
     rows = 0
     try:
         with engine.begin() as connection:
@@ -110,7 +110,7 @@ def write_sql(
             if exists and if_exists == "fail":
                 raise DataError(f"parameter 'table': table {table!r} already exists in {_shown(engine)}; set if_exists to replace or append")
             mode = if_exists if exists else "replace"
-            batches = parquet.iter_batches(batch_size=batch_rows)
+            batches = (batch for file in data.files for batch in pq.ParquetFile(file).iter_batches(batch_size=batch_rows))
             first = True
             for batch in batches:
                 frame = batch.to_pandas()
@@ -118,12 +118,12 @@ def write_sql(
                 rows += len(frame)
                 first = False
             if first:  # an empty table still creates its columns
-                parquet.schema_arrow.empty_table().to_pandas().to_sql(table, connection, schema=db_schema, index=False, if_exists=mode)
+                schema.empty_table().to_pandas().to_sql(table, connection, schema=db_schema, index=False, if_exists=mode)
     except (sqlalchemy.exc.SQLAlchemyError, pd.errors.DatabaseError) as error:
         raise DataError(f"writing to {_shown(engine)} failed: {str(error).splitlines()[0]}") from None
     finally:
         engine.dispose()
-    return Metrics({"rows": rows, "columns": len(parquet.schema_arrow), "path": f"{_shown(engine)}#{table}", "table": table})
+    return Metrics({"rows": rows, "columns": len(schema), "path": f"{_shown(engine)}#{table}", "table": table})
 
 
 _FILE_READERS = {

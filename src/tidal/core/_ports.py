@@ -8,7 +8,9 @@ DataFrame, a pyarrow Table, or a :class:`LazyTable` that DuckDB queries in place
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -77,8 +79,10 @@ class Figure(Displayable, dict):  # type: ignore[type-arg]
 class LazyTable(Displayable):
     """A table stored as Parquet, queried in place with DuckDB instead of loaded into memory.
 
-    ``relation()`` gives a DuckDB relation over the file; ``sql(query)`` runs SQL where the table is
-    called ``data``; ``to_pandas()`` / ``to_arrow()`` load it when that is what you need.
+    ``path`` is one Parquet file, or a folder whose ``*.parquet`` files, sorted by name, hold the
+    table's rows in that order (a table split across files; every file needs the same columns and
+    types). ``relation()`` gives a DuckDB relation over it; ``sql(query)`` runs SQL where the table
+    is called ``data``; ``to_pandas()`` / ``to_arrow()`` load it when that is what you need.
     """
 
     path: str
@@ -106,24 +110,44 @@ class LazyTable(Displayable):
         connection.execute(f"COPY ({query}) TO '{escaped}' (FORMAT parquet, COMPRESSION snappy)")
         return cls(handle.name, owned=True)
 
+    @property
+    def files(self) -> list[str]:
+        """The Parquet files holding the rows, in row order: the file itself, or the folder's files sorted by name."""
+        if not os.path.isdir(self.path):
+            return [self.path]
+        found = sorted(str(item) for item in Path(self.path).glob("*.parquet") if item.is_file())
+        if not found:
+            from tidal.core._errors import DataError
+
+            raise DataError(f"table folder {self.path} holds no .parquet files; put the table's parts there as *.parquet")
+        return found
+
     def relation(self, connection: Any = None) -> Any:
         import duckdb
 
         con = connection if connection is not None else duckdb.connect()
-        return con.read_parquet(self.path)
+        files = self.files
+        return con.read_parquet(files if len(files) > 1 else files[0])
 
     def sql(self, query: str, connection: Any = None) -> Any:
         import duckdb
 
         con = connection if connection is not None else duckdb.connect()
-        con.register("data", con.read_parquet(self.path))
+        con.register("data", self.relation(con))
         return con.sql(query)
 
     @property
     def schema(self) -> pa.Schema:
+        """The table's schema; for a folder, the first file's, after checking that every file has the same columns and types."""
         import pyarrow.parquet as pq
 
-        return pq.read_schema(self.path)
+        files = self.files
+        if len(files) == 1:
+            return pq.read_schema(files[0])
+        schema = _read_schema(files[0])
+        for file in files[1:]:
+            _check_same_schema(self.path, files[0], schema, file, _read_schema(file))
+        return schema
 
     @property
     def columns(self) -> list[str]:
@@ -133,15 +157,49 @@ class LazyTable(Displayable):
     def num_rows(self) -> int:
         import pyarrow.parquet as pq
 
-        return int(pq.ParquetFile(self.path).metadata.num_rows)
+        return sum(int(pq.ParquetFile(file).metadata.num_rows) for file in self.files)
 
     def to_arrow(self) -> pa.Table:
         import pyarrow.parquet as pq
 
-        return pq.read_table(self.path)
+        files = self.files
+        if len(files) == 1:
+            return pq.read_table(files[0])
+        schema = self.schema
+        return pa.concat_tables([pq.read_table(file).cast(schema) for file in files])
 
     def to_pandas(self) -> pd.DataFrame:
         return self.to_arrow().to_pandas()
+
+
+def _read_schema(file: str) -> pa.Schema:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_schema(file)
+    except (pa.ArrowInvalid, OSError) as error:
+        from tidal.core._errors import DataError
+
+        raise DataError(f"file {file} is not a readable Parquet file ({error}); remove it or write it again") from None
+
+
+def _check_same_schema(folder: str, first: str, expected: pa.Schema, file: str, found: pa.Schema) -> None:
+    """A folder's files must agree on column names, order and types; else say which file and column differ."""
+    from tidal.core._errors import DataError
+
+    if [(item.name, item.type) for item in found] == [(item.name, item.type) for item in expected]:
+        return
+    name, other = os.path.basename(file), os.path.basename(first)
+    hint = f"every file of the table folder {folder} needs the same columns, in the same order, with the same types; rewrite {name} or move it out"
+    for field in expected:
+        if field.name not in found.names:
+            raise DataError(f"file {name}: column '{field.name}' is missing ({other} has it as {field.type}); {hint}")
+    for field in found:
+        if field.name not in expected.names:
+            raise DataError(f"file {name}: column '{field.name}' is not in {other}; {hint}")
+        if field.type != expected.field(field.name).type:
+            raise DataError(f"file {name}: column '{field.name}' is {field.type}, but {expected.field(field.name).type} in {other}; {hint}")
+    raise DataError(f"file {name}: its columns come in another order than in {other} ({', '.join(found.names)}); {hint}")
 
 
 def resolve_annotation(annotation: Any) -> tuple[str, str] | None:

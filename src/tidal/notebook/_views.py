@@ -132,7 +132,7 @@ def table_view(data: Any, title: str = "Table") -> dict[str, Any]:
     connection = duckdb.connect()
     try:
         if isinstance(data, LazyTable):
-            relation = connection.read_parquet(data.path)
+            relation = data.relation(connection)
         else:
             frame = data if hasattr(data, "columns") else data.to_pandas()
             relation = connection.from_df(frame)

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from tidal.core._component import ComponentSpec
 
 #: keyword arguments every component call accepts inside a pipeline
-NODE_OPTIONS = ("_id", "_cache", "_retries", "_timeout", "_resources")
+NODE_OPTIONS = ("_id", "_cache", "_retries", "_timeout", "_resources", "_partitions")
 
 
 def push_pipeline(pipeline: Pipeline) -> None:
@@ -103,6 +103,7 @@ class Builder:
             cache=options.get("_cache", True),
             retries=options.get("_retries", 0),
             resources=options.get("_resources"),
+            partitions=options.get("_partitions", "auto"),
         )
         node.timeout = options.get("_timeout")
         handles = {port.name: OutputHandle(self.pipeline, node.id, port.name, port.type) for port in spec.outputs}

@@ -76,6 +76,8 @@ def build_code(pipeline: Pipeline) -> tuple[list[str], list[str]]:
             arguments.append(f"_timeout={node.timeout!r}")
         if node.resources is not None:
             arguments.append(f"_resources={node.resources.to_dict()!r}")
+        if node.partitions != "auto":
+            arguments.append(f"_partitions={node.partitions!r}")
         body.append(f"    {variable} = {imports[node.component]}({', '.join(arguments)})")
 
     block = [f"with tidal.Pipeline({pipeline.name!r}) as pipeline:", *body]

@@ -64,6 +64,8 @@ class Node:
     extra: dict[str, Any] = field(default_factory=dict)
     #: what one run of this node needs, over its component's defaults (key by key)
     resources: Resources | None = None
+    #: "auto": a data step runs per partition where the executor can spread it (Ray); "off": one query
+    partitions: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "component": self.component}
@@ -81,6 +83,8 @@ class Node:
             data["timeout"] = self.timeout
         if self.resources is not None:
             data["resources"] = self.resources.to_dict()
+        if self.partitions != "auto":
+            data["partitions"] = self.partitions
         data.update(copy.deepcopy(self.extra))
         return data
 
@@ -114,15 +118,18 @@ class Pipeline(Displayable):
         cache: bool = True,
         retries: int = 0,
         resources: Resources | dict[str, Any] | None = None,
+        partitions: str = "auto",
     ) -> Node:
         from tidal.core._resources import as_resources
 
         node_id = id or self.fresh_id(component.split(".")[-1])
         if node_id in self.nodes:
             raise ValueError(f"pipeline '{self.name}' already has a node '{node_id}'")
+        if partitions not in ("auto", "off"):
+            raise ValueError(f"node '{node_id}': partitions must be 'auto' or 'off', not {partitions!r}")
         refs = {port: ref if isinstance(ref, Ref) else Ref.parse(ref) for port, ref in (inputs or {}).items()}
         node = Node(node_id, component, refs, dict(params or {}), cache, retries,
-                    resources=as_resources(resources, f"node '{node_id}'"))
+                    resources=as_resources(resources, f"node '{node_id}'"), partitions=partitions)
         self.nodes[node_id] = node
         return node
 

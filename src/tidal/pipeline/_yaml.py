@@ -49,6 +49,13 @@ PIPELINE_SCHEMA: dict[str, Any] = {
                     "cache": {"type": "boolean", "default": True},
                     "retries": {"type": "integer", "minimum": 0, "default": 0},
                     "timeout": {"type": "number", "exclusiveMinimum": 0},
+                    "partitions": {
+                        "enum": ["auto", "off", False],
+                        "default": "auto",
+                        "description": "auto: a data step whose input is split runs per partition where the executor "
+                                       "can spread it (the ray executor); off: it always runs as one query (a bare "
+                                       "off, which YAML reads as false, means off too)",
+                    },
                     "resources": {
                         "type": "object",
                         "description": "what one run needs, over the component's defaults: cpus and gpus (numbers, "
@@ -76,7 +83,7 @@ PIPELINE_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-_NODE_KEYS = {"id", "component", "title", "inputs", "params", "cache", "retries", "timeout", "resources"}
+_NODE_KEYS = {"id", "component", "title", "inputs", "params", "cache", "retries", "timeout", "resources", "partitions"}
 _TOP_KEYS = {"tidal", "name", "description", "nodes", "layout"}
 
 
@@ -156,6 +163,11 @@ def pipeline_from_dict(data: dict[str, Any], source: str | Path | None = None) -
         if raw.get("resources") is not None:
             resources, issues = resource_issues(raw["resources"], raw["id"])
             problems.extend(issues)
+        partitions = raw.get("partitions", "auto")
+        partitions = "off" if partitions is False else partitions  # a bare `off` is YAML's false
+        if partitions not in ("auto", "off") or isinstance(partitions, (bool, int)):
+            problems.append(Issue(f"partitions: {partitions!r} is not one of ['auto', 'off']", node=raw["id"]))
+            partitions = "auto"
         node = Node(
             id=raw["id"],
             component=raw["component"],
@@ -167,6 +179,7 @@ def pipeline_from_dict(data: dict[str, Any], source: str | Path | None = None) -
             title=raw.get("title"),
             extra={key: value for key, value in raw.items() if key not in _NODE_KEYS},
             resources=resources,
+            partitions=partitions,
         )
         if node.id in pipeline.nodes:
             problems.append(Issue("node id is used more than once", node=node.id, code="duplicate_id"))

@@ -20,6 +20,7 @@ _EXPORTS = {
     "effective_status": "tidal.runtime._result",
     "make_executor": "tidal.runtime._executor",
     "parse_override": "tidal.runtime._preflight",
+    "ray_data_steps": "tidal.runtime._ray_partitions",
     "resume_run": "tidal.runtime._run",
     "run_pipeline": "tidal.runtime._run",
 }
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from tidal.runtime._executor import Executor, InlineExecutor, LocalExecutor, make_executor
     from tidal.runtime._preflight import check_code_allowed, code_nodes, parse_override
     from tidal.runtime._ray_executor import RayExecutor
+    from tidal.runtime._ray_partitions import ray_data_steps
     from tidal.runtime._result import RunResult, effective_status
     from tidal.runtime._run import resume_run, run_pipeline
     from tidal.runtime._worker import NodeTask, TaskResult
@@ -51,6 +53,7 @@ __all__ = [
     "effective_status",
     "make_executor",
     "parse_override",
+    "ray_data_steps",
     "resume_run",
     "run_pipeline",
 ]

@@ -198,6 +198,7 @@ class _Run:
             cache_key=state.cache_key,
             module=registry.get(node.component).func.__module__,
             resources=self.requests.get(node_id),
+            partitions=node.partitions,
         )
         self.record(node_id, "running")
         self.running.add(node_id)

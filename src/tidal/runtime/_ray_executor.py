@@ -5,6 +5,8 @@ one it uses the Ray this process is already connected to, else starts a Ray on t
 lives as long as this process. Each node runs ``execute_task`` in a Ray worker, with
 ``num_cpus`` / ``memory`` / ``num_gpus`` (fractions included) / custom ``resources`` taken from the
 node's request; Ray sets ``CUDA_VISIBLE_DEVICES`` for the GPUs it grants and Tidal leaves it as set.
+Inside each node, the out-of-core data steps run per partition as further Ray tasks when their
+input is split (``runtime/_ray_partitions``, ``components/_partitioned``).
 Records, logs, the cache and resume are the engine's, exactly as with the local executor; outputs
 and logs go to the workspace's artifact store, so every Ray node must reach it: a cluster reached
 through an address needs an S3-compatible store, and is refused with a local folder.
@@ -35,13 +37,16 @@ _CLUSTER_HINT = "lower the node's 'resources', or add a Ray node that has them"
 class _Connection:
     """This process's connection to Ray, when Tidal made it (a caller's own ``ray.init`` is left alone)."""
 
-    #: the Ray job id of the connection Tidal made; another id means the caller has reconnected since
+    #: the Ray job id and cluster (GCS address) of the connection Tidal made; another one means the caller has
+    #: reconnected since (job ids alone repeat: the first driver of every cluster is job 01000000)
     job: str | None = None
+    cluster: str | None = None
     address: str | None = None
 
     @classmethod
     def ours(cls, ray: Any) -> bool:
-        return cls.job is not None and ray.get_runtime_context().get_job_id() == cls.job
+        context = ray.get_runtime_context()
+        return cls.job is not None and context.get_job_id() == cls.job and context.gcs_address == cls.cluster
 
 
 def _import_ray() -> Any:
@@ -80,7 +85,8 @@ def connect(address: str | None) -> bool:
         where = f"the Ray cluster at {address}" if address else "a Ray on this machine"
         raise TidalError(f"cannot reach {where}: {error}; start one with `ray start --head` and pass its address "
                          "(--address HOST:PORT)") from None
-    _Connection.job, _Connection.address = ray.get_runtime_context().get_job_id(), address
+    context = ray.get_runtime_context()
+    _Connection.job, _Connection.cluster, _Connection.address = context.get_job_id(), context.gcs_address, address
     return address is None
 
 
@@ -101,12 +107,24 @@ def _probe(address: str) -> None:
                          "`ray start --head --port PORT` on its head node, or check --address / RAY_ADDRESS") from None
 
 
-def _run_node(task: NodeTask) -> TaskResult:
+def _partitioned(task: NodeTask, shares_disk: bool) -> TaskResult:
+    """Run the node with data steps spread over the cluster, partition by partition (``runtime/_ray_partitions``),
+    unless the node says ``partitions: off``."""
+    from tidal.core._partitions import use_runner
+    from tidal.runtime._ray_partitions import RayPartitionRunner
+
+    if task.partitions == "off":
+        return execute_task(task, isolated=True)
+    with use_runner(RayPartitionRunner(shares_disk=shares_disk)):
+        return execute_task(task, isolated=True)
+
+
+def _run_node(task: NodeTask, shares_disk: bool = True) -> TaskResult:
     """What a Ray worker runs for one node (Ray has already set CUDA_VISIBLE_DEVICES for its GPUs)."""
-    return execute_task(task, isolated=True)
+    return _partitioned(task, shares_disk)
 
 
-def _run_node_with_timeout(task: NodeTask) -> TaskResult:
+def _run_node_with_timeout(task: NodeTask, shares_disk: bool = True) -> TaskResult:
     """A node with a timeout, counted from when it starts on its worker (not while it waits for resources).
 
     Its remote function has ``max_calls=1``: the worker exits after answering, so a node still running
@@ -114,7 +132,7 @@ def _run_node_with_timeout(task: NodeTask) -> TaskResult:
     """
     box: list[TaskResult] = []
     started = time.perf_counter()
-    thread = threading.Thread(target=lambda: box.append(execute_task(task, isolated=True)), daemon=True,
+    thread = threading.Thread(target=lambda: box.append(_partitioned(task, shares_disk)), daemon=True,
                               name=f"tidal-node-{task.node_id}")
     thread.start()
     thread.join(task.timeout)
@@ -124,12 +142,13 @@ def _run_node_with_timeout(task: NodeTask) -> TaskResult:
                       error_kind="timeout", duration_s=time.perf_counter() - started)
 
 
-def _run_node_in_watched_worker(task: NodeTask) -> TaskResult:
+def _run_node_in_watched_worker(task: NodeTask, shares_disk: bool = True) -> TaskResult:
     """A node asking a fraction of a GPU: run in a local worker process of this Ray worker, which the local
     executor watches as it does on one machine (the allocator cap inside, the NVML watchdog beside it).
 
     A node over its share is stopped alone and fails naming its share; this Ray worker answers for it, and
     the node's neighbours on the same device run on. The local executor also keeps the node's timeout.
+    Its data steps, if any, run as one query (``shares_disk`` is unused: the local worker has no runner).
     """
     from tidal.core._registry import PLUGINS_VARIABLE, registry
     from tidal.runtime._executor import LocalExecutor
@@ -246,7 +265,7 @@ class RayExecutor:
 
     def submit(self, task: NodeTask) -> None:
         try:
-            reference = _remote(runner_kind(task)).options(**ray_options(task)).remote(task)
+            reference = _remote(runner_kind(task)).options(**ray_options(task)).remote(task, self._shares_disk)
         except (ValueError, TypeError) as error:  # Ray refused the options
             self._failed.append(TaskResult(task.node_id, ok=False, attempt=task.attempt, error_kind="user",
                                            error=f"Ray refused the node's resources: {error}"))

@@ -34,13 +34,32 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="snappy", use_dictionary=dictionary or False)
 
 
+def write_parts(table: LazyTable, path: Path) -> None:
+    """A table split across files, stored as one file that keeps each file's row groups as its own.
+
+    Row groups are the partitions a data step runs on (``components/_partitioned``), so a pipeline
+    that reads a folder keeps it split for the steps after it. One row group is in memory at a time.
+    """
+    schema = table.schema
+    with pq.ParquetWriter(path, schema, compression="snappy") as writer:
+        for file in table.files:
+            parquet = pq.ParquetFile(file)
+            for index in range(parquet.metadata.num_row_groups):
+                group = parquet.read_row_group(index)
+                if group.num_rows:
+                    writer.write_table(group.cast(schema), row_group_size=group.num_rows)
+
+
 def write_value(value: Any, port_type: str, staging: Path) -> tuple[Path, str, dict[str, Any]]:
     """Write ``value`` into a new file under ``staging``; returns (path, suffix, metadata)."""
     suffix = SUFFIXES[port_type]
     path = staging / f"{uuid.uuid4().hex}{suffix}"
     meta: dict[str, Any]
     if port_type == "Table":
-        if isinstance(value, LazyTable):
+        if isinstance(value, LazyTable) and len(value.files) > 1:
+            schema, rows = value.schema, value.num_rows
+            write_parts(value, path)
+        elif isinstance(value, LazyTable):
             schema, rows = value.schema, value.num_rows
             if value.owned:
                 shutil.move(value.path, path)

@@ -55,6 +55,8 @@ class NodeTask:
     module: str | None = None
     #: what this run needs (the component's defaults with the node's overrides); executors schedule by it
     resources: Resources | None = None
+    #: "auto": data steps run per partition where the executor provides a runner; "off": as one query
+    partitions: str = "auto"
 
 
 @dataclass
