@@ -28,6 +28,7 @@ def components_list(
 
     from tidal.core import registry
 
+    registry.load_new_plugins()  # plug-ins installed since the registry loaded in this process (market install)
     specs = registry.all()
     if category:
         specs = [spec for spec in specs if spec.category == category]
