@@ -21,7 +21,7 @@ from tidal.runtime._model_inputs import ResolvedModel, model_registry, resolve_m
 from tidal.runtime._plan_memo import NodeMemo, cached_records, write_memo
 from tidal.runtime._preflight import check_code_allowed, resource_requests
 from tidal.runtime._result import RunResult
-from tidal.runtime._run import stored_path
+from tidal.runtime._run import run_options, stored_path
 from tidal.runtime._worker import InputArtifact, NodeTask, TaskResult
 from tidal.store._metadata import ArtifactRecord, NodeRunRecord, RunRecord, now
 from tidal.store._workspace import Workspace
@@ -344,8 +344,7 @@ def run_prepared(
     except BaseException:
         chosen.shutdown()
         raise
-    options: dict[str, Any] = {"workers": workers, "cache": cache, "until": until, "from_node": from_node, "pid": os.getpid(),
-                               "executor": kind}
+    options = run_options(workers, cache, until, from_node, kind)
     estimates = apply_estimates(pipeline, ws.metadata, requests, chosen, kind)
     if estimates:  # what each node was expected to need, from the workspace's earlier runs
         options["estimates"] = estimates

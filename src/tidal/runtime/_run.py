@@ -57,6 +57,11 @@ def stored_path(source: Path | None, root: Path) -> str | None:
     return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
+def run_options(workers: int | None, cache: bool, until: str | None, from_node: str | None, kind: str) -> dict[str, Any]:
+    """What every run records of how it was asked to run (the engine adds estimates, address and models)."""
+    return {"workers": workers, "cache": cache, "until": until, "from_node": from_node, "pid": os.getpid(), "executor": kind}
+
+
 def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
@@ -118,9 +123,7 @@ def run_pipeline(
     if workers is None and kind != "ray":
         workers = default_workers()
     if cache and _resume is None and until is None and from_node is None and kind in ("local", "inline"):
-        options: dict[str, Any] = {"workers": workers, "cache": cache, "until": None, "from_node": None, "pid": os.getpid(),
-                                   "executor": kind}
-        found = try_cached_run(pipeline, ws, allow_code=allow_code, options=options, run_id=run_id or new_run_id(),
+        found = try_cached_run(pipeline, ws, allow_code=allow_code, options=run_options(workers, cache, None, None, kind), run_id=run_id or new_run_id(),
                                pipeline_path=stored_path(pipeline.source, ws.root), on_event=on_event)
         if found is not None:
             return found
