@@ -131,31 +131,37 @@ def dask_shape(shape: str, nodes: int, scheduler: str) -> None:
     del dask
 
 
+def ray_shape(shape: str, nodes: int) -> None:
+    """The same graph as Ray tasks, each passing its result to the next as an object reference."""
+    import ray
+
+    noop = ray.remote(_dask_noop)
+    start = noop.remote()
+    refs, previous = [], start
+    for _ in range(nodes):
+        previous = noop.remote(start if shape == "fanout" else previous)
+        refs.append(previous)
+    ray.get(refs if shape == "fanout" else [previous])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--nodes", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--skip-demo", action="store_true", help="only the per-node shapes")
+    parser.add_argument("--no-ray", action="store_true", help="leave out the Ray peer")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
 
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        started = time.perf_counter()
-        make_data(folder, args.rows)
-        print(f"(a) generated {args.rows:,} rows x 30 features in {time.perf_counter() - started:.1f}s")
-        auc_plain = plain_script(folder)
-        auc_tidal = tidal_cli(folder, args.workers)
-        plain_times, tidal_times = [], []
-        for _ in range(args.repeats):  # alternate, so load on the machine hits both alike
-            plain_times.append(median_time(lambda: plain_script(folder), 1))
-            tidal_times.append(median_time(lambda: tidal_cli(folder, args.workers), 1))
-        plain, tidal_time = statistics.median(plain_times), statistics.median(tidal_times)
-        print(f"(a) plain scikit-learn script (python plain.py): {plain:.2f}s (AUC {auc_plain:.4f}) runs {[round(t, 2) for t in plain_times]}")
-        print(f"(a) tidal run --no-cache, {args.workers} workers: {tidal_time:.2f}s (AUC {auc_tidal:.4f}) runs {[round(t, 2) for t in tidal_times]}")
-        print(f"(a) ratio tidal / plain: {tidal_time / plain:.3f}  (goal <= 1.10)")
+    if not args.skip_demo:
+        demo(args)
+    if not args.no_ray:
+        import ray
 
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+        ray_shape("chain", 10)  # start Ray's workers before timing
     for shape in ("chain", "fanout"):
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch)
@@ -171,6 +177,27 @@ def main() -> None:
         for scheduler in ("sync", "threads", "processes"):
             elapsed = median_time(partial(dask_shape, shape, args.nodes, scheduler), args.repeats)
             print(f"(b) {shape} of {args.nodes}: dask {scheduler:9s} {elapsed:.3f}s total, {elapsed / (args.nodes + 1) * 1000:.3f} ms/node")
+        if not args.no_ray:
+            elapsed = median_time(partial(ray_shape, shape, args.nodes), args.repeats)
+            print(f"(b) {shape} of {args.nodes}: ray tasks       {elapsed:.3f}s total, {elapsed / (args.nodes + 1) * 1000:.3f} ms/node")
+
+
+def demo(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        started = time.perf_counter()
+        make_data(folder, args.rows)
+        print(f"(a) generated {args.rows:,} rows x 30 features in {time.perf_counter() - started:.1f}s")
+        auc_plain = plain_script(folder)
+        auc_tidal = tidal_cli(folder, args.workers)
+        plain_times, tidal_times = [], []
+        for _ in range(args.repeats):  # alternate, so load on the machine hits both alike
+            plain_times.append(median_time(lambda: plain_script(folder), 1))
+            tidal_times.append(median_time(lambda: tidal_cli(folder, args.workers), 1))
+        plain, tidal_time = statistics.median(plain_times), statistics.median(tidal_times)
+        print(f"(a) plain scikit-learn script (python plain.py): {plain:.2f}s (AUC {auc_plain:.4f}) runs {[round(t, 2) for t in plain_times]}")
+        print(f"(a) tidal run --no-cache, {args.workers} workers: {tidal_time:.2f}s (AUC {auc_tidal:.4f}) runs {[round(t, 2) for t in tidal_times]}")
+        print(f"(a) ratio tidal / plain: {tidal_time / plain:.3f}  (goal <= 1.10)")
 
 
 if __name__ == "__main__":

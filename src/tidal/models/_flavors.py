@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from tidal.models._skops import skops_io
 from tidal.models._trust import load_skops, require_trust
 
 
@@ -51,9 +52,7 @@ class SklearnFlavor:
         return module.startswith("sklearn.") or (hasattr(model, "fit") and hasattr(model, "get_params"))
 
     def save(self, model: Any, folder: Path) -> str:
-        import skops.io
-
-        skops.io.dump(model, folder / "model.skops")
+        skops_io().dump(model, folder / "model.skops")
         return "model.skops"
 
     def load(self, folder: Path, payload: str, trust: bool) -> Any:

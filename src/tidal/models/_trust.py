@@ -120,10 +120,11 @@ def require_trust(trust: bool, what: str, where: str | Path) -> None:
 
 def load_skops(path: Path, *, trust: bool, where: str | Path | None = None) -> Any:
     """Load a skops file; types outside the allow-list are refused (named) unless ``trust``."""
-    import skops.io
+    from tidal.models._skops import skops_io
 
+    skops = skops_io()
     try:
-        untrusted = skops.io.get_untrusted_types(file=path)
+        untrusted = skops.get_untrusted_types(file=path)
     except Exception as error:  # a malformed schema is a refusal, not a crash
         raise UnsafeModelError(f"model at {where or path} has an unreadable skops payload: "
                                f"{type(error).__name__}: {error}") from None
@@ -134,4 +135,4 @@ def load_skops(path: Path, *, trust: bool, where: str | Path | None = None) -> A
             f"model at {where or path} holds types that Tidal does not know to be safe: {', '.join(unknown)}; "
             "load it only if you trust its source, with trust=True (CLI: --trust)"
         )
-    return skops.io.load(path, trusted=list(untrusted) if trust else [name for name in untrusted if name in allowed])
+    return skops.load(path, trusted=list(untrusted) if trust else [name for name in untrusted if name in allowed])

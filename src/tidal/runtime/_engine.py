@@ -200,10 +200,15 @@ class _Run:
             resources=self.requests.get(node_id),
             partitions=node.partitions,
         )
-        self.record(node_id, "running")
         self.running.add(node_id)
+        if getattr(self.executor, "runs_on_submit", False):  # inline: the node has run when submit returns
+            self.record(node_id, "running")
+            self.emit("running", node_id, attempt=state.attempts)
+            self.executor.submit(task)
+            return
+        self.executor.submit(task)  # the worker starts on it while the engine records that it runs
+        self.record(node_id, "running")
         self.emit("running", node_id, attempt=state.attempts)
-        self.executor.submit(task)
 
     def collect(self, result: TaskResult) -> None:
         node_id = result.node_id

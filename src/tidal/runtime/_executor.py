@@ -67,6 +67,8 @@ class InlineExecutor:
     """Runs each task immediately in this process (``--workers 0``)."""
 
     capacity = 1
+    #: the node runs inside :meth:`submit` (the engine records "running" before it)
+    runs_on_submit = True
 
     def __init__(self) -> None:
         self._done: list[TaskResult] = []
