@@ -11,7 +11,6 @@ from typing import Annotated, NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sklearn.model_selection import train_test_split
 
 from tidal.components._sql import (
     ROW,
@@ -63,6 +62,8 @@ def split(
         raise DataError(f"input 'data' has {len(data)} row(s); splitting needs at least 2")
     if stratify is not None and not shuffle:
         raise DataError("parameter 'stratify' needs shuffle=true")
+    from sklearn.model_selection import train_test_split
+
     try:
         train, test = train_test_split(
             data,
@@ -105,6 +106,8 @@ def split_stratified(
         raise DataError(f"class {_plain(counts.idxmin())!r} of column '{label}' has only {counts.min()} row; stratifying needs at least 2 per class")
     if len(data) < 2:
         raise DataError(f"input 'data' has {len(data)} row(s); splitting needs at least 2")
+    from sklearn.model_selection import train_test_split
+
     try:
         train, test = train_test_split(data, train_size=fraction, random_state=seed, stratify=truth)
     except ValueError as error:

@@ -23,6 +23,26 @@ log = logging.getLogger(__name__)
 
 #: the package whose public modules hold Tidal's own components
 BUILTIN_PACKAGE = "tidal.components"
+#: in that package: which module defines each built-in component, so that finding one imports one module
+#: (written by ``scripts/write_component_index.py``; a test keeps it current)
+INDEX_FILE = "_index.json"
+
+
+def read_index() -> dict[str, str]:
+    """The built-in components' index (id -> module); empty when it is missing or unreadable."""
+    import importlib.util
+    import json
+
+    found = importlib.util.find_spec(BUILTIN_PACKAGE)
+    for folder in (found.submodule_search_locations or []) if found is not None else []:
+        try:
+            with open(os.path.join(folder, INDEX_FILE), encoding="utf-8") as handle:
+                index = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        if isinstance(index, dict):
+            return {str(key): str(value) for key, value in index.items()}
+    return {}
 
 
 class Registry:
@@ -32,6 +52,7 @@ class Registry:
         self._components: dict[str, ComponentSpec] = {}
         self._loaded = False
         self._loading = False
+        self._index: dict[str, str] | None = None
         #: entry point (or TIDAL_PLUGINS module) name -> "ErrorType: message", for plug-ins that failed to load
         self.plugin_errors: dict[str, str] = {}
         #: entry point name -> the distribution that declares it
@@ -127,8 +148,23 @@ class Registry:
         for spec_id in set(self._components) - before:
             self.origins[spec_id] = module_name
 
+    def built_in_module(self, component_id: str) -> str | None:
+        """The module that defines built-in component ``component_id``, by the index (None: not in it)."""
+        if self._index is None:
+            self._index = read_index()
+        return self._index.get(component_id)
+
+    def built_in_index(self) -> dict[str, str]:
+        """id -> module of every built-in component, from the loaded registry (what the index file holds)."""
+        self.load()
+        prefix = BUILTIN_PACKAGE + "."
+        return {spec_id: spec.func.__module__ for spec_id, spec in sorted(self._components.items())
+                if spec.func.__module__.startswith(prefix)}
+
     def get(self, component_id: str, module: str | None = None) -> ComponentSpec:
         """The component with this id; ``module`` (where it is defined) avoids loading everything."""
+        if module is None and not self._loaded:
+            module = self.built_in_module(component_id)
         if module is not None and not self._loaded and component_id not in self._components:
             self._loading = True
             try:
@@ -170,6 +206,14 @@ class Registry:
         return None
 
     def find(self, component_id: str) -> ComponentSpec | None:
+        """The component with this id, or None. A built-in one is found by importing its module alone."""
+        if not self._loaded:
+            module = self.built_in_module(component_id)
+            if module is not None:
+                if component_id not in self._components:
+                    self.preload([module])
+                if component_id in self._components:
+                    return self._components[component_id]
         self.load()
         return self._components.get(component_id)
 
