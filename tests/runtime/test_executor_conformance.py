@@ -172,3 +172,28 @@ def test_resume_after_the_driver_is_killed_recomputes_nothing(case, tmp_path, ex
         assert after.nodes[node].finished_at == stamp, f"{node} was recomputed"
     new = executions()[len(ran):]
     assert sorted(new) == ["score", "wait:resume-gate"]
+
+
+
+def test_a_run_started_from_a_studio_on_ray_runs_on_the_operators_cluster(tmp_path, ray_address, s3_artifacts,
+                                                                          executions_file, monkeypatch, executions):
+    """`tidal studio --executor ray --address A`: runs go to cluster A; a request cannot name another cluster."""
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from tidal.studio import create_app
+
+    monkeypatch.setenv("TIDAL_TEST_LOG", str(executions_file))
+    uri, options = s3_artifacts
+    workspace = Workspace.open(tmp_path, artifacts=uri, storage_options=options)
+    pipeline = diamond("studio").to_dict()
+    with TestClient(create_app(workspace, executor="ray", address=ray_address), base_url="http://127.0.0.1") as client:
+        started = client.post("/api/runs", json={"pipeline": pipeline, "address": "203.0.113.9:6379"})
+        assert started.status_code == 202, started.text
+        with client.stream("GET", f"/api/runs/{started.json()['run_id']}/events") as stream:
+            events = [json.loads(line[6:]) for line in stream.iter_lines() if line.startswith("data: ") and line != "data: {}"]
+    assert events[-1]["status"] == "succeeded" and events[-1]["node_id"] is None, events
+    run = workspace.metadata.get_run(started.json()["run_id"])
+    assert run.options["executor"] == "ray" and run.options["address"] == ray_address  # never the request's
+    assert sorted(executions()) == sorted(["source:studio", "step:studio-l", "step:studio-r", "hold:studio-talk", "score"])

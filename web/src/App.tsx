@@ -44,6 +44,8 @@ function Studio() {
   const [view, setView] = useState<'pipeline' | 'studies'>(() => (window.location.hash.includes('view=studies') ? 'studies' : 'pipeline'));
   const [runId, setRunId] = useState<string | null>(null);
   const [running, setRunning] = useState(false);
+  const [executors, setExecutors] = useState<string[]>(['local']);
+  const [executor, setExecutor] = useState('local');
   const [statuses, setStatuses] = useState<Record<string, string>>({});
   const [events, setEvents] = useState<RunEvent[]>([]);
   const [runDetail, setRunDetail] = useState<RunDetail | null>(null);
@@ -62,6 +64,9 @@ function Studio() {
   const pipeline = useMemo(() => toPipeline(meta, nodes, edges, specs), [meta, nodes, edges, specs]);
 
   useEffect(() => { api.components().then(setComponents).catch((error: Error) => notify(error.message, 'error')); }, [notify]);
+  useEffect(() => {
+    api.info().then((info) => { setExecutors(info.executors); setExecutor(info.executor); }).catch(() => undefined);
+  }, []);
   const needDetail = useCallback((id: string) => {
     if (details[id]) return;
     api.component(id).then((detail) => setDetails((current) => ({ ...current, [id]: detail }))).catch(() => undefined);
@@ -288,7 +293,7 @@ function Studio() {
 
   const startRun = useCallback(async (options: { until?: string; from_node?: string } = {}) => {
     try {
-      const started = await api.run(pipeline, { path, ...options });
+      const started = await api.run(pipeline, { path, executor, ...options });
       setRunId(started.run_id);
       setRunning(true);
       setEvents([]);
@@ -309,7 +314,7 @@ function Studio() {
       if (error instanceof ApiError && error.issues.length) setIssues(error.issues);
       notify(`Cannot run: ${(error as Error).message.split('\n')[0]}`, 'error');
     }
-  }, [pipeline, path, loadRun, notify]);
+  }, [pipeline, path, executor, loadRun, notify]);
 
   const openOutput = useCallback((node: string, port: string) => {
     const found = runDetail?.nodes[node]?.outputs[port];
@@ -348,6 +353,12 @@ function Studio() {
           <button onClick={history.redo} disabled={!history.canRedo} title="Ctrl+Shift+Z" data-testid="redo">Redo</button>
           <button onClick={layoutAll} data-testid="auto-layout">Auto-layout</button>
           <span className="sep" />
+          {executors.length > 1 && (
+            <select value={executor} onChange={(event) => setExecutor(event.target.value)} title="where the run's nodes go"
+              data-testid="executor">
+              {executors.map((kind) => <option key={kind} value={kind}>{kind === 'ray' ? 'on Ray' : 'local workers'}</option>)}
+            </select>
+          )}
           <button className="primary" onClick={() => startRun()} disabled={running} data-testid="run">▶ Run</button>
           <button className="danger" onClick={() => runId && api.cancel(runId)} disabled={!running} data-testid="cancel">■ Cancel</button>
           <span className="spacer" />

@@ -84,6 +84,16 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   return data as T;
 }
 
+/** What the server says of itself (GET /api/info): the executors a run may pick, chosen by whoever started it. */
+export interface StudioInfo {
+  version: string;
+  workspace: string;
+  auth: boolean;
+  allow_code: boolean;
+  executor: string;
+  executors: string[];
+}
+
 const encodePath = (path: string) => path.split('/').map(encodeURIComponent).join('/');
 
 export const api = {
@@ -95,7 +105,8 @@ export const api = {
     call<{ path: string; yaml: string; issues: Issue[] }>('PUT', `/api/pipelines/${encodePath(path)}`, { pipeline, overwrite }),
   validate: (pipeline: PipelineDict) => call<{ issues: Issue[] }>('POST', '/api/pipelines/validate', { pipeline }),
   python: (pipeline: PipelineDict) => call<{ code: string }>('POST', '/api/pipelines/python', { pipeline }),
-  run: (pipeline: PipelineDict, options: { path?: string | null; until?: string; from_node?: string }) =>
+  info: () => call<StudioInfo>('GET', '/api/info'),
+  run: (pipeline: PipelineDict, options: { path?: string | null; until?: string; from_node?: string; executor?: string }) =>
     call<{ run_id: string; nodes: string[] }>('POST', '/api/runs', { pipeline, ...options }),
   runs: (pipeline?: string, limit = 100) =>
     call<RunSummary[]>('GET', `/api/runs?limit=${limit}${pipeline ? `&pipeline=${encodeURIComponent(pipeline)}` : ''}`),

@@ -9,6 +9,7 @@ import typer
 
 from tidal.cli._app import WorkspaceOption, app, settings
 from tidal.cli._render import console
+from tidal.cli._runs import AddressOption, ExecutorOption
 
 
 @app.command()
@@ -25,13 +26,18 @@ def studio(
                                                                    "anyone who can reach the Studio can then run code as you")] = False,
     allow_install: Annotated[bool, typer.Option("--allow-install", help="let the Studio install plug-in packages from the market index "
                                                                          "(TIDAL_MARKET_INDEX): their code then runs as you")] = False,
+    executor: ExecutorOption = None,
+    address: AddressOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Open the Studio: build pipelines by drag and drop, run them, inspect outputs (in FOLDER's workspace)."""
     import socket
 
     from tidal.core._errors import TidalError
+    from tidal.runtime._run import check_executor_choice
     from tidal.studio import serve
+
+    check_executor_choice(executor or "local", workers, address)  # before the port is taken
 
     if folder is not None and not folder.is_dir():
         raise TidalError(f"{folder} is not a folder; give the project folder to open (or nothing, for the current one)")
@@ -42,4 +48,4 @@ def studio(
             raise TidalError(f"cannot listen on {host}:{port}: {error.strerror}; choose another --port or --host") from None
     # serve() announces the workspace itself, with the URL
     serve(host, port, workspace=settings.workspace(folder, chosen=workspace, announce=False), token=token, workers=workers,
-          allow_code=allow_code, allow_install=allow_install, announce=lambda text: console.print(text, highlight=False, soft_wrap=True))
+          allow_code=allow_code, allow_install=allow_install, executor=executor or "local", address=address, announce=lambda text: console.print(text, highlight=False, soft_wrap=True))

@@ -27,7 +27,7 @@ from tidal.studio import (
 from tidal.studio._auth import AccessMiddleware
 from tidal.studio._context import StudioContext
 from tidal.studio._paths import PathRefused
-from tidal.studio._runs import RunManager
+from tidal.studio._runs import ExecutorNotEnabled, RunManager
 from tidal.studio._studies import StudyBusy, StudyManager
 
 STATIC = Path(__file__).parent / "static"
@@ -49,6 +49,10 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CodeNotAllowed)
     async def code_refused(_: Request, error: CodeNotAllowed) -> JSONResponse:
+        return _error(403, str(error))
+
+    @app.exception_handler(ExecutorNotEnabled)
+    async def executor_refused(_: Request, error: ExecutorNotEnabled) -> JSONResponse:
         return _error(403, str(error))
 
     @app.exception_handler(StudyBusy)
@@ -89,6 +93,8 @@ def create_app(
     static_dir: Path | None = None,
     allow_code: bool = False,
     allow_install: bool = False,
+    executor: str = "local",
+    address: str | None = None,
 ) -> FastAPI:
     """The Studio app over ``workspace`` (default: the one found from the current directory, as git finds a repository).
 
@@ -96,11 +102,13 @@ def create_app(
     set: requests whose Host header is not in it are refused (DNS-rebinding protection).
     ``allow_code``: runs may include components that run code written in the pipeline
     (``tools.python_script``); off by default, such runs are refused with 403.
+    ``executor``/``address``: where runs (and resumed studies) go by default, e.g. ``"ray"`` and a cluster
+    address; a run request may pick that executor or local worker processes, never another cluster.
     ``allow_install``: ``POST /api/plugins/install`` may install packages from the market index
     (third-party code); off by default, it answers 403.
     """
     ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
-    manager = RunManager(ws, workers=workers, allow_code=allow_code)
+    manager = RunManager(ws, workers=workers, allow_code=allow_code, executor=executor, address=address)
     studies = StudyManager(ws, manager)
 
     @asynccontextmanager

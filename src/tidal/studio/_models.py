@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -29,6 +29,8 @@ class Info(BaseModel):
     auth: bool
     components: int
     allow_code: bool = Field(default=False, description="runs may include components that run code from the pipeline (tidal studio --allow-code)")
+    executor: str = Field(default="local", description="where runs go unless a run request picks another (tidal studio --executor)")
+    executors: list[str] = Field(default_factory=lambda: ["local"], description="the executors a run request may pick")
 
 
 class PortOut(BaseModel):
@@ -101,6 +103,9 @@ class RunRequest(PipelineBody):
     until: str | None = Field(None, description="run only this node and what it needs")
     from_node: str | None = Field(None, description="recompute this node and everything downstream")
     cache: bool = True
+    executor: Literal["local", "ray"] | None = Field(
+        None, description="run on local worker processes or on the Ray cluster the Studio was started with "
+                          "(one of /api/info's executors; default: its executor)")
 
 
 class RunStarted(BaseModel):

@@ -41,6 +41,8 @@ def info(ctx: Context) -> Info:
         auth=ctx.auth,
         components=len(registry),
         allow_code=ctx.runs.allow_code,
+        executor=ctx.runs.executor,
+        executors=ctx.runs.executors,
     )
 
 

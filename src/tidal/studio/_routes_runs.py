@@ -66,7 +66,7 @@ def start_run(body: RunRequest, ctx: Context) -> RunStarted:
         if target is not None and target not in pipeline.nodes:
             raise NotFound(f"there is no node '{target}' (nodes: {', '.join(pipeline.nodes)})")
     check(pipeline)
-    active = ctx.runs.start(pipeline, until=body.until, from_node=body.from_node, cache=body.cache)
+    active = ctx.runs.start(pipeline, until=body.until, from_node=body.from_node, cache=body.cache, executor=body.executor)
     return RunStarted(run_id=active.id, nodes=active.nodes)
 
 

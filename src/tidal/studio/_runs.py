@@ -8,13 +8,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from tidal.core import TidalError
 from tidal.pipeline import Pipeline
 from tidal.runtime import RunEvent, check_code_allowed, run_pipeline
 from tidal.runtime._events import new_run_id
+from tidal.runtime._run import check_executor_choice
 from tidal.store import Workspace
 
 #: finished runs whose events stay in memory (older ones replay from the store)
 KEEP_FINISHED = 100
+
+
+class ExecutorNotEnabled(TidalError):
+    """A run asked for an executor that the operator did not enable on this Studio (403)."""
 
 
 @dataclass
@@ -40,13 +46,24 @@ class ActiveRun:
 class RunManager:
     """Starts runs with :func:`tidal.run` in threads; feeds each run's :class:`RunEvent` s to watchers."""
 
-    def __init__(self, workspace: Workspace, workers: int | None = None, *, allow_code: bool = False) -> None:
+    def __init__(self, workspace: Workspace, workers: int | None = None, *, allow_code: bool = False,
+                 executor: str = "local", address: str | None = None) -> None:
+        check_executor_choice(executor, workers, address)
         self.workspace = workspace
         self.workers = workers
         #: the operator's switch (``tidal studio --allow-code``) for components that run code from the pipeline
         self.allow_code = allow_code
+        #: where runs go unless a request picks another of :attr:`executors` (``tidal studio --executor``)
+        self.executor = executor
+        #: the Ray cluster, chosen by the operator (``--address``); a request never names a cluster
+        self.address = address
         self.runs: dict[str, ActiveRun] = {}
         self.lock = threading.Lock()
+
+    @property
+    def executors(self) -> list[str]:
+        """The executors a request may pick: the operator's choice first, and always local worker processes."""
+        return list(dict.fromkeys([self.executor, "local"]))
 
     def start(
         self,
@@ -55,12 +72,20 @@ class RunManager:
         until: str | None = None,
         from_node: str | None = None,
         cache: bool = True,
+        executor: str | None = None,
     ) -> ActiveRun:
         """Start a run (already validated by the caller) and return at once with its id.
 
         Raises :class:`~tidal.core.CodeNotAllowed` at once, before any thread starts, when the
-        nodes to run include one that runs code from the pipeline and this server does not allow it.
+        nodes to run include one that runs code from the pipeline and this server does not allow it,
+        and :class:`ExecutorNotEnabled` for an executor the operator did not enable.
         """
+        kind = executor or self.executor
+        if kind not in self.executors:
+            raise ExecutorNotEnabled(
+                f"the {kind} executor is not enabled on this Studio (enabled: {', '.join(self.executors)}); "
+                f"whoever starts the Studio enables it: `tidal studio --executor {kind}"
+                + (" [--address HOST:6379]`" if kind == "ray" else "`"))
         run_id = new_run_id()
         selected = sorted(pipeline.ancestors(until) | {until}) if until else list(pipeline.nodes)
         check_code_allowed(pipeline.subset(set(selected)) if until else pipeline, self.allow_code)
@@ -81,7 +106,9 @@ class RunManager:
                 run_pipeline(
                     pipeline,
                     workspace=self.workspace,
-                    workers=self.workers,
+                    workers=self.workers if kind == self.executor else None,
+                    executor=kind,
+                    address=self.address if kind == "ray" else None,
                     cache=cache,
                     until=until,
                     from_node=from_node,

@@ -28,13 +28,16 @@ def serve(
     workers: int | None = None,
     allow_code: bool = False,
     allow_install: bool = False,
+    executor: str = "local",
+    address: str | None = None,
     announce: Any = print,
     static_dir: Path | None = None,
 ) -> None:
     """Run the Studio until interrupted. Off loopback a token is required (generated when not given).
 
     ``allow_code`` lets runs started from the Studio include components that run code written in
-    the pipeline (``tools.python_script``); without it such runs are refused (403).
+    the pipeline (``tools.python_script``); without it such runs are refused (403). ``executor``
+    and ``address`` (e.g. ``"ray"``, ``"10.0.0.5:6379"``) are where runs go by default.
     """
     import uvicorn
 
@@ -45,9 +48,12 @@ def serve(
         token = new_token()
     allowed = {*LOOPBACK_NAMES, host} if loopback else None
     app = create_app(workspace, token=token, allowed_hosts=allowed, workers=workers, static_dir=static_dir, allow_code=allow_code,
-                     allow_install=allow_install)
+                     allow_install=allow_install, executor=executor, address=address)
     announce(f"Tidal Studio on {studio_url(host, port, token)}")
     announce(f"  workspace {app.state.studio.workspace.root}")
+    if executor != "local":
+        announce(f"  runs go to the {executor} executor" + (f" at {address}" if address else "")
+                 + "; a run may still choose local worker processes")
     if allow_code:
         announce("  --allow-code: pipelines may run Python code (tools.python_script) as this user; "
                  "anyone who can use this Studio can run code on this machine")

@@ -145,11 +145,11 @@ class StudyManager:
         if self.controlled(study) or study.status() == "running":
             raise StudyBusy(f"study {study.id} is running already; stop it before resuming it")
         resumed = ResumedStudy(study.id)
-        workers = self.runs.workers
+        workers, executor, address = self.runs.workers, self.runs.executor, self.runs.address
 
         def work() -> None:
             try:
-                study.optimize(workers=workers, executor="local", cancel=resumed.cancel)
+                study.optimize(workers=workers, executor=executor, address=address, cancel=resumed.cancel)
             except Exception:  # recorded on the study itself (status failed, its error)
                 log.exception("study %s failed", study.id)
 
