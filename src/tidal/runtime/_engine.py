@@ -79,11 +79,32 @@ class _Run:
         self.order = pipeline.topological_order()
         self.parents = {node_id: tuple(pipeline.upstream(node_id)) for node_id in self.order}
         self.running: set[str] = set()
+        #: while the scheduling loop runs: node records and events kept until the loop writes them, all in one
+        #: transaction, just before it waits on the workers (nodes are handed out first, recorded second)
+        self._pending: list[tuple[NodeRunRecord | None, list[ArtifactRecord] | None, RunEvent | None]] | None = None
 
     # -- events and records ------------------------------------------------------------------
     def emit(self, status: str, node_id: str | None = None, **details: Any) -> None:
+        if self.on_event is None:
+            return
+        event = RunEvent(self.run.id, status, node_id, **details)
+        if self._pending is not None:  # after the records before it are written
+            self._pending.append((None, None, event))
+            return
+        self.on_event(event)
+
+    def flush(self) -> None:
+        """Write the kept node records in one transaction, then send the kept events, in order."""
+        pending, self._pending = self._pending, ([] if self._pending is not None else None)
+        if not pending:
+            return
+        records = [(record, outputs) for record, outputs, _ in pending if record is not None]
+        if records:
+            self.store.save_node_runs(records)
         if self.on_event is not None:
-            self.on_event(RunEvent(self.run.id, status, node_id, **details))
+            for _, _, event in pending:
+                if event is not None:
+                    self.on_event(event)
 
     def record(self, node_id: str, status: str, outputs: list[ArtifactRecord] | None = None, **values: Any) -> None:
         node = self.pipeline.nodes[node_id]
@@ -100,6 +121,9 @@ class _Run:
             started_at=state.started_at,
             **values,
         )
+        if self._pending is not None:
+            self._pending.append((record, outputs, None))
+            return
         self.store.save_node_run(record, outputs)
 
     # -- scheduling ----------------------------------------------------------------------------
@@ -261,19 +285,26 @@ class _Run:
             write_memo(self.pipeline, self.workspace, {node_id: memo for node_id, memo in memos.items() if memo is not None})
 
     def loop(self, cancel: threading.Event | None = None) -> None:
-        while True:
-            if cancel is not None and cancel.is_set():
-                raise KeyboardInterrupt
-            for node_id in self.ready():
-                if len(self.running) >= self.executor.capacity:
-                    break
-                self.start(node_id)
-            if not self.running:
-                if not self.ready():
-                    return
-                continue
-            for result in self.executor.wait(timeout=0.5):
-                self.collect(result)
+        self._pending = []
+        try:
+            while True:
+                if cancel is not None and cancel.is_set():
+                    raise KeyboardInterrupt
+                for node_id in self.ready():
+                    if len(self.running) >= self.executor.capacity:
+                        break
+                    self.start(node_id)
+                if not self.running:
+                    if not self.ready():
+                        return
+                    continue
+                # the nodes just handed out already run; record them (and what finished before) while they do
+                self.flush()
+                for result in self.executor.wait(timeout=0.5):
+                    self.collect(result)
+        finally:
+            self.flush()
+            self._pending = None
 
     def cancel(self) -> None:
         stopped = set(self.executor.cancel()) | self.running

@@ -201,27 +201,35 @@ class MetadataStore:
     # -- node runs -------------------------------------------------------------------------------
     def save_node_run(self, record: NodeRunRecord, outputs: list[ArtifactRecord] | None = None) -> None:
         """Insert or replace a node run, with its output artifacts, in one transaction."""
-        values = _values(record)
+        self.save_node_runs([(record, outputs)])
+
+    def save_node_runs(self, items: list[tuple[NodeRunRecord, list[ArtifactRecord] | None]]) -> None:
+        """Insert or replace several node runs (each with its output artifacts), in order, in one transaction."""
         with self.engine.begin() as connection:
-            if self._upsert is not None:
-                connection.execute(self._upsert, values)
+            for record, outputs in items:
+                self._save_node_run(connection, record, outputs)
+
+    def _save_node_run(self, connection: Connection, record: NodeRunRecord, outputs: list[ArtifactRecord] | None) -> None:
+        values = _values(record)
+        if self._upsert is not None:
+            connection.execute(self._upsert, values)
+        else:
+            existing = connection.execute(
+                select(node_runs.c.id).where(node_runs.c.run_id == record.run_id, node_runs.c.node_id == record.node_id)
+            ).first()
+            if existing is None:
+                connection.execute(node_runs.insert().values(**values))
             else:
-                existing = connection.execute(
-                    select(node_runs.c.id).where(node_runs.c.run_id == record.run_id, node_runs.c.node_id == record.node_id)
-                ).first()
-                if existing is None:
-                    connection.execute(node_runs.insert().values(**values))
-                else:
-                    connection.execute(update(node_runs).where(node_runs.c.id == existing[0]).values(**values))
-            if outputs:
-                connection.execute(
-                    artifacts.delete().where(artifacts.c.run_id == record.run_id, artifacts.c.node_id == record.node_id)
-                )
-                created = now()
-                connection.execute(
-                    artifacts.insert(),
-                    [{**_values(item, skip=("id",)), "created_at": item.created_at or created} for item in outputs],
-                )
+                connection.execute(update(node_runs).where(node_runs.c.id == existing[0]).values(**values))
+        if outputs:
+            connection.execute(
+                artifacts.delete().where(artifacts.c.run_id == record.run_id, artifacts.c.node_id == record.node_id)
+            )
+            created = now()
+            connection.execute(
+                artifacts.insert(),
+                [{**_values(item, skip=("id",)), "created_at": item.created_at or created} for item in outputs],
+            )
 
     def node_runs(self, run_id: str) -> list[NodeRunRecord]:
         with self.engine.connect() as connection:
