@@ -122,3 +122,13 @@ def studies_studio_server(tmp_path):
     write_tune_workspace(tmp_path)
     with _serve(tmp_path) as served:
         yield served
+
+
+@pytest.fixture
+def models_studio_server(tmp_path):
+    """``tidal studio`` over a workspace where a three-feature classifier was trained twice (two Model outputs)."""
+    from models_workspace import write_models_workspace
+
+    write_models_workspace(tmp_path)
+    with _serve(tmp_path) as served:
+        yield served
