@@ -219,15 +219,36 @@ def test_start_refusals_name_what_is_wrong(client, service):
     assert [item["name"] for item in client.get("/api/services").json()] == [service.json()["name"]]
 
 
-def test_services_end_with_the_studio(workspace, registered):
+def register_broken(root, tmp_path) -> None:
+    """``broken`` version 1: a package whose manifest reads well and whose payload is not a model."""
+    import json
+
+    from tidal.store import Workspace
+
+    registry = ModelRegistry(Workspace.open(root))
+    folder = registry.load("models:/cancer/1").save(tmp_path / "broken")
+    payload = json.loads((folder / "MANIFEST.json").read_text())["payload"]
+    (folder / payload).write_bytes(b"not a model")
+    registry.register(folder, "broken")
+
+
+def test_services_end_with_the_studio_and_one_that_fails_says_why(workspace, registered, tmp_path):
     root, _ = workspace
+    register_broken(root, tmp_path)
     with TestClient(create_app(root, workers=1), base_url="http://127.0.0.1") as other:
         pinned = other.post("/api/services", json={"model": "cancer", "version": 1, "name": "pinned"})
         assert pinned.status_code == 202 and pinned.json()["source"] == "models:/cancer/1", pinned.text
         assert pinned.json()["follows"] is False
+        broken = other.post("/api/services", json={"model": "broken", "version": 1})
+        assert broken.status_code == 202 and broken.json()["name"] == "broken-v1"
         process = other.app.state.studio.services.get("pinned").service.process
         wait_until(lambda: other.get("/api/services/pinned").json()["state"], lambda state: state == "ready",
                    "the pinned service to be ready")
+        failed = wait_until(lambda: other.get("/api/services/broken-v1").json(), lambda found: found["state"] == "exited",
+                            "the broken service to exit")
+        assert failed["returncode"] != 0 and "exited with code" in failed["reason"]
+        assert "could not be loaded" in failed["log_tail"]  # the server's own reason, shown to the user
+        assert other.post("/api/services/broken-v1/infer", json={"row": ROW}).status_code == 409
         assert process.poll() is None
     assert process.poll() is not None  # the Studio stopped: so did its service
 
