@@ -122,3 +122,23 @@ def studies_studio_server(tmp_path):
     write_tune_workspace(tmp_path)
     with _serve(tmp_path) as served:
         yield served
+
+
+@pytest.fixture
+def models_studio_server(tmp_path):
+    """``tidal studio`` over a workspace where a three-feature classifier was trained twice (two Model outputs)."""
+    from models_workspace import write_models_workspace
+
+    write_models_workspace(tmp_path)
+    with _serve(tmp_path) as served:
+        yield served
+    # the Studio has stopped (SIGTERM): no service it started is left running
+    services = str(tmp_path / ".tidal" / "services").encode()
+    left = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and services in (entry / "cmdline").read_bytes():
+                left.append(entry.name)
+        except OSError:  # the process ended while we looked
+            continue
+    assert left == [], f"services outlived the Studio: pids {left}"

@@ -327,6 +327,21 @@ def test_openapi_schema_is_valid_and_matches_responses(client):
         ("post", "/api/studies", "/api/studies", 400, {"pipeline": demo_dict(client)}),  # it has no automl.tune node
         ("post", "/api/studies/{study}/stop", "/api/studies/nope/stop", 404, {}),
         ("post", "/api/studies/{study}/resume", "/api/studies/nope/resume", 404, {}),
+        # models and services (a service's 202 and 200 answers: tests/studio/test_studio_models.py, which serves one)
+        ("get", "/api/model-outputs", "/api/model-outputs", 200, None),
+        ("post", "/api/models", "/api/models", 201, {"run_id": run_id, "node_id": "train", "name": "demo"}),
+        ("get", "/api/models", "/api/models", 200, None),
+        ("get", "/api/models/{name}", "/api/models/demo", 200, None),
+        ("get", "/api/models/{name}", "/api/models/nope", 404, None),
+        ("put", "/api/models/{name}/aliases/{alias}", "/api/models/demo/aliases/production", 200, {"version": 1}),
+        ("delete", "/api/models/{name}/aliases/{alias}", "/api/models/demo/aliases/production", 200, None),
+        ("post", "/api/models/{name}/tags", "/api/models/demo/tags", 200, {"tags": {"team": "studio"}}),
+        ("get", "/api/services", "/api/services", 200, None),
+        ("post", "/api/services", "/api/services", 404, {"model": "nope"}),
+        ("get", "/api/services/{name}", "/api/services/nope", 404, None),
+        ("post", "/api/services/{name}/stop", "/api/services/nope/stop", 404, {}),
+        ("get", "/api/services/{name}/metrics", "/api/services/nope/metrics", 404, None),
+        ("post", "/api/services/{name}/infer", "/api/services/nope/infer", 404, {"row": {}}),
     ]
     covered = set()
     for method, template, url, status, body in calls:

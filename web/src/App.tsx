@@ -9,6 +9,7 @@ import { CanvasContext } from './context';
 import { OpenDialog, SaveAsDialog } from './Dialogs';
 import { ComponentDocs, Inspector } from './Inspector';
 import { autoLayout } from './layout';
+import { ModelsPage } from './ModelsPage';
 import { connectionProblem, freshId, fromPipeline, makeEdge, toPipeline, type PipelineMeta, type StudioEdge, type StudioNode } from './model';
 import { OutputView } from './OutputView';
 import { Palette } from './Palette';
@@ -41,7 +42,10 @@ function Studio() {
   const [showCode, setShowCode] = useState(false);
   const [code, setCode] = useState('');
   const [tab, setTab] = useState<Tab>('events');
-  const [view, setView] = useState<'pipeline' | 'studies'>(() => (window.location.hash.includes('view=studies') ? 'studies' : 'pipeline'));
+  const [view, setView] = useState<'pipeline' | 'studies' | 'models'>(() => {
+    const hash = window.location.hash;
+    return hash.includes('view=studies') ? 'studies' : hash.includes('view=models') ? 'models' : 'pipeline';
+  });
   const [runId, setRunId] = useState<string | null>(null);
   const [running, setRunning] = useState(false);
   const [executors, setExecutors] = useState<string[]>(['local']);
@@ -364,11 +368,17 @@ function Studio() {
           <span className="spacer" />
           <button className={view === 'pipeline' ? 'active' : ''} onClick={() => setView('pipeline')} data-testid="view-pipeline">Pipeline</button>
           <button className={view === 'studies' ? 'active' : ''} onClick={() => setView('studies')} data-testid="view-studies">Studies</button>
+          <button className={view === 'models' ? 'active' : ''} onClick={() => setView('models')} data-testid="view-models">Models</button>
           <span className="sep" />
           <button className={showCode ? 'active' : ''} onClick={() => setShowCode(!showCode)} data-testid="toggle-code">{'</>'} Python</button>
         </header>
         {view === 'studies' && <StudiesPage pipeline={pipeline} path={path} tuneNodes={tunes} notify={notify} />}
-        <div className="workbench" style={view === 'studies' ? { display: 'none' } : undefined}>
+        {view === 'models' && <ModelsPage notify={notify} onOpenRun={(id) => {
+          setView('pipeline');
+          setTab('history');
+          openRunPipeline(id).catch((error: Error) => notify(error.message, 'error'));
+        }} />}
+        <div className="workbench" style={view !== 'pipeline' ? { display: 'none' } : undefined}>
           <Palette components={components} onDrop={addComponent} onShowDocs={(spec) => { setDocsFor(spec.id); setSelected(null); }} />
           <main className="studio-center">
             <div className="canvas" ref={wrapper} data-testid="canvas">

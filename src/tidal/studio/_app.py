@@ -18,16 +18,20 @@ from tidal.store import Workspace
 from tidal.studio import (
     _routes_artifacts,
     _routes_catalog,
+    _routes_models,
     _routes_pipelines,
     _routes_plugins,
     _routes_runs,
+    _routes_services,
     _routes_streams,
     _routes_studies,
 )
 from tidal.studio._auth import AccessMiddleware
 from tidal.studio._context import StudioContext
+from tidal.studio._limits import BodyLimit
 from tidal.studio._paths import PathRefused
 from tidal.studio._runs import ExecutorNotEnabled, RunManager
+from tidal.studio._services import ServiceAnswer, ServiceConflict, ServiceManager
 from tidal.studio._studies import StudyBusy, StudyManager
 
 STATIC = Path(__file__).parent / "static"
@@ -58,6 +62,14 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StudyBusy)
     async def busy(_: Request, error: StudyBusy) -> JSONResponse:
         return _error(409, str(error))
+
+    @app.exception_handler(ServiceConflict)
+    async def service_conflict(_: Request, error: ServiceConflict) -> JSONResponse:
+        return _error(409, str(error))
+
+    @app.exception_handler(ServiceAnswer)
+    async def service_answer(_: Request, error: ServiceAnswer) -> JSONResponse:
+        return _error(error.status, str(error))
 
     @app.exception_handler(NotFound)
     async def missing(_: Request, error: NotFound) -> JSONResponse:
@@ -110,12 +122,16 @@ def create_app(
     ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
     manager = RunManager(ws, workers=workers, allow_code=allow_code, executor=executor, address=address)
     studies = StudyManager(ws, manager)
+    services = ServiceManager(ws)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
-        yield
-        studies.shutdown()
-        manager.shutdown()
+        try:
+            yield
+        finally:
+            services.shutdown()  # the model services this Studio started end with it
+            studies.shutdown()
+            manager.shutdown()
 
     app = FastAPI(
         title="Tidal Studio",
@@ -125,10 +141,10 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
     )
-    app.state.studio = StudioContext(ws, manager, studies, auth=token is not None, allow_install=allow_install)
+    app.state.studio = StudioContext(ws, manager, studies, services, auth=token is not None, allow_install=allow_install)
     _add_error_handlers(app)
     for module in (_routes_catalog, _routes_pipelines, _routes_runs, _routes_artifacts, _routes_plugins, _routes_streams,
-                   _routes_studies):
+                   _routes_studies, _routes_models, _routes_services):
         app.include_router(module.router)
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
@@ -146,5 +162,6 @@ def create_app(
             return _error(503, "the Studio's front end is not built: run `npm ci && npm run build` in web/")
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
-    app.add_middleware(AccessMiddleware, token=token, allowed_hosts=allowed_hosts)
+    app.add_middleware(BodyLimit, prefixes=("/api/models", "/api/services"))
+    app.add_middleware(AccessMiddleware, token=token, allowed_hosts=allowed_hosts)  # outermost: the token first
     return app

@@ -1,4 +1,4 @@
-"""What every route needs: the workspace, the run and study managers, helpers to read request bodies."""
+"""What every route needs: the workspace, the run, study and service managers, helpers to read request bodies."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tidal.store import Workspace
 from tidal.studio._models import IssueOut
 from tidal.studio._paths import PathRefused, confine, is_inside
 from tidal.studio._runs import RunManager
+from tidal.studio._services import ServiceManager
 from tidal.studio._studies import StudyManager
 
 
@@ -24,6 +25,7 @@ class StudioContext:
     workspace: Workspace
     runs: RunManager
     studies: StudyManager
+    services: ServiceManager
     auth: bool = False
     allow_install: bool = False
 
