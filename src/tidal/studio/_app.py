@@ -18,6 +18,7 @@ from tidal.store import Workspace
 from tidal.studio import (
     _routes_artifacts,
     _routes_catalog,
+    _routes_networks,
     _routes_pipelines,
     _routes_plugins,
     _routes_runs,
@@ -26,6 +27,7 @@ from tidal.studio import (
 )
 from tidal.studio._auth import AccessMiddleware
 from tidal.studio._context import StudioContext
+from tidal.studio._networks import ImportBusy
 from tidal.studio._paths import PathRefused
 from tidal.studio._runs import RunManager
 from tidal.studio._studies import StudyBusy, StudyManager
@@ -54,6 +56,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StudyBusy)
     async def busy(_: Request, error: StudyBusy) -> JSONResponse:
         return _error(409, str(error))
+
+    @app.exception_handler(ImportBusy)
+    async def import_busy(_: Request, error: ImportBusy) -> JSONResponse:
+        return _error(429, str(error))
 
     @app.exception_handler(NotFound)
     async def missing(_: Request, error: NotFound) -> JSONResponse:
@@ -89,6 +95,7 @@ def create_app(
     static_dir: Path | None = None,
     allow_code: bool = False,
     allow_install: bool = False,
+    loopback: bool | None = None,
 ) -> FastAPI:
     """The Studio app over ``workspace`` (default: the one found from the current directory, as git finds a repository).
 
@@ -98,6 +105,9 @@ def create_app(
     (``tools.python_script``); off by default, such runs are refused with 403.
     ``allow_install``: ``POST /api/plugins/install`` may install packages from the market index
     (third-party code); off by default, it answers 403.
+    ``loopback``: whether the server is bound to a loopback address (default: true when no token is
+    set). The network editor imports PyTorch module files (running their code, in a worker process)
+    on loopback, and elsewhere only with ``allow_code``.
     """
     ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
     manager = RunManager(ws, workers=workers, allow_code=allow_code)
@@ -117,10 +127,11 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
     )
-    app.state.studio = StudioContext(ws, manager, studies, auth=token is not None, allow_install=allow_install)
+    app.state.studio = StudioContext(ws, manager, studies, auth=token is not None, allow_install=allow_install,
+                                      loopback=token is None if loopback is None else loopback)
     _add_error_handlers(app)
     for module in (_routes_catalog, _routes_pipelines, _routes_runs, _routes_artifacts, _routes_plugins, _routes_streams,
-                   _routes_studies):
+                   _routes_studies, _routes_networks):
         app.include_router(module.router)
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)

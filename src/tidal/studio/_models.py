@@ -29,6 +29,8 @@ class Info(BaseModel):
     auth: bool
     components: int
     allow_code: bool = Field(default=False, description="runs may include components that run code from the pipeline (tidal studio --allow-code)")
+    import_code: bool = Field(default=False, description="the network editor may import PyTorch module files, running their "
+                                                         "code in a worker (on loopback, or with --allow-code)")
 
 
 class PortOut(BaseModel):

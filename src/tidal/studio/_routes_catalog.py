@@ -41,6 +41,7 @@ def info(ctx: Context) -> Info:
         auth=ctx.auth,
         components=len(registry),
         allow_code=ctx.runs.allow_code,
+        import_code=ctx.import_allowed,
     )
 
 
