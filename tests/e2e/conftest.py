@@ -122,3 +122,13 @@ def studies_studio_server(tmp_path):
     write_tune_workspace(tmp_path)
     with _serve(tmp_path) as served:
         yield served
+
+
+@pytest.fixture(scope="module")
+def network_studio_server(tmp_path_factory):
+    """``tidal studio`` on loopback over the network editor's workspace (one server for the file's tests)."""
+    from network_workspace import write_network_workspace
+
+    root = write_network_workspace(tmp_path_factory.mktemp("network-editor"))
+    with _serve(root) as served:
+        yield served

@@ -70,7 +70,7 @@ export class ApiError extends Error {
   constructor(public status: number, message: string, public issues: Issue[] = []) { super(message); }
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const response = await fetch(path, {
     method,
     // every write is JSON, with or without a body: the Studio refuses other writes (cross-site protection)
@@ -84,7 +84,7 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   return data as T;
 }
 
-const encodePath = (path: string) => path.split('/').map(encodeURIComponent).join('/');
+export const encodePath = (path: string) => path.split('/').map(encodeURIComponent).join('/');
 
 export const api = {
   components: () => call<ComponentSummary[]>('GET', '/api/components'),
