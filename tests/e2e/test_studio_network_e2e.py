@@ -12,6 +12,20 @@ import pytest
 from tidal.nn import load_network
 
 pytestmark = pytest.mark.slow
+TINY_MODULE = """import torch
+from torch import nn
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 8)
+        self.act = nn.ReLU()
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.head(self.act(self.fc1(x)))
+"""
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 
@@ -191,4 +205,16 @@ def test_a_block_unfolds_and_a_mistake_inside_shows_on_both(network_studio_serve
     page.get_by_test_id("fold-block1").click()
     page.get_by_test_id("layer-block1/conv1").wait_for(state="detached")
     status_is(page, "4 layers, shapes fit")
+
+    # a module file uploaded into the import box replaces the canvas
+    page.get_by_test_id("import-toggle").click()
+    page.get_by_test_id("import-file").set_input_files(files=[{"name": "tiny.py", "mimeType": "text/x-python",
+                                                                "buffer": TINY_MODULE.encode()}])
+    page.wait_for_function("document.querySelector('[data-testid=import-class]')?.value === 'Tiny'")
+    page.get_by_test_id("import-shapes").fill("2, 4")
+    page.get_by_test_id("import-run").click()
+    for layer in ("fc1", "act", "head"):
+        page.get_by_test_id(f"layer-{layer}").wait_for(timeout=60_000)
+    edge_label(page, "act:i0", "[batch, 8]")
+    status_is(page, "3 layers, shapes fit")
     assert errors == []

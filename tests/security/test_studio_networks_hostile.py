@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,6 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tidal.studio import create_app
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "studio"))
+from studio_helpers import start_studio, stop  # noqa: E402
 
 TOKEN = "networks-hostile-token-0123456789abcdef"
 JSON = {"Content-Type": "application/json"}
@@ -101,6 +105,22 @@ def test_off_loopback_an_import_is_refused_without_allow_code(locked, tmp_path):
     assert not marker.exists()  # the code never ran
     assert locked.get("/api/info", headers=BEARER).json()["import_code"] is False
     assert locked.post("/api/networks/check", headers=BEARER, json={"network": MLP}).json()["ok"] is True
+
+
+def test_a_real_studio_bound_off_loopback_refuses_imports(workspace, tmp_path):
+    """``tidal studio --host 0.0.0.0``: serve() tells the app it is off loopback (not only a token's presence)."""
+    import httpx
+
+    marker = tmp_path / "ran.txt"
+    process, port, log = start_studio(workspace, "--host", "0.0.0.0", "--token", TOKEN)
+    try:
+        answer = httpx.post(f"http://127.0.0.1:{port}/api/networks/import", headers=BEARER, timeout=60,
+                            json={"source": marker_source(marker), "class_name": "Net", "inputs": [{"shape": [1, 4]}]})
+        info = httpx.get(f"http://127.0.0.1:{port}/api/info", headers=BEARER, timeout=60).json()
+    finally:
+        stop(process)
+    assert answer.status_code == 403, answer.text
+    assert not marker.exists() and info["import_code"] is False
 
 
 def test_with_allow_code_the_import_runs_in_a_worker_that_never_sees_the_token(locked_code, tmp_path, monkeypatch):
