@@ -10,11 +10,11 @@ import type { ComponentSummary } from './api';
 import { OpenDialog, SaveAsDialog } from './Dialogs';
 import { issueLayer, networksApi, type LayerIssue, type LayerKindInfo, type NetworkCheck, type NetworkDict } from './networks';
 import {
-  blockLayout, connectionProblem, exampleInputs, freshName, fromSpec, layoutNetwork, NODE_HEIGHT, outputNodeId, outputPorts, splitRef, toSpec,
+  blockLayout, compactSlots, connectionProblem, exampleInputs, freshName, fromSpec, layoutNetwork, NODE_HEIGHT, outputNodeId, outputPorts, splitRef, toSpec,
   type NetEdge, type NetNode, type NetworkMeta,
 } from './networkModel';
 import { NetCanvasContext, netNodeTypes } from './NetworkNodes';
-import { CodeView, ImportBox, NetworkInspector, parseExamples, type CodeState } from './NetworkSide';
+import { CodeView, ImportBox, KindDocs, NetworkInspector, parseExamples, type CodeState } from './NetworkSide';
 import { Palette } from './Palette';
 
 const EMPTY: NetworkDict = { 'tidal-nn': 1, name: 'untitled-network', inputs: { x: { shape: ['batch', 16] } }, layers: [], outputs: [] };
@@ -38,6 +38,7 @@ function Editor({ notify, visible }: { notify: (text: string, kind?: string) => 
   const [dialog, setDialog] = useState<'open' | 'save' | null>(null);
   const [find, setFind] = useState('');
   const [refresh, setRefresh] = useState(0);
+  const [docsKind, setDocsKind] = useState<string | null>(null);
   const wrapper = useRef<HTMLDivElement>(null);
   const shapes = check?.shapes ?? null;
 
@@ -329,12 +330,12 @@ function Editor({ notify, visible }: { notify: (text: string, kind?: string) => 
             {check === null ? '' : check.ok ? `✓ ${layerCount} layers, shapes fit` : `⚠ ${check.issues.length} problem${check.issues.length > 1 ? 's' : ''}`}</span>
         </div>
         <div className="workbench">
-          <Palette components={palette} onDrop={addLayer} onShowDocs={() => undefined} noun="layer kinds" />
+          <Palette components={palette} onDrop={addLayer} onShowDocs={(spec) => setDocsKind(spec.id)} noun="layer kinds" />
           <main className="studio-center">
             <div className="canvas" ref={wrapper} data-testid="network-canvas">
               <ReactFlow nodes={nodes} edges={shownEdges} nodeTypes={netNodeTypes}
                 onNodesChange={(changes) => { onNodesChange(changes); if (changes.some((change) => change.type === 'remove' || (change.type === 'position' && !change.dragging))) edited(); }}
-                onEdgesChange={(changes) => { onEdgesChange(changes); if (changes.some((change) => change.type === 'remove')) edited(); }}
+                onEdgesChange={(changes) => { onEdgesChange(changes); if (changes.some((change) => change.type === 'remove')) { setEdges(compactSlots); edited(); } }}
                 onConnect={onConnect} onlyRenderVisibleElements
                 onSelectionChange={({ nodes: chosen }) => setSelected(chosen.length === 1 ? chosen[0].id : null)}
                 deleteKeyCode={['Delete', 'Backspace']} minZoom={0.05} maxZoom={2} defaultViewport={{ x: 0, y: 0, zoom: 1 }}>
@@ -346,6 +347,7 @@ function Editor({ notify, visible }: { notify: (text: string, kind?: string) => 
             </div>
           </main>
           <aside className="net-side">
+            {docsKind && kindMap.get(docsKind) && !selectedNode && <KindDocs kind={kindMap.get(docsKind)!} onClose={() => setDocsKind(null)} />}
             <NetworkInspector node={selectedNode} kind={kindMap.get(selectedNode?.data.kind ?? '')} issues={selectedNode ? issues.get(selectedNode.id) ?? [] : []}
               allIssues={generalIssues} shapes={shapes} counts={{ layers: layerCount, edges: edges.length }}
               onParam={(name, value) => selectedNode && setParam(selectedNode, name, value)}

@@ -138,6 +138,30 @@ export function NetworkInspector({ node, kind, issues, allIssues, shapes, counts
   );
 }
 
+/** A layer kind's docs, for a click on its palette entry. */
+export function KindDocs({ kind, onClose }: { kind: LayerKindInfo; onClose: () => void }) {
+  const properties = kind.params_schema.properties ?? {};
+  return (
+    <div className="docs" data-testid="kind-docs">
+      <div className="output-bar"><h3>{kind.name}</h3><span className="spacer" /><button onClick={onClose}>×</button></div>
+      <p>{kind.summary}{kind.torch ? <> · <span className="mono">nn.{kind.torch}</span></> : null}</p>
+      <h4>Inputs</h4>
+      <p className="mono">{kind.nested ? "the block's inputs" : kind.inputs.map((port) => `${port.name}${port.variadic ? '...' : ''}${port.optional ? '?' : ''}`).join(', ')}</p>
+      <h4>Outputs</h4>
+      <p className="mono">{kind.nested ? "the block's outputs" : kind.numbered_outputs ? 'numbered: .0, .1, ...' : kind.outputs.join(', ')}</p>
+      <h4>Parameters</h4>
+      {Object.keys(properties).length === 0 ? <p className="muted">none</p> : (
+        <ul className="kind-params">{Object.entries(properties).map(([name, field]) => (
+          <li key={name}><b className="mono">{name}</b>{kind.required.includes(name) ? <span className="required"> (required)</span>
+            : kind.inferred.includes(name) ? <span className="muted"> (inferred)</span> : field.default !== undefined ? <span className="muted"> = {JSON.stringify(field.default)}</span> : null}
+          {field.description ? <div className="muted">{field.description}</div> : null}</li>
+        ))}</ul>
+      )}
+      <p className="muted">Drag the entry onto the canvas to add this layer.</p>
+    </div>
+  );
+}
+
 interface CodeProps {
   code: CodeState;
   onEdit: (text: string) => void;

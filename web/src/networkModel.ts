@@ -169,6 +169,23 @@ export function toSpec(meta: NetworkMeta, nodes: NetNode[], edges: NetEdge[], mo
   return data as NetworkDict;
 }
 
+/** Edges into each layer renumbered i0, i1, ... in order, after some were removed: the canvas shows what the file says. */
+export function compactSlots(edges: NetEdge[]): NetEdge[] {
+  const byTarget = new Map<string, NetEdge[]>();
+  for (const edge of edges) {
+    if (edge.data?.inner) continue;
+    if (!byTarget.has(edge.target)) byTarget.set(edge.target, []);
+    byTarget.get(edge.target)!.push(edge);
+  }
+  const renamed = new Map<NetEdge, NetEdge>();
+  for (const [target, feeding] of byTarget) {
+    feeding.sort((a, b) => slotIndex(a.targetHandle) - slotIndex(b.targetHandle)).forEach((edge, index) => {
+      if (slotIndex(edge.targetHandle) !== index) renamed.set(edge, { ...edge, id: `${target}:i${index}`, targetHandle: `i${index}` });
+    });
+  }
+  return renamed.size ? edges.map((edge) => renamed.get(edge) ?? edge) : edges;
+}
+
 export function freshName(base: string, taken: Set<string>): string {
   const clean = base.replace(/[^A-Za-z0-9_]/g, '_');
   if (!taken.has(clean)) return clean;

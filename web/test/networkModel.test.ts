@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LayerKindInfo, NetworkDict } from '../src/networks';
-import { connectionProblem, exampleInputs, fromSpec, outputPorts, parseShape, toSpec } from '../src/networkModel';
+import { compactSlots, connectionProblem, exampleInputs, fromSpec, outputPorts, parseShape, toSpec } from '../src/networkModel';
 import { parseExamples } from '../src/NetworkSide';
 
 const kind = (name: string, outputs = ['output'], variadic = false): LayerKindInfo => ({
@@ -38,6 +38,14 @@ describe('network model', () => {
     expect(connectionProblem('x', 'both', 'i3', nodes, edges)).toContain('earlier inputs');
     expect(connectionProblem('x', 'both', 'i2', nodes, edges)).toBeNull();
     expect(connectionProblem('rnn', 'x', 'i0', nodes, edges)).not.toBeNull();
+  });
+
+  it('renumbers the inputs of a layer after one is removed', () => {
+    const { edges } = fromSpec(SPEC, (node) => ports(node));
+    const left = compactSlots(edges.filter((edge) => edge.id !== 'both:i0'));
+    const into = left.filter((edge) => edge.target === 'both');
+    expect(into.map((edge) => [edge.id, edge.source])).toEqual([['both:i0', 'last']]);
+    expect(compactSlots(edges)).toBe(edges);
   });
 
   it('parses shapes and example inputs', () => {
