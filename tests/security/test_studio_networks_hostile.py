@@ -189,6 +189,17 @@ def test_path_tricks_on_open_and_save_are_refused(client, workspace, path):
     assert not (workspace.parent / "etc").exists()
 
 
+@pytest.mark.parametrize("path", ["../outside.yaml", "/etc/passwd", "networks/escape.yaml", "%2e%2e/outside.yaml"])
+def test_the_folder_a_check_resolves_files_in_is_confined_too(client, path):
+    """``path`` names where kind: module layers' files are read from: it may not leave the workspace."""
+    spec = {**MLP, "layers": [{"id": "head", "kind": "module", "inputs": ["x"], "params": {"file": "outside.yaml"}}],
+            "outputs": {"y": "head"}}
+    for route in ("/api/networks/check", "/api/networks/code"):
+        answer = client.post(route, json={"network": spec, "path": path})
+        assert answer.status_code == 403, answer.text
+        assert "secret-outside" not in answer.text
+
+
 def test_the_listing_skips_links_that_leave_the_workspace(client):
     assert all(item["name"] != "secret-outside" for item in client.get("/api/networks").json())
 
