@@ -176,6 +176,11 @@ def test_a_500_layer_network_opens_and_one_layer_is_edited(network_studio_server
     edge_label(page, "act_120:i0", "[batch, 12]")
     code_has(page, "self.fc_121 = nn.Linear(12, 8)")
     status_is(page, "500 layers, shapes fit")
+    page.get_by_test_id("network-undo").click()  # the edit, undone
+    edge_label(page, "act_120:i0", "[batch, 8]")
+    code_has(page, "self.fc_121 = nn.Linear(8, 8)")
+    page.get_by_test_id("network-redo").click()
+    edge_label(page, "act_120:i0", "[batch, 12]")
     assert errors == []
 
 

@@ -16,6 +16,7 @@ import {
 import { NetCanvasContext, netNodeTypes } from './NetworkNodes';
 import { CodeView, ImportBox, KindDocs, NetworkInspector, parseExamples, type CodeState } from './NetworkSide';
 import { Palette } from './Palette';
+import { useNetworkHistory, type NetSnapshot } from './useNetworkHistory';
 
 const EMPTY: NetworkDict = { 'tidal-nn': 1, name: 'untitled-network', inputs: { x: { shape: ['batch', 16] } }, layers: [], outputs: [] };
 const FIT = { padding: 0.15, maxZoom: 1.2 };
@@ -41,6 +42,21 @@ function Editor({ notify, visible }: { notify: (text: string, kind?: string) => 
   const [docsKind, setDocsKind] = useState<string | null>(null);
   const wrapper = useRef<HTMLDivElement>(null);
   const shapes = check?.shapes ?? null;
+  const restore = useCallback((snapshot: NetSnapshot) => {
+    setNodes(snapshot.nodes); setEdges(snapshot.edges); setMeta(snapshot.meta); setModules(snapshot.modules); setDirty(true);
+  }, [setNodes, setEdges]);
+  const history = useNetworkHistory({ nodes, edges, meta, modules }, restore);
+  useEffect(() => {
+    if (!visible) return;
+    const onKey = (event: KeyboardEvent) => {
+      if (['INPUT', 'TEXTAREA', 'SELECT'].includes((event.target as HTMLElement).tagName) || !(event.ctrlKey || event.metaKey)) return;
+      const key = event.key.toLowerCase();
+      if (key === 'z' && !event.shiftKey) { event.preventDefault(); history.undo(); }
+      else if ((key === 'z' && event.shiftKey) || key === 'y') { event.preventDefault(); history.redo(); }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [visible, history]);
 
   const ports = useCallback((node: NetNode | undefined) => {
     if (node?.data.owner) {
@@ -75,7 +91,8 @@ function Editor({ notify, visible }: { notify: (text: string, kind?: string) => 
     setNodes((current) => [...current, { id: outputNodeId('y'), type: 'netOutput', position: { x: 20, y: 420 }, data: { role: 'output', name: 'y' } }]);
     setPath(null);
     setDirty(false);
-  }, [load, setNodes]);
+    history.reset();
+  }, [load, setNodes, history]);
   useEffect(() => { if (kinds.length && nodes.length === 0 && !path) newNetwork(); }, [kinds.length]); // eslint-disable-line react-hooks/exhaustive-deps
   useEffect(() => { if (visible) window.setTimeout(() => flow.fitView(FIT), 60); }, [visible]); // eslint-disable-line react-hooks/exhaustive-deps
 
@@ -144,21 +161,23 @@ function Editor({ notify, visible }: { notify: (text: string, kind?: string) => 
     const box = wrapper.current?.getBoundingClientRect();
     if (!box || clientX < box.left || clientX > box.right || clientY < box.top || clientY > box.bottom) return;
     const position = flow.screenToFlowPosition({ x: clientX, y: clientY });
+    history.commit();
     const id = freshName(spec.id, taken());
     setNodes((current) => [...current.map((node) => ({ ...node, selected: false })),
       { id, type: 'layer', position, selected: true, data: { role: 'layer', name: id, kind: spec.id, params: {}, rest: {} } }]);
     setSelected(id);
     edited();
-  }, [flow, taken, setNodes, edited]);
+  }, [flow, taken, setNodes, edited, history]);
 
   const onConnect = useCallback((connection: Connection) => {
     const problem = connectionProblem(connection.source, connection.target, connection.targetHandle, nodes, edges);
     if (problem) return notify(`Not connected: ${problem}`, 'error');
+    history.commit();
     const handle = connection.targetHandle ?? 'i0';
     setEdges((current) => [...current.filter((edge) => edge.id !== `${connection.target}:${handle}`),
       { id: `${connection.target}:${handle}`, source: connection.source, sourceHandle: connection.sourceHandle ?? 'output', target: connection.target, targetHandle: handle, data: {} }]);
     edited();
-  }, [nodes, edges, setEdges, notify, edited]);
+  }, [nodes, edges, setEdges, notify, edited, history]);
 
   const updateNode = useCallback((id: string, change: (node: NetNode) => NetNode) => {
     setNodes((current) => current.map((node) => (node.id === id ? change(node) : node)));
@@ -166,6 +185,7 @@ function Editor({ notify, visible }: { notify: (text: string, kind?: string) => 
   }, [setNodes, edited]);
 
   const setParam = useCallback((node: NetNode, name: string, value: unknown) => {
+    history.commit(`param:${node.id}:${name}`);
     const next = (params: Record<string, unknown> | undefined) => {
       const out = { ...(params ?? {}) };
       if (value === undefined) delete out[name]; else out[name] = value;
@@ -184,12 +204,13 @@ function Editor({ notify, visible }: { notify: (text: string, kind?: string) => 
       return;
     }
     updateNode(node.id, (item) => ({ ...item, data: { ...item.data, params: next(item.data.params) } }));
-  }, [updateNode, setNodes, edited]);
+  }, [updateNode, setNodes, edited, history]);
 
   const rename = useCallback((node: NetNode, name: string): string | null => {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return 'letters, digits and _, not starting with a digit';
     const newId = node.data.role === 'output' ? outputNodeId(name) : name;
     if (taken().has(newId) || taken().has(name)) return `'${name}' is taken`;
+    history.commit();
     const swap = (id: string) => (id === node.id ? newId : id);
     setNodes((current) => current.map((item) => (item.id === node.id ? { ...item, id: newId, data: { ...item.data, name } } : item)));
     setEdges((current) => current.map((edge) => (edge.source === node.id || edge.target === node.id
@@ -197,7 +218,7 @@ function Editor({ notify, visible }: { notify: (text: string, kind?: string) => 
     setSelected(newId);
     edited();
     return null;
-  }, [taken, setNodes, setEdges, edited]);
+  }, [taken, setNodes, setEdges, edited, history]);
 
   const toggleFold = useCallback((id: string) => {
     const owner = nodes.find((node) => node.id === id);
@@ -245,6 +266,7 @@ function Editor({ notify, visible }: { notify: (text: string, kind?: string) => 
   }, [nodes, modules, ports, setNodes, setEdges, flow]);
 
   const layoutAll = useCallback(() => {
+    history.commit();
     setNodes((current) => {
       const top = current.filter((node) => !node.data.owner);
       const placed = new Map(layoutNetwork(top, edges.filter((edge) => !edge.data?.inner)).map((node) => [node.id, node.position]));
@@ -252,7 +274,7 @@ function Editor({ notify, visible }: { notify: (text: string, kind?: string) => 
     });
     edited();
     window.setTimeout(() => flow.fitView(FIT), 60);
-  }, [setNodes, edges, edited, flow]);
+  }, [setNodes, edges, edited, flow, history]);
 
   const findLayer = useCallback(() => {
     const node = nodes.find((item) => item.data.name === find.trim() && !item.data.owner);
@@ -270,8 +292,9 @@ function Editor({ notify, visible }: { notify: (text: string, kind?: string) => 
       load(document.network);
       setPath(document.path ?? file);
       setDirty(false);
+      history.reset();
     } catch (error) { notify((error as Error).message, 'error'); }
-  }, [load, notify]);
+  }, [load, notify, history]);
   const saveTo = useCallback(async (target: string, overwrite: boolean): Promise<string | null> => {
     try {
       const saved = await networksApi.save(target, network, overwrite);
@@ -287,6 +310,7 @@ function Editor({ notify, visible }: { notify: (text: string, kind?: string) => 
       const outputs = nodes.filter((node) => node.data.role === 'output').map((node) => node.data.name);
       const document = await networksApi.importModule({ source, class_name: className, inputs, name: meta.name,
         output_names: keepPlaces && outputs.length ? outputs : undefined });
+      history.commit();
       load(document.network, keepPlaces ? new Map(nodes.map((node) => [node.id, node.position])) : undefined);
       setDirty(true);
       notify(`Imported ${className}: ${(document.network.layers as unknown[]).length} layers`);
@@ -294,7 +318,7 @@ function Editor({ notify, visible }: { notify: (text: string, kind?: string) => 
       setCode((current) => ({ ...current, problem: (error as Error).message }));
       notify(`Cannot import: ${(error as Error).message.split('\n')[0]}`, 'error');
     } finally { setBusy(false); }
-  }, [nodes, meta.name, load, notify]);
+  }, [nodes, meta.name, load, notify, history]);
   const applyCode = useCallback(() => {
     const classes = [...code.text.matchAll(/^class\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(/gm)].map((match) => match[1]);
     const className = classes[classes.length - 1] ?? code.className;
@@ -316,12 +340,14 @@ function Editor({ notify, visible }: { notify: (text: string, kind?: string) => 
     <NetCanvasContext.Provider value={canvas}>
       <div className="network-page" data-testid="network-page" style={visible ? undefined : { display: 'none' }}>
         <div className="net-toolbar">
-          <input className="pipeline-name" value={meta.name} data-testid="network-name" onChange={(event) => { setMeta({ ...meta, name: event.target.value }); edited(); }} />
+          <input className="pipeline-name" value={meta.name} data-testid="network-name" onChange={(event) => { history.commit('name'); setMeta({ ...meta, name: event.target.value }); edited(); }} />
           <span className="path mono" data-testid="network-path">{path ?? 'not saved'}{dirty ? ' •' : ''}</span>
           <button onClick={() => (!dirty || window.confirm('Discard the unsaved changes?')) && newNetwork()} data-testid="network-new">New</button>
           <button onClick={() => (!dirty || window.confirm('Discard the unsaved changes?')) && setDialog('open')} data-testid="network-open">Open</button>
           <button onClick={() => (path ? saveTo(path, true).then((error) => error && notify(error, 'error')) : setDialog('save'))} data-testid="network-save">Save</button>
           <button onClick={() => setDialog('save')} data-testid="network-save-as">Save as</button>
+          <button onClick={history.undo} disabled={!history.canUndo} title="Ctrl+Z" data-testid="network-undo">Undo</button>
+          <button onClick={history.redo} disabled={!history.canRedo} title="Ctrl+Shift+Z" data-testid="network-redo">Redo</button>
           <button onClick={layoutAll} data-testid="network-layout">Auto-layout</button>
           <span className="spacer" />
           <input className="find" placeholder="find a layer by id" value={find} data-testid="layer-search"
@@ -337,6 +363,7 @@ function Editor({ notify, visible }: { notify: (text: string, kind?: string) => 
                 onNodesChange={(changes) => { onNodesChange(changes); if (changes.some((change) => change.type === 'remove' || (change.type === 'position' && !change.dragging))) edited(); }}
                 onEdgesChange={(changes) => { onEdgesChange(changes); if (changes.some((change) => change.type === 'remove')) { setEdges(compactSlots); edited(); } }}
                 onConnect={onConnect} onlyRenderVisibleElements
+                onNodeDragStart={() => history.commit()} onBeforeDelete={async () => { history.commit(); return true; }}
                 onSelectionChange={({ nodes: chosen }) => setSelected(chosen.length === 1 ? chosen[0].id : null)}
                 deleteKeyCode={['Delete', 'Backspace']} minZoom={0.05} maxZoom={2} defaultViewport={{ x: 0, y: 0, zoom: 1 }}>
                 <Background gap={18} />
@@ -352,7 +379,11 @@ function Editor({ notify, visible }: { notify: (text: string, kind?: string) => 
               allIssues={generalIssues} shapes={shapes} counts={{ layers: layerCount, edges: edges.length }}
               onParam={(name, value) => selectedNode && setParam(selectedNode, name, value)}
               onRename={(name) => (selectedNode ? rename(selectedNode, name) : null)}
-              onShape={(shape, dtype) => selectedNode && updateNode(selectedNode.id, (node) => ({ ...node, data: { ...node.data, shape, dtype } }))}
+              onShape={(shape, dtype) => {
+                if (!selectedNode) return;
+                history.commit(`shape:${selectedNode.id}`);
+                updateNode(selectedNode.id, (node) => ({ ...node, data: { ...node.data, shape, dtype } }));
+              }}
               onDelete={() => selectedNode && flow.deleteElements({ nodes: [{ id: selectedNode.id }] })} />
             <CodeView code={code} busy={busy} canImport={canImport} onApply={applyCode}
               onEdit={(text) => setCode((current) => ({ ...current, text, edited: true }))}
