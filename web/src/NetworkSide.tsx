@@ -1,6 +1,6 @@
 // The network editor's right-hand side: the selected layer's form (from its kind's schema), an input's shape,
 // the network's problems; the generated code beside the canvas (editable: apply it back); importing a module file.
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { JsonSchema } from './api';
 import type { CheckShapes, LayerIssue, LayerKindInfo } from './networks';
 import { parseShape, type NetNode } from './networkModel';
@@ -172,6 +172,8 @@ interface CodeProps {
 }
 
 export function CodeView({ code, onEdit, onApply, onDiscard, busy, canImport }: CodeProps) {
+  const box = useRef<HTMLTextAreaElement>(null);
+  useEffect(() => { if (!code.edited && box.current) box.current.scrollTop = 0; }, [code.text, code.edited]);  // new code: from its top
   return (
     <div className="net-code" data-testid="net-code-panel">
       <div className="output-bar">
@@ -184,7 +186,7 @@ export function CodeView({ code, onEdit, onApply, onDiscard, busy, canImport }: 
           {busy ? 'Importing…' : 'Apply to canvas'}</button>
       </div>
       {code.problem && <div className="problem" data-testid="code-problem">{code.problem}</div>}
-      <textarea className="code code-edit" spellCheck={false} value={code.text} data-testid="code-view"
+      <textarea ref={box} className="code code-edit" spellCheck={false} value={code.text} data-testid="code-view"
         onChange={(event) => onEdit(event.target.value)} />
     </div>
   );
