@@ -142,3 +142,11 @@ def models_studio_server(tmp_path):
         except OSError:  # the process ended while we looked
             continue
     assert left == [], f"services outlived the Studio: pids {left}"
+@pytest.fixture(scope="module")
+def network_studio_server(tmp_path_factory):
+    """``tidal studio`` on loopback over the network editor's workspace (one server for the file's tests)."""
+    from network_workspace import write_network_workspace
+
+    root = write_network_workspace(tmp_path_factory.mktemp("network-editor"))
+    with _serve(root) as served:
+        yield served

@@ -14,6 +14,8 @@ from studio_helpers import wait_for_run
 from tidal.pipeline import Pipeline, load_pipeline, save_pipeline
 
 DEMO = "pipelines/demo.yaml"
+NETWORK = {"tidal-nn": 1, "name": "n", "inputs": {"x": {"shape": ["batch", 4]}},
+           "layers": [{"id": "fc", "kind": "linear", "inputs": ["x"], "params": {"out_features": 2}}], "outputs": {"y": "fc"}}
 #: writes without a body still declare JSON: the Studio refuses other writes (cross-site protection)
 JSON = {"Content-Type": "application/json"}
 
@@ -342,6 +344,16 @@ def test_openapi_schema_is_valid_and_matches_responses(client):
         ("post", "/api/services/{name}/stop", "/api/services/nope/stop", 404, {}),
         ("get", "/api/services/{name}/metrics", "/api/services/nope/metrics", 404, None),
         ("post", "/api/services/{name}/infer", "/api/services/nope/infer", 404, {"row": {}}),
+        # networks (the editor's other answers: tests/studio/test_studio_networks.py)
+        ("get", "/api/networks/kinds", "/api/networks/kinds", 200, None),
+        ("post", "/api/networks/check", "/api/networks/check", 200, {"network": NETWORK}),
+        ("post", "/api/networks/code", "/api/networks/code", 200, {"network": NETWORK}),
+        ("post", "/api/networks/code", "/api/networks/code", 422, {"network": {**NETWORK, "outputs": {"y": "nope"}}}),
+        ("post", "/api/networks/import", "/api/networks/import", 400,
+         {"source": "def (", "class_name": "Net", "inputs": [{"shape": [1, 4]}]}),  # a syntax error: no torch needed
+        ("put", "/api/networks/{path}", "/api/networks/networks/n.yaml", 200, {"network": NETWORK}),
+        ("get", "/api/networks/{path}", "/api/networks/networks/n.yaml", 200, None),
+        ("get", "/api/networks", "/api/networks", 200, None),
     ]
     covered = set()
     for method, template, url, status, body in calls:

@@ -15,6 +15,7 @@ import { OutputView } from './OutputView';
 import { Palette } from './Palette';
 import { RunsPanel } from './RunsPanel';
 import { StreamsPanel } from './StreamsPanel';
+import { NetworkEditor } from './NetworkEditor';
 import { StudiesPage } from './StudiesPage';
 import { tuneNodes } from './studies';
 import { StudioNodeView } from './StudioNodeView';
@@ -42,10 +43,13 @@ function Studio() {
   const [showCode, setShowCode] = useState(false);
   const [code, setCode] = useState('');
   const [tab, setTab] = useState<Tab>('events');
-  const [view, setView] = useState<'pipeline' | 'studies' | 'models'>(() => {
+  const [view, setView] = useState<'pipeline' | 'studies' | 'models' | 'networks'>(() => {
     const hash = window.location.hash;
-    return hash.includes('view=studies') ? 'studies' : hash.includes('view=models') ? 'models' : 'pipeline';
+    return hash.includes('view=studies') ? 'studies' : hash.includes('view=models') ? 'models'
+      : hash.includes('view=networks') ? 'networks' : 'pipeline';
   });
+  const [networksSeen, setNetworksSeen] = useState(view === 'networks');
+  useEffect(() => { if (view === 'networks') setNetworksSeen(true); }, [view]);
   const [runId, setRunId] = useState<string | null>(null);
   const [running, setRunning] = useState(false);
   const [executors, setExecutors] = useState<string[]>(['local']);
@@ -225,6 +229,7 @@ function Studio() {
   // -- keyboard: undo, redo, copy, paste -----------------------------------------------------------
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
+      if (view !== 'pipeline') return;  // the other pages have their own keys
       const target = event.target as HTMLElement;
       if (['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName)) return;
       const mod = event.ctrlKey || event.metaKey;
@@ -267,7 +272,7 @@ function Studio() {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [nodes, edges, history, setNodes, setEdges, flow]);
+  }, [nodes, edges, history, setNodes, setEdges, flow, view]);
 
   // -- runs --------------------------------------------------------------------------------------
   const loadRun = useCallback((id: string) => api.runDetail(id).then((detail) => {
@@ -345,6 +350,7 @@ function Studio() {
       <div className="studio">
         <header className="toolbar">
           <span className="brand">◗ Tidal Studio</span>
+          {view !== 'networks' && <>
           <input className="pipeline-name" value={meta.name} data-testid="pipeline-name"
             onChange={(event) => { setMeta({ ...meta, name: event.target.value }); setDirty(true); }} />
           <span className="path mono" data-testid="pipeline-path">{path ?? 'not saved'}{dirty ? ' •' : ''}</span>
@@ -365,12 +371,14 @@ function Studio() {
           )}
           <button className="primary" onClick={() => startRun()} disabled={running} data-testid="run">▶ Run</button>
           <button className="danger" onClick={() => runId && api.cancel(runId)} disabled={!running} data-testid="cancel">■ Cancel</button>
+          </>}
           <span className="spacer" />
           <button className={view === 'pipeline' ? 'active' : ''} onClick={() => setView('pipeline')} data-testid="view-pipeline">Pipeline</button>
           <button className={view === 'studies' ? 'active' : ''} onClick={() => setView('studies')} data-testid="view-studies">Studies</button>
           <button className={view === 'models' ? 'active' : ''} onClick={() => setView('models')} data-testid="view-models">Models</button>
-          <span className="sep" />
-          <button className={showCode ? 'active' : ''} onClick={() => setShowCode(!showCode)} data-testid="toggle-code">{'</>'} Python</button>
+          <button className={view === 'networks' ? 'active' : ''} onClick={() => setView('networks')} data-testid="view-networks">Networks</button>
+          {view !== 'networks' && <><span className="sep" />
+          <button className={showCode ? 'active' : ''} onClick={() => setShowCode(!showCode)} data-testid="toggle-code">{'</>'} Python</button></>}
         </header>
         {view === 'studies' && <StudiesPage pipeline={pipeline} path={path} tuneNodes={tunes} notify={notify} />}
         {view === 'models' && <ModelsPage notify={notify} onOpenRun={(id) => {
@@ -378,6 +386,7 @@ function Studio() {
           setTab('history');
           openRunPipeline(id).catch((error: Error) => notify(error.message, 'error'));
         }} />}
+        {networksSeen && <NetworkEditor notify={notify} visible={view === 'networks'} />}
         <div className="workbench" style={view !== 'pipeline' ? { display: 'none' } : undefined}>
           <Palette components={components} onDrop={addComponent} onShowDocs={(spec) => { setDocsFor(spec.id); setSelected(null); }} />
           <main className="studio-center">

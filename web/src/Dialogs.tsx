@@ -1,15 +1,17 @@
 import { useEffect, useState } from 'react';
 import { api, type PipelineFile } from './api';
 
-export function OpenDialog({ onOpen, onClose }: { onOpen: (path: string) => void; onClose: () => void }) {
+export function OpenDialog({ onOpen, onClose, title = 'Open a pipeline', load = api.pipelines }: {
+  onOpen: (path: string) => void; onClose: () => void; title?: string; load?: () => Promise<PipelineFile[]>;
+}) {
   const [files, setFiles] = useState<PipelineFile[] | null>(null);
-  useEffect(() => { api.pipelines().then(setFiles); }, []);
+  useEffect(() => { load().then(setFiles); }, []); // eslint-disable-line react-hooks/exhaustive-deps
   return (
     <div className="modal-backdrop" onClick={onClose}>
       <div className="modal" onClick={(event) => event.stopPropagation()} data-testid="open-dialog">
-        <h3>Open a pipeline</h3>
-        {!files && <p className="muted">Looking for pipeline files…</p>}
-        {files && files.length === 0 && <p className="muted">No pipeline YAML files in this workspace yet.</p>}
+        <h3>{title}</h3>
+        {!files && <p className="muted">Looking for files…</p>}
+        {files && files.length === 0 && <p className="muted">No such YAML files in this workspace yet.</p>}
         <ul className="file-list">
           {files?.map((file) => (
             <li key={file.path}>
@@ -27,7 +29,9 @@ export function OpenDialog({ onOpen, onClose }: { onOpen: (path: string) => void
   );
 }
 
-export function SaveAsDialog({ initial, onSave, onClose }: { initial: string; onSave: (path: string, overwrite: boolean) => Promise<string | null>; onClose: () => void }) {
+export function SaveAsDialog({ initial, onSave, onClose, title = 'Save pipeline as' }: {
+  initial: string; onSave: (path: string, overwrite: boolean) => Promise<string | null>; onClose: () => void; title?: string;
+}) {
   const [path, setPath] = useState(initial);
   const [problem, setProblem] = useState<string | null>(null);
   const [exists, setExists] = useState(false);
@@ -40,7 +44,7 @@ export function SaveAsDialog({ initial, onSave, onClose }: { initial: string; on
   return (
     <div className="modal-backdrop" onClick={onClose}>
       <div className="modal" onClick={(event) => event.stopPropagation()} data-testid="save-dialog">
-        <h3>Save pipeline as</h3>
+        <h3>{title}</h3>
         <label>Path in the workspace
           <input value={path} onChange={(event) => { setPath(event.target.value); setExists(false); setProblem(null); }}
             data-testid="save-path" autoFocus onKeyDown={(event) => { if (event.key === 'Enter') submit(false); }} />

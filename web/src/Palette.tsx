@@ -6,9 +6,11 @@ interface Props {
   components: ComponentSummary[];
   onDrop: (spec: ComponentSummary, clientX: number, clientY: number) => void;
   onShowDocs: (spec: ComponentSummary) => void;
+  /** what the entries are, for the search box ("components", "layer kinds") */
+  noun?: string;
 }
 
-export function Palette({ components, onDrop, onShowDocs }: Props) {
+export function Palette({ components, onDrop, onShowDocs, noun = 'components' }: Props) {
   const [query, setQuery] = useState('');
   const [open, setOpen] = useState<Record<string, boolean>>({});
   const [ghost, setGhost] = useState<{ spec: ComponentSummary; x: number; y: number } | null>(null);
@@ -49,7 +51,7 @@ export function Palette({ components, onDrop, onShowDocs }: Props) {
 
   return (
     <aside className="palette">
-      <input className="search" placeholder={`Search ${components.length} components…`} value={query}
+      <input className="search" placeholder={`Search ${components.length} ${noun}…`} value={query}
         onChange={(event) => setQuery(event.target.value)} data-testid="palette-search" />
       <div className="palette-groups">
         {groups.map(([category, specs]) => {
@@ -73,7 +75,7 @@ export function Palette({ components, onDrop, onShowDocs }: Props) {
             </div>
           );
         })}
-        {groups.length === 0 && <p className="muted">No component matches “{query}”.</p>}
+        {groups.length === 0 && <p className="muted">Nothing matches “{query}”.</p>}
       </div>
       {ghost && (
         <div className="drag-ghost" style={{ left: ghost.x + 8, top: ghost.y + 8 }}>{ghost.spec.title}</div>

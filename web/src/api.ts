@@ -94,7 +94,7 @@ export interface StudioInfo {
   executors: string[];
 }
 
-const encodePath = (path: string) => path.split('/').map(encodeURIComponent).join('/');
+export const encodePath = (path: string) => path.split('/').map(encodeURIComponent).join('/');
 
 export const api = {
   components: () => call<ComponentSummary[]>('GET', '/api/components'),

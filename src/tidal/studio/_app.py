@@ -19,6 +19,7 @@ from tidal.studio import (
     _routes_artifacts,
     _routes_catalog,
     _routes_models,
+    _routes_networks,
     _routes_pipelines,
     _routes_plugins,
     _routes_runs,
@@ -29,6 +30,7 @@ from tidal.studio import (
 from tidal.studio._auth import AccessMiddleware
 from tidal.studio._context import StudioContext
 from tidal.studio._limits import BodyLimit
+from tidal.studio._networks import ImportBusy
 from tidal.studio._paths import PathRefused
 from tidal.studio._runs import ExecutorNotEnabled, RunManager
 from tidal.studio._services import ServiceAnswer, ServiceConflict, ServiceManager
@@ -70,6 +72,9 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceAnswer)
     async def service_answer(_: Request, error: ServiceAnswer) -> JSONResponse:
         return _error(error.status, str(error))
+    @app.exception_handler(ImportBusy)
+    async def import_busy(_: Request, error: ImportBusy) -> JSONResponse:
+        return _error(429, str(error))
 
     @app.exception_handler(NotFound)
     async def missing(_: Request, error: NotFound) -> JSONResponse:
@@ -107,6 +112,7 @@ def create_app(
     allow_install: bool = False,
     executor: str = "local",
     address: str | None = None,
+    loopback: bool | None = None,
 ) -> FastAPI:
     """The Studio app over ``workspace`` (default: the one found from the current directory, as git finds a repository).
 
@@ -118,6 +124,9 @@ def create_app(
     address; a run request may pick that executor or local worker processes, never another cluster.
     ``allow_install``: ``POST /api/plugins/install`` may install packages from the market index
     (third-party code); off by default, it answers 403.
+    ``loopback``: whether the server is bound to a loopback address (default: true when no token is
+    set). The network editor imports PyTorch module files (running their code, in a worker process)
+    on loopback, and elsewhere only with ``allow_code``.
     """
     ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
     manager = RunManager(ws, workers=workers, allow_code=allow_code, executor=executor, address=address)
@@ -141,10 +150,11 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
     )
-    app.state.studio = StudioContext(ws, manager, studies, services, auth=token is not None, allow_install=allow_install)
+    app.state.studio = StudioContext(ws, manager, studies, services, auth=token is not None, allow_install=allow_install,
+                                      loopback=token is None if loopback is None else loopback)
     _add_error_handlers(app)
     for module in (_routes_catalog, _routes_pipelines, _routes_runs, _routes_artifacts, _routes_plugins, _routes_streams,
-                   _routes_studies, _routes_models, _routes_services):
+                   _routes_studies, _routes_models, _routes_services, _routes_networks):
         app.include_router(module.router)
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)

@@ -28,6 +28,12 @@ class StudioContext:
     services: ServiceManager
     auth: bool = False
     allow_install: bool = False
+    loopback: bool = True
+
+    @property
+    def import_allowed(self) -> bool:
+        """Whether the network editor may import a PyTorch module (run its code): on loopback, or with --allow-code."""
+        return self.loopback or self.runs.allow_code
 
     @property
     def root(self) -> Path:

@@ -31,6 +31,8 @@ class Info(BaseModel):
     allow_code: bool = Field(default=False, description="runs may include components that run code from the pipeline (tidal studio --allow-code)")
     executor: str = Field(default="local", description="where runs go unless a run request picks another (tidal studio --executor)")
     executors: list[str] = Field(default_factory=lambda: ["local"], description="the executors a run request may pick")
+    import_code: bool = Field(default=False, description="the network editor may import PyTorch module files, running their "
+                                                         "code in a worker (on loopback, or with --allow-code)")
 
 
 class PortOut(BaseModel):

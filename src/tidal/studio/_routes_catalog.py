@@ -43,6 +43,7 @@ def info(ctx: Context) -> Info:
         allow_code=ctx.runs.allow_code,
         executor=ctx.runs.executor,
         executors=ctx.runs.executors,
+        import_code=ctx.import_allowed,
     )
 
 

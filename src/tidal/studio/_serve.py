@@ -48,7 +48,7 @@ def serve(
         token = new_token()
     allowed = {*LOOPBACK_NAMES, host} if loopback else None
     app = create_app(workspace, token=token, allowed_hosts=allowed, workers=workers, static_dir=static_dir, allow_code=allow_code,
-                     allow_install=allow_install, executor=executor, address=address)
+                     allow_install=allow_install, executor=executor, address=address, loopback=loopback)
     announce(f"Tidal Studio on {studio_url(host, port, token)}")
     announce(f"  workspace {app.state.studio.workspace.root}")
     if executor != "local":
@@ -56,7 +56,8 @@ def serve(
                  + "; a run may still choose local worker processes")
     if allow_code:
         announce("  --allow-code: pipelines may run Python code (tools.python_script) as this user; "
-                 "anyone who can use this Studio can run code on this machine")
+                 "anyone who can use this Studio can run code on this machine (pipelines, and PyTorch module imports "
+                 "in the network editor)")
     if allow_install:
         announce("  --allow-install: the Studio may install plug-in packages from the market index; "
                  "their code runs as this user")
