@@ -100,7 +100,7 @@ def test_build_run_inspect_save_reload(studio_server, browser, artifacts_dir):
     select_node(page, "binary_classification")
     page.locator("#param-label").fill("malignant")
     page.locator(".react-flow__pane").click(position={"x": 5, "y": 5})
-    page.get_by_test_id("no-issues").wait_for(timeout=10_000)
+    page.get_by_test_id("no-issues").wait_for(timeout=30_000)
     assert page.locator("[data-testid^=issues-]").count() == 0
 
     # run it and watch the statuses arrive live
@@ -126,7 +126,7 @@ def test_build_run_inspect_save_reload(studio_server, browser, artifacts_dir):
     auc = float(auc_row.locator("td").inner_text())
     assert 0.9 < auc <= 1.0
     page.get_by_test_id("figure-roc").click()
-    page.get_by_test_id("chart-roc").locator("svg").first.wait_for(timeout=20_000)
+    page.get_by_test_id("chart-roc").locator("svg").first.wait_for(timeout=60_000)
     assert page.get_by_test_id("chart-roc").locator("svg path").count() > 0
     page.screenshot(path=str(artifacts_dir / "studio-2-roc.png"))
 
@@ -318,7 +318,7 @@ def test_the_demo_workspace_opens_on_its_pipeline_with_titled_categories(demo_st
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url)  # no file in the address: the workspace's only pipeline opens
-    page.get_by_test_id("node-train").wait_for(timeout=20_000)
+    page.get_by_test_id("node-train").wait_for(timeout=60_000)
     assert page.get_by_test_id("pipeline-path").inner_text().startswith("pipelines/demo.yaml")
     heads = page.locator(".group-head").all_inner_texts()
     assert any(text.startswith("IO") for text in heads) and any(text.startswith("AutoML") for text in heads)
@@ -341,5 +341,5 @@ def test_the_demo_workspace_opens_on_its_pipeline_with_titled_categories(demo_st
     page.get_by_test_id("issues-read_csv").wait_for()  # now mistakes show
 
     page.goto(url)  # the last pipeline opened here comes back
-    page.get_by_test_id("node-train").wait_for(timeout=20_000)
+    page.get_by_test_id("node-train").wait_for(timeout=60_000)
     assert errors == []
