@@ -128,7 +128,11 @@ export function connectionProblem(
   if (out.type !== input.type) {
     return `type mismatch: ${source}.${out.name} is a ${out.type}, but ${target}.${input.name} takes a ${input.type}`;
   }
-  // a cycle: target already reaches source
+  return cycleProblem(source, target, edges);
+}
+
+/** Why an edge from ``source`` to ``target`` would close a cycle (``target`` already reaches ``source``); null if not. */
+export function cycleProblem(source: string, target: string, edges: { source: string; target: string }[]): string | null {
   const stack = [target];
   const seen = new Set<string>();
   while (stack.length) {

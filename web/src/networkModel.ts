@@ -2,6 +2,7 @@
 // Inputs, layers and outputs are nodes; an edge feeds input slot i of a layer (handle `i<index>`) or an output.
 import dagre from '@dagrejs/dagre';
 import type { Edge, Node } from '@xyflow/react';
+import { cycleProblem } from './model';
 import type { CheckShapes, LayerKindInfo, NetworkDict } from './networks';
 
 export type Role = 'input' | 'layer' | 'output';
@@ -204,16 +205,7 @@ export function connectionProblem(source: string, target: string, handle: string
   const index = slotIndex(handle);
   const filled = edges.filter((edge) => edge.target === target && edge.targetHandle !== handle && !edge.data?.inner).length;
   if (index > filled) return `connect ${target}'s earlier inputs first (inputs are in port order)`;
-  const stack = [target];
-  const seen = new Set<string>();
-  while (stack.length) {
-    const current = stack.pop()!;
-    if (current === source) return `connecting ${source} to ${target} would make a cycle`;
-    if (seen.has(current)) continue;
-    seen.add(current);
-    for (const edge of edges) if (edge.source === current) stack.push(edge.target);
-  }
-  return null;
+  return cycleProblem(source, target, edges);
 }
 
 /** Top-to-bottom positions for ``nodes`` (all, or only those in ``only``), as dagre places them. */

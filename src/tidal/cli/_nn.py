@@ -121,6 +121,7 @@ def import_module(
 
     torch = require_torch()
     from tidal.nn import NetworkError, from_module
+    from tidal.nn._import_source import build_named_module
 
     spec = importlib.util.spec_from_file_location(f"tidal_nn_import_{file.stem}", file)
     if spec is None or spec.loader is None:
@@ -131,17 +132,7 @@ def import_module(
         spec.loader.exec_module(module)
     except Exception as error:  # the user's file: its own error, named, without our traceback
         raise TidalError(f"importing {file} failed: {type(error).__name__}: {error}; fix the file and try again") from None
-    cls = getattr(module, class_name, None)
-    if not isinstance(cls, type) or not issubclass(cls, torch.nn.Module):
-        found = sorted(key for key, value in vars(module).items()
-                       if isinstance(value, type) and issubclass(value, torch.nn.Module) and value.__module__ == spec.name)
-        raise TidalError(f"{file} has no nn.Module class {class_name!r}; it defines: {', '.join(found) or 'none'}")
-    try:
-        instance = cls()
-    except TypeError as error:
-        raise TidalError(f"{class_name}() cannot be built with no arguments ({error}); give its arguments defaults") from None
-    except Exception as error:
-        raise TidalError(f"{class_name}() failed while being built: {type(error).__name__}: {error}") from None
+    instance = build_named_module(module, class_name, where=str(file))
     dtypes = list(input_dtype or [])
     if len(dtypes) > len(input_shape) or any(item not in ("float32", "int64") for item in dtypes):
         raise TidalError(f"--input-dtype takes float32 or int64, at most once per --input-shape; got {dtypes}")

@@ -22,6 +22,7 @@ import json
 import re
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,26 @@ def _examples(inputs: list[dict[str, Any]]) -> list[Any]:
     return tensors
 
 
+def build_named_module(module: Any, class_name: str, *, where: str, line_of: Callable[[BaseException], str] = lambda _: "") -> Any:
+    """The ``nn.Module`` class ``class_name`` that ``module`` defines, built with no arguments.
+
+    Refusals name what the module defines instead, or where building failed (``line_of`` can point
+    at the line of the user's file)."""
+    from tidal.nn._torch import require_torch
+
+    torch = require_torch()
+    cls = getattr(module, class_name, None)
+    if not isinstance(cls, type) or not issubclass(cls, torch.nn.Module):
+        found = sorted(key for key, value in vars(module).items()
+                       if isinstance(value, type) and issubclass(value, torch.nn.Module) and value.__module__ == module.__name__)
+        raise TidalError(f"{where} has no nn.Module class {class_name!r}; it defines: {', '.join(found) or 'none'}")
+    try:
+        return cls()
+    except Exception as error:
+        raise TidalError(f"{class_name}() failed{line_of(error)}: {type(error).__name__}: {error}; "
+                         "the class is built with no arguments, so give its arguments defaults") from None
+
+
 def import_source(file: Path, class_name: str, inputs: list[dict[str, Any]], *, name: str | None = None,
                   output_names: list[str] | None = None, via: str = "auto") -> Any:
     """Run ``file`` (a ``.py`` file), build ``class_name()`` and read it into a spec with :func:`tidal.nn.from_module`.
@@ -87,19 +108,7 @@ def import_source(file: Path, class_name: str, inputs: list[dict[str, Any]], *, 
     except Exception as error:  # the user's file: its own error, named with its line
         raise TidalError(f"running the module failed{_line_of(error, file)}: {type(error).__name__}: {error}; "
                          "fix the code and import again") from None
-    from tidal.nn._torch import require_torch
-
-    torch = require_torch()
-    cls = getattr(module, class_name, None)
-    if not isinstance(cls, type) or not issubclass(cls, torch.nn.Module):
-        found = sorted(key for key, value in vars(module).items()
-                       if isinstance(value, type) and issubclass(value, torch.nn.Module) and value.__module__ == spec.name)
-        raise TidalError(f"the code defines no nn.Module class {class_name!r}; it defines: {', '.join(found) or 'none'}")
-    try:
-        instance = cls()
-    except Exception as error:
-        raise TidalError(f"{class_name}() failed{_line_of(error, file)}: {type(error).__name__}: {error}; "
-                         "the class is built with no arguments, so give its arguments defaults") from None
+    instance = build_named_module(module, class_name, where="the code", line_of=lambda error: _line_of(error, file))
     examples = _examples(inputs)
     from tidal.nn._import import from_module
 
