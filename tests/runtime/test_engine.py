@@ -166,3 +166,22 @@ def test_outputs_load_back(workspace):
     table = result.output("b")
     assert table.num_rows == 4 and "seen_b" in table.columns
     assert result.output("m")["rows"] == 4.0
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_node_is_recorded_as_running_before_its_running_event_and_while_it_runs(workspace, execution_log, workers):
+    """The engine writes its records in batches; still, whoever hears "running" finds the row saying so, and
+    in this process (``workers=0``) hears it before the node runs."""
+    seen: dict[str, tuple[str | None, bool]] = {}
+
+    def on_event(event) -> None:
+        if event.status == "running" and event.node_id is not None:
+            rows = workspace.metadata.node_runs(event.run_id)
+            ran = f"step:{event.node_id}" in execution_log()
+            seen[event.node_id] = ({row.node_id: row.status for row in rows}.get(event.node_id), ran)
+
+    result = tidal.run(chain("recorded"), workspace=workspace, workers=workers, cache=False, on_event=on_event)
+    assert result.ok
+    assert {node: status for node, (status, _) in seen.items()} == {"src": "running", "a": "running", "b": "running", "m": "running"}
+    if workers == 0:
+        assert not any(ran for _, ran in seen.values()), seen

@@ -228,6 +228,7 @@ class _Run:
         if getattr(self.executor, "runs_on_submit", False):  # inline: the node has run when submit returns
             self.record(node_id, "running")
             self.emit("running", node_id, attempt=state.attempts)
+            self.flush()  # so the record and the event say "running" while it runs
             self.executor.submit(task)
             return
         self.executor.submit(task)  # the worker starts on it while the engine records that it runs
