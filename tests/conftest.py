@@ -49,3 +49,13 @@ def demo_files(tmp_path):
     from tidal.cli._demo import write_demo_workspace
 
     return write_demo_workspace(tmp_path)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` with the longest files first and the Ray cluster's files on one worker
+    (tests/support/scheduling.py); every other mode as xdist has it."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from scheduling import LongestFirstScheduling
+
+    return LongestFirstScheduling(config, log)

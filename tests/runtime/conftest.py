@@ -47,11 +47,11 @@ def fake_gpu_folder(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def ray_address(s3_endpoint, executions_file, fake_gpu_folder):
-    """A Ray cluster started with `ray start` (4 CPUs, one fake GPU, a custom resource), once per session.
-
-    One node: a second (`ray start --address`) cost 20-30 s more per xdist worker that starts the cluster
-    on a loaded 2-core CI machine, where the suite's budget is tight; placement across several nodes is
-    checked on their resource tables instead (test_ray_resources).
+    """A Ray cluster started with `ray start`, once per session: a head node (4 CPUs, one fake GPU, a custom
+    resource) and a worker node joined with `ray start --address` (1 CPU), so the executor suite and the
+    kill-and-resume test run on a real two-node cluster (placement rules are checked on resource tables
+    in test_ray_resources). The files that use it run on one xdist worker (tests/support/scheduling.py),
+    so the cluster starts once per test run.
 
     Its workers see the test components (PYTHONPATH, TIDAL_PLUGINS), the S3 server and the executions file.
     """
@@ -64,7 +64,7 @@ def ray_address(s3_endpoint, executions_file, fake_gpu_folder):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RAY_AUTH_MODE", "disabled")  # the cluster runs without token auth; so does this driver
         try:
-            with ray_cluster(folder, environment, resources={"tidal_slot": 2}) as address:
+            with ray_cluster(folder, environment, resources={"tidal_slot": 2}, worker={"tidal_worker_node": 1}) as address:
                 try:
                     yield address
                 finally:

@@ -172,6 +172,10 @@ def test_resume_after_the_driver_is_killed_recomputes_nothing(case, tmp_path, ex
         assert after.nodes[node].finished_at == stamp, f"{node} was recomputed"
     new = executions()[len(ran):]
     assert sorted(new) == ["score", "wait:resume-gate"]
+    if case.name == "ray":  # the cluster it ran and resumed on: a head and a worker node
+        import ray
+
+        assert len([node for node in ray.nodes() if node["Alive"]]) == 2
 
 
 def test_a_run_started_from_a_studio_on_ray_runs_on_the_operators_cluster(tmp_path, ray_address, s3_artifacts,
