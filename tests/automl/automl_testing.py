@@ -31,6 +31,7 @@ def logistic(
     fail_above: float | None = None,
     hang_above: float | None = None,
     crash_above: float | None = None,
+    show_threads: bool = False,
 ) -> ModelPackage:
     """Logistic regression that sleeps ``seconds``, fails, crashes or hangs above a value of C."""
     _log(f"fit:{C:.8f}")
@@ -41,5 +42,7 @@ def logistic(
     if hang_above is not None and C > hang_above:
         time.sleep(3600)
     time.sleep(seconds)
+    if show_threads:  # what this trial's worker was started with
+        print(f"threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
     return fit_supervised(LogisticRegression(C=C, max_iter=2000), data, label=label, features=None,
                           kind="classification", params={"C": C})

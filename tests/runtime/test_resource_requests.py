@@ -138,3 +138,20 @@ def test_an_address_where_nothing_answers_fails_fast_with_the_address():
         _probe(address)
     _probe("auto")  # Ray's own forms are Ray's to resolve
     _probe("ray://head:10001")
+
+
+def test_a_node_asking_for_cpus_runs_its_thread_pools_on_that_many_threads(workspace, monkeypatch):
+    """Already-loaded pools (numpy's BLAS, scikit-learn's OpenMP) are limited while the node runs, a library it
+    loads then reads the variable, and the process has its own settings back afterwards."""
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    pipeline = Pipeline("threads")
+    pipeline.add("testing.threads", "one", params={"load": "sklearn.utils._openmp_helpers"}, resources={"cpus": 1})
+    pipeline.add("testing.threads", "free", params={"load": "sklearn.utils._openmp_helpers"})
+    result = run_pipeline(pipeline, workspace=workspace, executor="inline")
+    assert result.status == "succeeded", result.run.error
+    limited, free = result.metrics("one"), result.metrics("free")
+    assert limited["openmp_variable"] == 1.0 and limited["blas"] == 1.0 and limited["openmp"] == 1.0
+    assert free["openmp_variable"] == 0.0  # nothing asked: the variable is not left behind
+    if visible_cpus() > 1:
+        assert free["blas"] > 1.0 and free["openmp"] > 1.0

@@ -197,3 +197,30 @@ def loaded(*, module: str = "json") -> Metrics:
     import sys
 
     return Metrics({"loaded": float(module in sys.modules)})
+
+
+@component("testing.threads", tags={"sample": "none"})
+def threads(*, load: str = "") -> Metrics:
+    """The native threads this node may use: the OpenMP variable, the largest OpenMP and BLAS pools
+    (threadpoolctl), and PyTorch's; ``load`` names a module to import first (to load its pools now).
+
+    Examples
+    --------
+    >>> threads()["openmp_variable"] >= 0.0
+    True
+    """
+    import importlib
+    import sys
+
+    from threadpoolctl import threadpool_info
+
+    if load:
+        importlib.import_module(load)
+    pools = threadpool_info()
+
+    def largest(api: str) -> float:
+        return float(max((pool["num_threads"] for pool in pools if pool["user_api"] == api), default=0))
+
+    torch = sys.modules.get("torch")
+    return Metrics({"openmp_variable": float(os.environ.get("OMP_NUM_THREADS") or 0), "openmp": largest("openmp"),
+                    "blas": largest("blas"), "torch": float(torch.get_num_threads()) if torch is not None else 0.0})

@@ -40,6 +40,7 @@ from tidal.core._display import Displayable
 from tidal.core._errors import CodeNotAllowed, DataError, TidalError
 from tidal.core._registry import registry
 from tidal.runtime._executor import Executor, make_executor
+from tidal.runtime._machine import visible_cpus
 from tidal.runtime._values import write_value
 from tidal.runtime._worker import InputArtifact, NodeTask, TaskResult
 from tidal.store._metadata import now
@@ -357,7 +358,12 @@ class Study(Displayable):
         ``RAY_ADDRESS``, or a Ray started here); ``workers`` then caps the trials in flight."""
         if workers is None and executor != "ray":
             workers = int(self.config.get("workers") or max(1, min(4, os.cpu_count() or 1)))
-        chosen = executor if not isinstance(executor, str) else make_executor(executor, workers, address=address)
+        # trials run side by side: each worker gets its share of the cores for its native thread pools, or
+        # OpenMP's spinning threads (LightGBM's, XGBoost's) oversubscribe them (measured: 117 s -> 14 s for
+        # the 12 LightGBM trials of examples/automl.yaml on 2 cores)
+        threads = max(1, visible_cpus() // workers) if workers and workers > 1 else None
+        chosen = executor if not isinstance(executor, str) else make_executor(executor, workers, address=address,
+                                                                               threads=threads)
         try:
             chosen.check({}, self.workspace.artifacts)  # artifacts every machine of the executor can reach
         except BaseException:

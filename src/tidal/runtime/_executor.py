@@ -27,6 +27,7 @@ from tidal.runtime._worker import (
     NodeTask,
     TaskResult,
     execute_task,
+    thread_environment,
     timeout_message,
 )
 
@@ -136,8 +137,11 @@ class LocalExecutor:
     connection closes.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, *, threads: int | None = None) -> None:
         self.capacity = max(1, workers)
+        #: native threads per worker (OpenMP, BLAS, PyTorch), for work known to run side by side; None: the
+        #: libraries' own default (one per core), unless the caller's environment says otherwise
+        self.threads = threads
         self._failed: list[TaskResult] = []
         self._idle: list[_Worker] = []
         self._busy: list[_Worker] = []
@@ -175,6 +179,9 @@ class LocalExecutor:
         environment["PYTHONPATH"] = os.pathsep.join(path for path in sys.path if path)
         if self._preload:
             environment[PRELOAD_VARIABLE] = ",".join(self._preload)
+        if self.threads:  # the caller's own settings win
+            environment.update({name: value for name, value in thread_environment(self.threads).items()
+                                if name not in os.environ})
         process = subprocess.Popen(
             [sys.executable, "-m", "tidal._worker_process", str(self._listener.address)],
             env=environment,
@@ -362,11 +369,12 @@ class LocalExecutor:
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
-def make_executor(kind: str, workers: int | None, *, address: str | None = None) -> Executor:
+def make_executor(kind: str, workers: int | None, *, address: str | None = None, threads: int | None = None) -> Executor:
     """The executor named ``kind``: ``local`` (``workers`` processes; 0 runs inline), ``inline``, or ``ray``.
 
     For ``ray``, ``workers`` caps the nodes in flight (default: the cluster's CPUs) and ``address``
-    names the cluster (default: ``RAY_ADDRESS``, else a Ray started here, on this machine).
+    names the cluster (default: ``RAY_ADDRESS``, else a Ray started here, on this machine). ``threads`` sets
+    the native threads of each local worker (Ray gives each task as many as the CPUs it holds).
     """
     check_executor_choice(kind, workers, address)
     if kind == "ray":
@@ -376,4 +384,4 @@ def make_executor(kind: str, workers: int | None, *, address: str | None = None)
     count = 1 if workers is None else workers
     if kind == "inline" or count == 0:
         return InlineExecutor()
-    return LocalExecutor(count)
+    return LocalExecutor(count, threads=threads)

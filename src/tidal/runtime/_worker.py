@@ -171,6 +171,49 @@ def _gpu_share(task: NodeTask) -> contextlib.AbstractContextManager[None]:
     return share.guard() if share is not None else contextlib.nullcontext()
 
 
+#: the variables native thread pools read when their library loads (OpenMP, OpenBLAS, MKL, numexpr)
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def thread_environment(threads: int) -> dict[str, str]:
+    """The variables that start every native thread pool of a process with ``threads`` threads."""
+    return dict.fromkeys(THREAD_VARIABLES, str(max(1, threads)))
+
+
+@contextlib.contextmanager
+def _thread_limit(task: NodeTask) -> Iterator[None]:
+    """A node asking for ``cpus: k`` runs its native thread pools (OpenMP, BLAS, PyTorch) on ``k`` threads, as
+    Ray does for its tasks: without it, nodes side by side each start one thread per core, and OpenMP's
+    spinning threads (LightGBM's, say) slow every one of them down many times over.
+
+    Pools already loaded are limited with threadpoolctl; the environment covers libraries the node loads
+    while it runs (each reads it once, when it loads)."""
+    cpus = task.resources.cpus if task.resources is not None else None
+    if not cpus:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    threads = max(1, int(cpus))
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update(thread_environment(threads))
+    torch = sys.modules.get("torch")  # only where something already imported it
+    before = torch.get_num_threads() if torch is not None and hasattr(torch, "get_num_threads") else None
+    try:
+        with threadpool_limits(limits=threads):
+            if before is not None:
+                torch.set_num_threads(threads)  # type: ignore[union-attr]
+            yield
+    finally:
+        if before is not None:
+            torch.set_num_threads(before)  # type: ignore[union-attr]
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def execute_task(task: NodeTask, isolated: bool = True) -> TaskResult:
     """Run one node. Never raises for component errors: they come back in the result."""
     store = _store(task)
@@ -199,7 +242,7 @@ def execute_task(task: NodeTask, isolated: bool = True) -> TaskResult:
                 result.input_bytes = sum(item.size_bytes for item in task.inputs.values()) if task.inputs else None
                 result.input_rows = sum(item.rows or 0 for item in task.inputs.values()) if task.inputs else None
                 _reset_peak_memory()
-                with _gpu_share(task), running_as(NodeContext(task.run_id, task.node_id, task.component)):
+                with _gpu_share(task), _thread_limit(task), running_as(NodeContext(task.run_id, task.node_id, task.component)):
                     outputs = spec.execute(inputs, task.params, node=task.node_id)
                 produced: dict[str, Any] = {}
                 for port_spec in spec.outputs:
