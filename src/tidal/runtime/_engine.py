@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import sys
@@ -78,6 +79,16 @@ class _Run:
         self.states = {node_id: _NodeState() for node_id in pipeline.nodes}
         self.order = pipeline.topological_order()
         self.parents = {node_id: tuple(pipeline.upstream(node_id)) for node_id in self.order}
+        #: ready nodes without a scan of every node each round: each node's count of unfinished parents, and a
+        #: heap (by topological position) of the nodes whose count reached zero
+        self.position = {node_id: index for index, node_id in enumerate(self.order)}
+        self.children: dict[str, list[str]] = {node_id: [] for node_id in self.order}
+        for node_id, parents in self.parents.items():
+            for parent in parents:
+                self.children[parent].append(node_id)
+        self.unfinished = {node_id: len(parents) for node_id, parents in self.parents.items()}
+        self._ready = [self.position[node_id] for node_id, count in self.unfinished.items() if count == 0]
+        heapq.heapify(self._ready)
         self.running: set[str] = set()
         #: while the scheduling loop runs: node records and events kept until the loop writes them, all in one
         #: transaction, just before it waits on the workers (nodes are handed out first, recorded second)
@@ -128,12 +139,18 @@ class _Run:
 
     # -- scheduling ----------------------------------------------------------------------------
     def ready(self) -> list[str]:
-        found = []
-        states = self.states
-        for node_id in self.order:
-            if states[node_id].status == "pending" and all(states[parent].status in FINISHED for parent in self.parents[node_id]):
-                found.append(node_id)
-        return found
+        """Pending nodes whose parents have all finished, in topological order."""
+        states, order = self.states, self.order
+        self._ready = [index for index in self._ready if states[order[index]].status == "pending"]
+        self._ready.sort()  # a sorted list is a heap
+        return [order[index] for index in self._ready]
+
+    def finished(self, node_id: str) -> None:
+        """``node_id`` succeeded (or came from the cache): its children may be ready now."""
+        for child in self.children[node_id]:
+            self.unfinished[child] -= 1
+            if self.unfinished[child] == 0:
+                heapq.heappush(self._ready, self.position[child])
 
     def skip_descendants(self, node_id: str) -> None:
         for child in self.pipeline.descendants(node_id):
@@ -190,6 +207,7 @@ class _Run:
         state = self.states[node_id]
         state.status = status
         state.outputs = {item.port: item for item in outputs}
+        self.finished(node_id)
         if not same_run:
             spec = registry.get(self.pipeline.nodes[node_id].component)
             record, copies = cached_records(self.run.id, node_id, spec.id, spec.version, state.cache_key or "", outputs, source)
@@ -266,6 +284,7 @@ class _Run:
             self.record(node_id, "succeeded", outputs, **measures)
             state.status = "succeeded"
             state.outputs = {item.port: item for item in outputs}
+            self.finished(node_id)
             self.emit("succeeded", node_id, duration_s=result.duration_s, attempt=state.attempts)
             return
         retryable = result.error_kind != "user"

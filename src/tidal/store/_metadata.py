@@ -206,8 +206,33 @@ class MetadataStore:
     def save_node_runs(self, items: list[tuple[NodeRunRecord, list[ArtifactRecord] | None]]) -> None:
         """Insert or replace several node runs (each with its output artifacts), in order, in one transaction."""
         with self.engine.begin() as connection:
+            if self._upsert is None:
+                for record, outputs in items:
+                    self._save_node_run(connection, record, outputs)
+                return
+            # as if saved one by one, in three statements: each node's last record (a node keeps the place, and so
+            # the id, of its first one), and the outputs each node was last saved with
+            latest: dict[tuple[str, str], dict[str, Any]] = {}
+            outputs_of: dict[tuple[str, str], list[ArtifactRecord]] = {}
             for record, outputs in items:
-                self._save_node_run(connection, record, outputs)
+                key = (record.run_id, record.node_id)
+                latest[key] = _values(record)
+                if outputs:
+                    outputs_of[key] = outputs
+            if not latest:
+                return
+            connection.execute(self._upsert, list(latest.values()))
+            if outputs_of:
+                nodes_by_run: dict[str, list[str]] = {}
+                for run_id, node_id in outputs_of:
+                    nodes_by_run.setdefault(run_id, []).append(node_id)
+                for run_id, node_ids in nodes_by_run.items():
+                    connection.execute(artifacts.delete().where(artifacts.c.run_id == run_id,
+                                                                artifacts.c.node_id.in_(node_ids)))
+                created = now()
+                connection.execute(artifacts.insert(), [
+                    {**_values(item, skip=("id",)), "created_at": item.created_at or created}
+                    for outputs in outputs_of.values() for item in outputs])
 
     def _save_node_run(self, connection: Connection, record: NodeRunRecord, outputs: list[ArtifactRecord] | None) -> None:
         values = _values(record)
