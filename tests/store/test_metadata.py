@@ -56,6 +56,32 @@ def test_node_run_and_outputs_are_written_together(metadata_url):
     store.close()
 
 
+def test_several_node_runs_saved_at_once_read_as_if_saved_one_by_one(metadata_url):
+    """A scheduling round's records in one call: each node ends with its last record, keeps the place of its
+    first, and keeps the outputs it was last saved with (a later record without outputs leaves them)."""
+    from dataclasses import replace
+
+    store = MetadataStore(metadata_url)
+    make_run(store)
+    store.save_node_run(NodeRunRecord(run_id="r1", node_id="z", component="c", component_version="1", status="succeeded"),
+                        [artifact("r1", "z", "old")])
+    running = {node: NodeRunRecord(run_id="r1", node_id=node, component="c", component_version="1", status="running")
+               for node in ("b", "a", "z")}
+    store.save_node_runs([
+        (running["b"], None), (running["a"], None),
+        (replace(running["b"], status="succeeded", cache_key="kb"), [artifact("r1", "b", "first")]),
+        (replace(running["b"], status="succeeded", cache_key="kb"), [artifact("r1", "b", "second")]),
+        (replace(running["a"], status="failed", error="boom"), None),
+        (running["z"], None),
+    ])
+    assert [(r.node_id, r.status) for r in store.node_runs("r1")] == [("z", "running"), ("b", "succeeded"), ("a", "failed")]
+    assert [a.port for a in store.artifacts("r1", "b")] == ["second"]
+    assert [a.port for a in store.artifacts("r1", "z")] == ["old"]  # saved again without outputs: kept
+    assert store.artifacts("r1", "a") == [] and store.node_run("r1", "a").error == "boom"
+    store.save_node_runs([])
+    store.close()
+
+
 def test_failed_node_runs_are_not_cache_hits(metadata_url):
     store = MetadataStore(metadata_url)
     make_run(store)
