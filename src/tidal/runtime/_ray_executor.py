@@ -282,10 +282,14 @@ class RayExecutor:
         ready, _ = self._ray.wait(pending, num_returns=1, timeout=timeout)
         if ready:
             ready, _ = self._ray.wait(pending, num_returns=len(pending), timeout=0)
+        try:  # every finished node's result in one call; a failed one is then fetched alone, to say what failed
+            values: list[Any] | None = self._ray.get(ready)
+        except Exception:
+            values = None
         results = []
-        for reference in ready:
+        for index, reference in enumerate(ready):
             task, submitted = self._running.pop(reference)
-            results.append(self._outcome(reference, task, submitted))
+            results.append(values[index] if values is not None else self._outcome(reference, task, submitted))
         return results
 
     def _outcome(self, reference: Any, task: NodeTask, submitted: float) -> TaskResult:
