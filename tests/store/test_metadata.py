@@ -27,6 +27,34 @@ def test_schema_is_created_by_migrations(metadata_url):
     store.close()
 
 
+def _open_when_told(url: str, start, failures) -> None:
+    start.wait(30)
+    try:
+        MetadataStore(url).close()
+    except Exception as error:  # reported to the test, which names it
+        failures.put(f"{type(error).__name__}: {error}")
+
+
+def test_processes_opening_a_new_database_at_once_migrate_it_one_after_another(metadata_url):
+    """A CLI run and the Studio may open a new workspace at the same moment: each migration takes the
+    database's write lock first, so the later ones find the schema there instead of creating it again."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    start, failures = context.Event(), context.Queue()
+    openers = [context.Process(target=_open_when_told, args=(metadata_url, start, failures)) for _ in range(4)]
+    for process in openers:
+        process.start()
+    start.set()
+    for process in openers:
+        process.join(60)
+    errors = [failures.get() for _ in range(failures.qsize())] if not failures.empty() else []
+    assert not errors and all(process.exitcode == 0 for process in openers), errors
+    store = MetadataStore(metadata_url)
+    assert {"runs", "node_runs", "artifacts", "alembic_version"} <= set(store.tables())
+    store.close()
+
+
 def test_runs_round_trip_and_list_newest_first(metadata_url):
     store = MetadataStore(metadata_url)
     make_run(store, "r1")

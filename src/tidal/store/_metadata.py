@@ -119,6 +119,23 @@ def _current_heads(connection: Connection) -> set[str] | None:
     return {row[0] for row in connection.execute(text("SELECT version_num FROM alembic_version"))}
 
 
+#: the PostgreSQL advisory lock that one process at a time holds while it migrates the schema
+_MIGRATION_LOCK = 0x7469_6461_6C00
+
+
+def _hold_for_migration(connection: Connection) -> None:
+    """Take the database's write lock for the rest of this transaction, so that two processes opening a new
+    workspace at once (a CLI run and the Studio, say) migrate it one after the other: the second then finds
+    it migrated. SQLite: ``BEGIN IMMEDIATE`` (waits up to the busy timeout); PostgreSQL: an advisory lock."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+    elif dialect == "sqlite":
+        driver = connection.connection.driver_connection
+        if driver is not None and not driver.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def upgrade_schema(connection: Connection) -> None:
     """Bring the schema to the newest migration (a no-op when already there).
 
@@ -126,6 +143,9 @@ def upgrade_schema(connection: Connection) -> None:
     alembic (about 0.2 s of every command's start-up); anything else goes through alembic.
     """
     if _current_heads(connection) == SCHEMA_HEADS:
+        return
+    _hold_for_migration(connection)
+    if _current_heads(connection) == SCHEMA_HEADS:  # another process migrated it while this one waited
         return
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
