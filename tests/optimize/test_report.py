@@ -121,7 +121,8 @@ def test_the_html_page_reads_as_the_studio_does():
     assert re.search(r'<tr class="picked"><td>onnx-fp32</td>', page)
     assert page.count('<tr class="picked">') == 1 and '<tr class="not-run"><td>broken</td>' in page
     assert 'data-chart="latency_vs_loss"' in page and 'data-chart="size"' in page
-    assert "flags: avx2, avx512_vnni" in page and "pruning</b>: not built yet" in page
+    assert "flags: avx2, avx512_vnni · without: fma, avx512f" in page and "VNNI: yes" in page
+    assert "pruning</b>: not built yet" in page
     kept = html_page(kept_report())
     assert '<div class="outcome kept" id="outcome"><h2>Kept the original model</h2>' in kept
 
@@ -133,3 +134,4 @@ def test_the_terminal_table_marks_the_pick_and_states_the_outcome():
     text = console.export_text()
     assert "Picked onnx-fp32: fastest within the bound" in text
     assert "quantizer failed" in text and "p50 ms b32" in text
+    assert "CPU: Test CPU 9000 (x86_64), 2 usable CPUs · flags: avx2, avx512_vnni · without: fma" in text

@@ -77,7 +77,7 @@ def optimize(
     """Measure ONNX, graph-level, INT8 and runtime variants of a model on validation rows; keep the fastest
     within --max-loss (never one slower than the original), and write it as a package with a report."""
     from tidal.cli._models import _read_rows
-    from tidal.optimize import Timing, optimize_model, report_headline, report_table
+    from tidal.optimize import Timing, optimize_model, report_table
 
     sizes = _batch_sizes(batch)
     package, source, short = _load(model, trust, workspace, announce=not json_)
@@ -111,12 +111,6 @@ def optimize(
     console.print(report_table(result.report))
     for item in result.report["skipped"]:
         console.print(f"skipped {item['name']}: {item['reason']}", markup=False, highlight=False, soft_wrap=True)
-    cpu = result.report["cpu"]
-    flags = ", ".join(name for name, present in cpu["flags"].items() if present) or "none recorded"
-    console.print(f"CPU: {cpu['model']}, {cpu['usable_cpus']} usable, flags {flags}; load average {cpu['load_average']}",
-                  markup=False, highlight=False, soft_wrap=True)
-    outcome, reason = report_headline(result.report)
-    console.print(f"{outcome}: {reason}", markup=False, highlight=False, soft_wrap=True)
     console.print(f"wrote {folder / 'model'}, {folder / 'report.json'}, {folder / 'report.html'}", markup=False,
                   highlight=False, soft_wrap=True)
     if registered is not None:

@@ -105,6 +105,14 @@ def cpu_facts(report: dict[str, Any]) -> dict[str, Any]:
             "load_average": ", ".join(str(value) for value in load) if load else "unknown"}
 
 
+def cpu_line(report: dict[str, Any]) -> str:
+    """The CPU in one line, as the HTML page and the Studio write it."""
+    facts = cpu_facts(report)
+    vnni = "yes" if facts["vnni"] else "no (INT8 uses reduce_range)"
+    return (f"CPU: {facts['cpu']} · flags: {facts['cpu_flags']} · without: {facts['cpu_flags_absent']} · VNNI: {vnni} "
+            f"· load average {facts['load_average']}")
+
+
 def settings_line(report: dict[str, Any]) -> str:
     """What the search was asked and what it cost, in one line."""
     model = report["model"]
@@ -220,17 +228,25 @@ def cell_text(name: str, value: Any) -> str:
 
 
 def rich_table(report: dict[str, Any]) -> Any:
-    """The report as a Rich table for the terminal (the pick in bold green; the outcome in the caption)."""
+    """The report for the terminal: the variants' figures in one table, then each variant's family, verdict and
+    reason (a terminal is too narrow for them as columns), the outcome and the CPU; the pick in bold green."""
+    from rich import box
+    from rich.console import Group
     from rich.table import Table
 
     outcome, reason = headline(report)
-    table = Table(title=f"tidal optimize — {report['metric']}, max loss {report['max_loss']}, pick at batch {report['pick_batch']}",
-                  caption=f"{outcome}: {reason}", caption_justify="left")
-    shown = [(name, title) for name, title in report_columns(report) if not name.startswith("rows_per_s")]
+    figures = Table(title=f"tidal optimize — {report['metric']}, max loss {report['max_loss']}, pick at batch "
+                          f"{report['pick_batch']}", box=box.SIMPLE_HEAD)
+    words = ("family", "verdict", "reason")
+    shown = [(name, title) for name, title in report_columns(report) if not name.startswith("rows_per_s") and name not in words]
     for name, title in shown:
-        table.add_column(title, justify="left" if name in ("variant", "family", "verdict", "reason") else "right",
-                         overflow="fold")
+        figures.add_column(title, justify="left" if name == "variant" else "right", no_wrap=name == "variant")
+    why = Table(box=None, caption=f"{outcome}: {reason}\n{cpu_line(report)}", caption_justify="left")
+    why.add_column("variant", no_wrap=True)
+    for name in words:
+        why.add_column(name, overflow="fold")
     for row in rows_for_table(report):
         style = "bold green" if row["variant"] == report["winner"] else "dim" if row["verdict"] not in ("won", "lost") else None
-        table.add_row(*[cell_text(name, row[name]) for name, _ in shown], style=style)
-    return table
+        figures.add_row(*[cell_text(name, row[name]) for name, _ in shown], style=style)
+        why.add_row(row["variant"], *[row[name] for name in words], style=style)
+    return Group(figures, why)

@@ -20,7 +20,7 @@ from tidal.optimize._report import (
     chart_points,
     chart_sizes,
     charts,
-    cpu_facts,
+    cpu_line,
     headline,
     report_columns,
     rows_for_table,
@@ -124,19 +124,16 @@ def _table(report: dict[str, Any]) -> str:
 
 def html_page(report: dict[str, Any]) -> str:
     outcome, reason = headline(report)
-    cpu = cpu_facts(report)
     skipped = "".join(f"<li><b>{html.escape(item['name'])}</b>: {html.escape(item['reason'])}</li>" for item in report["skipped"])
     embedded = "".join(f'<script type="application/vnd.vegalite+json" id="spec-{name}">{_script_json(spec)}</script>'
                        for name, spec in charts(report).items())
-    vnni = "yes" if cpu["vnni"] else "no (INT8 uses reduce_range)"
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>tidal optimize: {html.escape(report['model']['source'] or report['model']['flavor'])}</title>
 <style>{_STYLE}</style></head>
 <body><h1>Model optimization</h1>
 <div class="outcome{' kept' if report['kept_original'] else ''}" id="outcome"><h2>{html.escape(outcome)}</h2><p>{html.escape(reason)}</p></div>
 <p id="settings">{html.escape(settings_line(report))}</p>
-<p id="cpu">CPU: {html.escape(cpu['cpu'])} · flags: {html.escape(cpu['cpu_flags'])} · without: {html.escape(cpu['cpu_flags_absent'])}
-· VNNI: {vnni} · load average {html.escape(cpu['load_average'])}</p>
+<p id="cpu">{html.escape(cpu_line(report))}</p>
 <div class="charts"><div><h3>Latency against accuracy loss</h3>{_svg_scatter(report)}</div>
 <div><h3>File size</h3>{_svg_bars(report)}</div></div>
 <h3>Variants</h3>{_table(report)}
