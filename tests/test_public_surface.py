@@ -29,7 +29,7 @@ SURFACE: dict[str, list[str]] = {'tidal': ['CodeNotAllowed', 'Column', 'Columns'
               'network_package', 'parse_network', 'same_structure', 'to_source', 'train_network', 'validate_network'],
  'tidal.optimize': ['CpuInfo', 'LossBound', 'Measurement', 'OptimizeRefused', 'OptimizeResult', 'Pick',
                     'SUPPORTED_FLAVORS', 'Timing', 'Variant', 'check_onnx_file', 'cpu_info', 'optimize_model',
-                    'pick', 'report_digest', 'report_table'],
+                    'pick', 'report_digest', 'report_headline', 'report_table'],
  'tidal.pipeline': ['Node', 'NodeHandle', 'OutputHandle', 'PIPELINE_SCHEMA', 'Pipeline', 'Ref', 'check',
                     'from_python', 'load_pipeline', 'parse_pipeline', 'save_pipeline', 'to_python',
                     'validate'],

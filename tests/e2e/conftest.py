@@ -159,3 +159,13 @@ def network_studio_server(tmp_path_factory):
     root = write_network_workspace(tmp_path_factory.mktemp("network-editor"))
     with _serve(root) as served:
         yield served
+
+
+@pytest.fixture
+def optimize_studio_server(tmp_path):
+    """``tidal studio`` over a workspace holding examples/optimize.yaml (iris, logistic regression, model.optimize), not yet run."""
+    (tmp_path / "pipelines").mkdir()
+    example = Path(__file__).resolve().parents[2] / "examples" / "optimize.yaml"
+    (tmp_path / "pipelines" / "optimize.yaml").write_text(example.read_text())
+    with _serve(tmp_path) as served:
+        yield served

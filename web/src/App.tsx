@@ -58,6 +58,7 @@ function Studio() {
   const [events, setEvents] = useState<RunEvent[]>([]);
   const [runDetail, setRunDetail] = useState<RunDetail | null>(null);
   const [output, setOutput] = useState<{ id: number; title: string } | null>(null);
+  const [tallPanel, setTallPanel] = useState(false);
   const [log, setLog] = useState<{ node: string; text: string } | null>(null);
   const [historyRefresh, setHistoryRefresh] = useState(0);
   const wrapper = useRef<HTMLDivElement>(null);
@@ -335,6 +336,12 @@ function Studio() {
     api.log(runId, node).then((found) => { setLog({ node, text: found.text || '(this node printed nothing)' }); setTab('log'); });
   }, [runId]);
 
+  const panelToggled = useRef(false);
+  useEffect(() => {  // the canvas changed height with the bottom panel: fit the graph again once it has been measured
+    if (!panelToggled.current) { panelToggled.current = true; return undefined; }
+    const timer = window.setTimeout(() => flow.fitView({ padding: 0.15, maxZoom: 1.2 }), 300);
+    return () => window.clearTimeout(timer);
+  }, [tallPanel]); // eslint-disable-line react-hooks/exhaustive-deps
   const tunes = useMemo(() => tuneNodes(nodes), [nodes]);
   const selectedNode = nodes.find((node) => node.id === selected);
   useEffect(() => { if (selectedNode) needDetail(selectedNode.data.component); }, [selectedNode?.data.component]); // eslint-disable-line
@@ -408,17 +415,19 @@ function Studio() {
                 defaultViewport={{ x: 0, y: 0, zoom: 1 }} minZoom={0.2} maxZoom={2}
               >
                 <Background gap={18} />
-                <MiniMap pannable zoomable nodeStrokeWidth={3} />
+                {!tallPanel && <MiniMap pannable zoomable nodeStrokeWidth={3} />}
                 <Controls />
               </ReactFlow>
               {nodes.length === 0 && <div className="empty-hint">Drag components from the palette onto the canvas, then connect an output port (right) to an input port (left).</div>}
             </div>
-            <section className="studio-bottom">
+            <section className={`studio-bottom${tallPanel ? ' tall' : ''}`} data-testid="bottom-panel">
               <nav className="tabs">
                 {(['events', 'log', 'output', 'history', 'streams'] as Tab[]).map((name) => (
                   <button key={name} className={tab === name ? 'active' : ''} onClick={() => setTab(name)} data-testid={`tab-${name}`}>{name}</button>
                 ))}
                 <span className="spacer" />
+                <button onClick={() => setTallPanel(!tallPanel)} data-testid="toggle-panel-size"
+                  title={tallPanel ? 'give the canvas its room back' : 'make this panel taller (reports, long tables)'}>{tallPanel ? '▾ Smaller' : '▴ Taller'}</button>
                 {runId && <span className="mono muted" data-testid="run-id">run {runId}{running ? ' (running)' : ` · ${runDetail?.status ?? ''}`}</span>}
               </nav>
               <div className="tab-body">

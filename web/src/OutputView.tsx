@@ -1,6 +1,9 @@
-// One output of a run: a table page with column statistics, metrics with charts, a figure or a model summary.
+// One output of a run: a table page with column statistics, metrics with charts (an optimization report as a page),
+// a figure or a model summary.
 import { useEffect, useState } from 'react';
 import { api, type ArtifactPreview, type ColumnStats } from './api';
+import { OptimizeReportPage } from './OptimizeReportPage';
+import { isOptimizeReport } from './optimizeReport';
 import { VegaChart } from './VegaChart';
 
 const PAGE = 50;
@@ -62,6 +65,7 @@ export function OutputView({ artifactId, title }: { artifactId: number; title: s
       </div>
     );
   }
+  if (isOptimizeReport(view)) return <OptimizeReportPage view={view} title={title} />;
   if (view.type === 'Metrics') {
     const names = Object.keys(view.figures);
     return (

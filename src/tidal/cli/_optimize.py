@@ -111,12 +111,6 @@ def optimize(
     console.print(report_table(result.report))
     for item in result.report["skipped"]:
         console.print(f"skipped {item['name']}: {item['reason']}", markup=False, highlight=False, soft_wrap=True)
-    cpu = result.report["cpu"]
-    flags = ", ".join(name for name, present in cpu["flags"].items() if present) or "none recorded"
-    console.print(f"CPU: {cpu['model']}, {cpu['usable_cpus']} usable, flags {flags}; load average {cpu['load_average']}",
-                  markup=False, highlight=False, soft_wrap=True)
-    verdict = ("kept the original model: " if result.pick.kept_original else f"picked {result.pick.winner}: ") + result.pick.reason
-    console.print(verdict, markup=False, highlight=False, soft_wrap=True)
     console.print(f"wrote {folder / 'model'}, {folder / 'report.json'}, {folder / 'report.html'}", markup=False,
                   highlight=False, soft_wrap=True)
     if registered is not None:

@@ -6,7 +6,7 @@ from typing import Annotated, Literal, NamedTuple
 
 import pandas as pd
 
-from tidal.core import Column, Figure, Param, component
+from tidal.core import Column, Figure, Metrics, Param, component
 from tidal.models import ModelPackage
 
 
@@ -14,6 +14,7 @@ class Optimized(NamedTuple):
     model: ModelPackage
     report: pd.DataFrame
     chart: Figure
+    summary: Metrics
 
 
 @component("model.optimize", title="Optimize Model",
@@ -42,7 +43,11 @@ def optimize(
     ``label``, nothing else) and timed at every batch size. The winner is the fastest at the first
     batch size among those within ``max_loss`` and no slower than the baseline at any batch size;
     when none qualifies the original model comes back unchanged. ``report`` has one row per
-    variant (latencies, size, score, loss, verdict); ``chart`` plots latency against loss.
+    variant (latencies, size, score, loss, verdict and the reason it won or lost); ``chart`` plots
+    latency against loss; ``summary`` is the whole report, which the Studio shows as a page: the
+    outcome and the pick's reason, the settings, the CPU and its instruction sets, both charts
+    (latency against loss, file size) and the variants table, as ``tidal optimize`` writes it in
+    report.html.
 
     Examples
     --------
@@ -54,9 +59,11 @@ def optimize(
     ('baseline', 'multiclass')
     >>> sorted(set(result.report["family"]))
     ['baseline', 'onnx-fp32', 'runtime']
+    >>> sorted(result.summary.figures), result.summary["winner"] == result.report["variant"][result.report["verdict"] == "won"].item()
+    (['latency_vs_loss', 'size'], True)
     """
     from tidal.optimize import optimize_model
-    from tidal.optimize._report import charts, rows_for_table
+    from tidal.optimize._report import charts, report_metrics, rows_for_table
 
     sizes = [int(part) for part in batch.split(",") if part.strip()] if batch.strip() else []
     result = optimize_model(model, data, label=label, metric=metric, max_loss=max_loss, batch_sizes=sizes,
@@ -67,7 +74,7 @@ def optimize(
         package = result.package
         if package is not model:
             package = _detached(package)
-        return Optimized(package, table, chart)
+        return Optimized(package, table, chart, report_metrics(result.report))
     finally:
         result.close()
 

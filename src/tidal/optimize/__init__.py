@@ -30,6 +30,7 @@ _EXPORTS = {
     "optimize_model": "tidal.optimize._search",
     "pick": "tidal.optimize._pick",
     "report_digest": "tidal.optimize._output",
+    "report_headline": "tidal.optimize._report:headline",
     "report_table": "tidal.optimize._report:rich_table",
 }
 __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
@@ -41,6 +42,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from tidal.optimize._onnx_files import check_onnx_file
     from tidal.optimize._output import report_digest
     from tidal.optimize._pick import Measurement, Pick, pick
+    from tidal.optimize._report import headline as report_headline
     from tidal.optimize._report import rich_table as report_table
     from tidal.optimize._search import SUPPORTED_FLAVORS, OptimizeResult, optimize_model
     from tidal.optimize._variants import Variant
@@ -60,5 +62,6 @@ __all__ = [
     "optimize_model",
     "pick",
     "report_digest",
+    "report_headline",
     "report_table",
 ]

@@ -80,8 +80,8 @@ def pick(measurements: list[Measurement], *, batch: int, bound: LossBound, min_g
     best.verdict = (f"won: fastest within the bound at batch {batch}, {speedup:.2f}x the baseline "
                     f"(loss {best.loss:.4g}, allowed {allowed:.4g})")
     for item in eligible[1:]:
-        item.verdict = (f"lost: within the bound, but {item.latency[batch].p50_ms:.3g} ms at batch {batch} against "
-                        f"{best.name}'s {best.latency[batch].p50_ms:.3g} ms")
+        item.verdict = (f"lost: within the bound, but {item.latency[batch].p50_ms:.4g} ms at batch {batch} against "
+                        f"{best.name}'s {best.latency[batch].p50_ms:.4g} ms")
     base.verdict = f"lost: {best.name} is {speedup:.2f}x faster within the bound"
     return Pick(best.name, batch, allowed, False, best.verdict)
 

@@ -1,25 +1,30 @@
-"""The search's report: a JSON document, a Rich table for the terminal, and an HTML page.
+"""The search's report: a JSON document, and what every face shows of it.
 
-The HTML page works offline: Tidal ships no Vega-Lite runtime outside the Studio's bundle, so the
-page holds the two Vega-Lite specs (latency against accuracy loss, file size per variant) as JSON
-(``<script type="application/vnd.vegalite+json">``, ready for any Vega-Lite viewer and shown by
-the Studio when the same specs come out of the ``model.optimize`` node), draws the same two
-charts as plain inline SVG, and lists every variant in an HTML table with its verdict.
+One set of functions here decides the words and the layout, so the terminal table, the HTML page
+(``_report_html.py``) and the Studio (the ``summary`` Metrics of ``model.optimize``) read the same:
+:func:`headline` (the outcome and the pick's reason), :func:`report_columns` and
+:func:`rows_for_table` (one row per variant, its verdict split from the reason), :func:`cpu_facts`
+and :func:`charts` (two Vega-Lite specs: latency against accuracy loss, with the baseline's latency
+and the bound drawn as rules, and file size per variant).
 """
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Any
 
+from tidal.core import Metrics
 from tidal.optimize._cpu import CpuInfo
 from tidal.optimize._data import LossBound
-from tidal.optimize._pick import Measurement, Pick
+from tidal.optimize._pick import BASELINE, Measurement, Pick
 from tidal.optimize._variants import Skipped
 
 VEGA_LITE = "https://vega.github.io/schema/vega-lite/v5.json"
+#: the first word(s) of every verdict :func:`tidal.optimize.pick` writes
+VERDICTS = ("won", "lost", "failed", "not packaged", "not scored", "not timed")
+#: the marker (and format version) a ``summary`` Metrics carries, as report.json does
+REPORT_FORMAT = "tidal_optimize"
 
 
 def build_report(package: Any, source: str, chosen: Pick, measurements: list[Measurement], skipped: list[Skipped],
@@ -28,7 +33,7 @@ def build_report(package: Any, source: str, chosen: Pick, measurements: list[Mea
     from tidal.optimize._output import source_of
 
     return {
-        "tidal_optimize": 1,
+        REPORT_FORMAT: 1,
         "model": {"source": source_of(package, source), "flavor": package.flavor, "task": package.task,
                   "features": len(package.features)},
         "metric": metric, "max_loss": bound.describe(), "allowed_loss": chosen.allowed_loss,
@@ -40,8 +45,38 @@ def build_report(package: Any, source: str, chosen: Pick, measurements: list[Mea
     }
 
 
+def split_verdict(text: str) -> tuple[str, str]:
+    """``"lost: slower than ..."`` -> ``("lost", "slower than ...")``; a text that is no verdict is all reason."""
+    head, colon, rest = text.partition(": ")
+    if colon and head in VERDICTS:
+        return head, rest
+    for word in VERDICTS:
+        if text.startswith(word):
+            return word, text[len(word):].strip()
+    return "", text
+
+
+def headline(report: dict[str, Any]) -> tuple[str, str]:
+    """The outcome in a few words (``Picked NAME`` or ``Kept the original model``) and the pick's reason."""
+    reason = split_verdict(report["reason"])[1]
+    if report["kept_original"]:
+        return "Kept the original model", reason
+    return f"Picked {report['winner']}", reason
+
+
+def report_columns(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """The variants table's columns in order, each with its title: (name, title)."""
+    columns = [("variant", "variant"), ("family", "family")]
+    for size in report["batch_sizes"]:
+        columns += [(f"p50_ms_b{size}", f"p50 ms b{size}"), (f"p99_ms_b{size}", f"p99 ms b{size}"),
+                    (f"rows_per_s_b{size}", f"rows/s b{size}")]
+    return columns + [("size_bytes", "size (bytes)"), ("score", report["metric"]), ("loss", "loss"),
+                      ("cosine_min", "min cosine"), ("verdict", "verdict"), ("reason", "reason")]
+
+
 def rows_for_table(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """One flat row per variant (latency at every batch size, size, score, loss, verdict)."""
+    """One flat row per variant, in :func:`report_columns`' order: latency at every batch size, size, score, loss,
+    the verdict (``won``, ``lost``, ``failed`` ...) and the reason it won or lost."""
     rows = []
     for item in report["variants"]:
         row: dict[str, Any] = {"variant": item["name"], "family": item["family"]}
@@ -50,145 +85,168 @@ def rows_for_table(report: dict[str, Any]) -> list[dict[str, Any]]:
             row[f"p50_ms_b{size}"] = latency.get("p50_ms")
             row[f"p99_ms_b{size}"] = latency.get("p99_ms")
             row[f"rows_per_s_b{size}"] = latency.get("throughput")
+        text = item["verdict"] or (f"failed: {item['error']}" if item["error"] else "")
+        verdict, reason = split_verdict(text)
         row.update({"size_bytes": item["size_bytes"], "score": item["score"], "loss": item["loss"],
-                    "cosine_min": item["cosine_min"], "verdict": item["verdict"] or (item["error"] or "")})
+                    "cosine_min": item["cosine_min"], "verdict": verdict, "reason": reason})
         rows.append(row)
     return rows
 
 
+def cpu_facts(report: dict[str, Any]) -> dict[str, Any]:
+    """The machine the variants were timed on, in words: its CPU, the recorded instruction sets it has and lacks."""
+    cpu = report["cpu"]
+    flags = cpu["flags"]
+    load = cpu.get("load_average")
+    return {"cpu": f"{cpu['model']} ({cpu['machine']}), {cpu['usable_cpus']} usable CPUs",
+            "cpu_flags": ", ".join(name for name, present in flags.items() if present) or "none recorded",
+            "cpu_flags_absent": ", ".join(name for name, present in flags.items() if not present) or "none",
+            "vnni": bool(cpu["vnni"]),
+            "load_average": ", ".join(str(value) for value in load) if load else "unknown"}
+
+
+def cpu_line(report: dict[str, Any]) -> str:
+    """The CPU in one line, as the HTML page and the Studio write it."""
+    facts = cpu_facts(report)
+    vnni = "yes" if facts["vnni"] else "no (INT8 uses reduce_range)"
+    return (f"CPU: {facts['cpu']} · flags: {facts['cpu_flags']} · without: {facts['cpu_flags_absent']} · VNNI: {vnni} "
+            f"· load average {facts['load_average']}")
+
+
+def settings_line(report: dict[str, Any]) -> str:
+    """What the search was asked and what it cost, in one line."""
+    model = report["model"]
+    source = f"{model['source']}, " if model["source"] else ""
+    return (f"{report['metric']}, max loss {report['max_loss']} (allowed {report['allowed_loss']:.4g}); "
+            f"{report['validation_rows']} validation rows; batch sizes {', '.join(map(str, report['batch_sizes']))} "
+            f"(the pick at {report['pick_batch']}); model {source}{model['flavor']} {model['task']}; "
+            f"{report['seconds']} s of a {report['budget_minutes']:g} min budget")
+
+
+def _role(name: str, report: dict[str, Any]) -> str:
+    return "picked" if name == report["winner"] else "original" if name == BASELINE else "other"
+
+
+def chart_points(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The variants scored and timed at the pick's batch size: the scatter's points (the pick last, drawn on top)."""
+    batch = str(report["pick_batch"])
+    points = [{"variant": item["name"], "family": item["family"], "loss": item["loss"],
+               "p50_ms": item["latency"][batch]["p50_ms"], "role": _role(item["name"], report),
+               "verdict": split_verdict(item["verdict"])[0]}
+              for item in report["variants"] if item["loss"] is not None and (item["latency"].get(batch) or {}).get("p50_ms")]
+    return sorted(points, key=lambda point: point["role"] == "picked")
+
+
+def chart_sizes(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The variants with a file: the bars (the pick labelled)."""
+    return [{"variant": item["name"], "label": f"{item['name']} (picked)" if item["name"] == report["winner"] else item["name"],
+             "family": item["family"], "size_bytes": item["size_bytes"], "role": _role(item["name"], report)}
+            for item in report["variants"] if item["size_bytes"]]
+
+
+def baseline_latency(report: dict[str, Any]) -> float | None:
+    base = next((item for item in report["variants"] if item["name"] == BASELINE), None)
+    timed = (base or {}).get("latency", {}).get(str(report["pick_batch"])) or {}
+    return timed.get("p50_ms")
+
+
 def charts(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Vega-Lite specs: latency at the pick's batch size against accuracy loss, and file size per variant."""
-    batch = report["pick_batch"]
-    points = [{"variant": item["name"], "family": item["family"], "loss": item["loss"],
-               "p50_ms": (item["latency"].get(str(batch)) or {}).get("p50_ms"), "won": item["name"] == report["winner"]}
-              for item in report["variants"] if item["loss"] is not None and item["latency"]]
-    sizes = [{"variant": item["name"], "family": item["family"], "size_bytes": item["size_bytes"]}
-             for item in report["variants"] if item["size_bytes"]]
-    scatter = {"$schema": VEGA_LITE, "title": f"latency at batch {batch} against {report['metric']} loss",
-               "data": {"values": points}, "mark": {"type": "point", "filled": True, "size": 80},
-               "encoding": {"x": {"field": "loss", "type": "quantitative", "title": f"{report['metric']} loss vs baseline"},
-                            "y": {"field": "p50_ms", "type": "quantitative", "title": "p50 latency (ms)"},
-                            "color": {"field": "family", "type": "nominal"},
-                            "shape": {"field": "won", "type": "nominal"},
-                            "tooltip": [{"field": "variant"}, {"field": "p50_ms"}, {"field": "loss"}]}}
-    bars = {"$schema": VEGA_LITE, "title": "file size", "data": {"values": sizes}, "mark": "bar",
-            "encoding": {"y": {"field": "variant", "type": "nominal", "sort": "-x"},
-                         "x": {"field": "size_bytes", "type": "quantitative", "title": "bytes"},
-                         "color": {"field": "family", "type": "nominal"}}}
+    batch, metric = report["pick_batch"], report["metric"]
+    points: dict[str, Any] = {
+        "data": {"values": chart_points(report)}, "mark": {"type": "point", "filled": True, "size": 110, "opacity": 0.9},
+        "encoding": {
+            "x": {"field": "loss", "type": "quantitative", "title": f"{metric} loss against the original"},
+            "y": {"field": "p50_ms", "type": "quantitative", "title": f"p50 latency at batch {batch} (ms)"},
+            "color": {"field": "family", "type": "nominal"},
+            "shape": {"field": "role", "type": "nominal", "title": None,
+                      "scale": {"domain": ["picked", "original", "other"], "range": ["diamond", "square", "circle"]}},
+            "tooltip": [{"field": "variant"}, {"field": "family"}, {"field": "p50_ms", "title": "p50 ms"},
+                        {"field": "loss"}, {"field": "verdict"}]}}
+    picked = [point for point in points["data"]["values"] if point["role"] == "picked"]
+    label = {"data": {"values": picked}, "mark": {"type": "text", "align": "left", "dx": 9, "dy": -9, "fontWeight": "bold"},
+             "encoding": {"x": {"field": "loss", "type": "quantitative"}, "y": {"field": "p50_ms", "type": "quantitative"},
+                          "text": {"field": "variant"}}}
+    layers = [points, label]
+    base = baseline_latency(report)
+    if base:
+        layers.append({"data": {"values": [{"p50_ms": base, "rule": "the original's latency"}]},
+                       "mark": {"type": "rule", "strokeDash": [4, 3], "color": "#6b7485"},
+                       "encoding": {"y": {"field": "p50_ms", "type": "quantitative"}, "tooltip": [{"field": "rule"}]}})
+    layers.append({"data": {"values": [{"loss": report["allowed_loss"], "rule": "the accuracy bound"}]},
+                   "mark": {"type": "rule", "strokeDash": [4, 3], "color": "#dc2626"},
+                   "encoding": {"x": {"field": "loss", "type": "quantitative"}, "tooltip": [{"field": "rule"}]}})
+    scatter: dict[str, Any] = {
+        "$schema": VEGA_LITE, "width": 250, "height": 180, "layer": layers,
+        "title": {"text": f"latency at batch {batch} against {metric} loss",
+                  "subtitle": "dashed: the original's latency (grey), the bound (red)"}}
+    bars: dict[str, Any] = {
+        "$schema": VEGA_LITE, "title": {"text": "file size", "subtitle": "bytes on disk of each variant"}, "width": 170,
+        "data": {"values": chart_sizes(report)}, "mark": "bar",
+        "encoding": {"y": {"field": "label", "type": "nominal", "sort": "-x", "title": None},
+                     "x": {"field": "size_bytes", "type": "quantitative", "title": "bytes",
+                           "axis": {"format": "~s", "tickCount": 4}},
+                     "color": {"field": "family", "type": "nominal", "legend": None},
+                     "tooltip": [{"field": "variant"}, {"field": "family"}, {"field": "size_bytes", "title": "bytes"}]}}
     return {"latency_vs_loss": scatter, "size": bars}
 
 
+def report_metrics(report: dict[str, Any]) -> Metrics:
+    """The whole report as one Metrics (what the Studio shows as a page): the outcome and its reason, the settings,
+    the CPU, both charts, the variants table with its column order and titles, and what was skipped."""
+    outcome, reason = headline(report)
+    values = {REPORT_FORMAT: report[REPORT_FORMAT], "outcome": outcome, "reason": reason, "winner": report["winner"],
+              "kept_original": report["kept_original"], "settings": settings_line(report), "metric": report["metric"],
+              "max_loss": report["max_loss"], "allowed_loss": report["allowed_loss"], "pick_batch": report["pick_batch"],
+              "batch_sizes": ", ".join(map(str, report["batch_sizes"])), "validation_rows": report["validation_rows"],
+              "seconds": report["seconds"], **cpu_facts(report)}
+    tables = {"variants": rows_for_table(report),
+              "columns": [{"name": name, "title": title} for name, title in report_columns(report)],
+              "skipped": [{"variant": item["name"], "reason": item["reason"]} for item in report["skipped"]]}
+    return Metrics(values, figures=charts(report), tables=tables)
+
+
 def write_report(report: dict[str, Any], folder: Path) -> None:
+    from tidal.optimize._report_html import html_page
+
     (folder / "report.json").write_text(json.dumps(report, indent=2, default=str))
     (folder / "report.html").write_text(html_page(report))
 
 
-def _number(value: Any, digits: int = 4) -> str:
+def cell_text(name: str, value: Any) -> str:
+    """A table cell as every face writes it: sizes and rows/s whole with thousands separators, other numbers to 4
+    significant digits, nothing for a missing value."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)) and (name == "size_bytes" or name.startswith("rows_per_s")):
+        return f"{round(value):,}"
     if isinstance(value, float):
-        return f"{value:.{digits}g}"
+        return f"{value:.4g}"
     return str(value)
 
 
-def _svg_scatter(spec: dict[str, Any]) -> str:
-    points = [point for point in spec["data"]["values"] if point["p50_ms"] is not None]
-    if not points:
-        return "<p>no timed variants</p>"
-    width, height, pad = 520, 300, 50
-    xs = [point["loss"] for point in points]
-    ys = [point["p50_ms"] for point in points]
-    x_low, x_high = min(xs + [0.0]), max(xs + [0.0])
-    y_high = max(ys) * 1.1 or 1.0
-    x_span = (x_high - x_low) or 1.0
-    marks = []
-    for point in points:
-        x = pad + (point["loss"] - x_low) / x_span * (width - 2 * pad)
-        y = height - pad - point["p50_ms"] / y_high * (height - 2 * pad)
-        colour = "#d62728" if point["won"] else "#1f77b4"
-        marks.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{colour}"><title>{html.escape(point["variant"])}: '
-                     f'{point["p50_ms"]:.3g} ms, loss {point["loss"]:.3g}</title></circle>')
-    axes = (f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#333"/>'
-            f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#333"/>'
-            f'<text x="{width / 2}" y="{height - 10}" text-anchor="middle">{html.escape(spec["encoding"]["x"]["title"])} '
-            f'({x_low:.3g} .. {x_high:.3g})</text>'
-            f'<text x="12" y="{pad - 15}">p50 ms (0 .. {y_high:.3g})</text>')
-    return f'<svg width="{width}" height="{height}" role="img">{axes}{"".join(marks)}</svg>'
-
-
-def _svg_bars(spec: dict[str, Any]) -> str:
-    items = sorted(spec["data"]["values"], key=lambda item: -item["size_bytes"])
-    if not items:
-        return "<p>no files</p>"
-    largest = items[0]["size_bytes"]
-    bar, label = 18, 220
-    rows = []
-    for index, item in enumerate(items):
-        y = index * (bar + 4)
-        length = item["size_bytes"] / largest * 300
-        rows.append(f'<text x="0" y="{y + 13}">{html.escape(item["variant"])}</text>'
-                    f'<rect x="{label}" y="{y}" width="{length:.1f}" height="{bar}" fill="#1f77b4"/>'
-                    f'<text x="{label + length + 4:.1f}" y="{y + 13}">{item["size_bytes"]:,} B</text>')
-    return f'<svg width="{label + 420}" height="{len(items) * (bar + 4)}" role="img">{"".join(rows)}</svg>'
-
-
-def _script_json(spec: dict[str, Any]) -> str:
-    """JSON safe inside a script element: no ``</`` can close it early."""
-    return json.dumps(spec).replace("</", "<\\/")
-
-
-def html_page(report: dict[str, Any]) -> str:
-    specs = charts(report)
-    table_rows = rows_for_table(report)
-    header = "".join(f"<th>{html.escape(name)}</th>" for name in table_rows[0]) if table_rows else ""
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_number(value))}</td>" for value in row.values()) + "</tr>"
-                   for row in table_rows)
-    skipped = "".join(f"<li><b>{html.escape(item['name'])}</b>: {html.escape(item['reason'])}</li>" for item in report["skipped"])
-    cpu = report["cpu"]
-    flags = ", ".join(name for name, present in cpu["flags"].items() if present) or "none recorded"
-    embedded = "".join(f'<script type="application/vnd.vegalite+json" id="spec-{name}">{_script_json(spec)}</script>'
-                       for name, spec in specs.items())
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>tidal optimize: {html.escape(report['model']['source'] or report['model']['flavor'])}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;font-size:13px}}
-td,th{{border:1px solid #ccc;padding:3px 6px}}td{{text-align:right}}td:last-child{{text-align:left}}</style></head>
-<body><h1>Model optimization</h1>
-<p><b>{html.escape(report['winner'])}</b> won at batch {report['pick_batch']}: {html.escape(report['reason'])}</p>
-<p>metric {html.escape(report['metric'])}, max loss {html.escape(report['max_loss'])} (allowed {report['allowed_loss']:.4g}),
-{report['validation_rows']} validation rows, {report['seconds']} s.</p>
-<p>CPU: {html.escape(cpu['model'])} ({html.escape(cpu['machine'])}), {cpu['usable_cpus']} usable CPUs, flags: {html.escape(flags)};
-VNNI: {'yes' if cpu['vnni'] else 'no (INT8 uses reduce_range)'}; load average {html.escape(str(cpu['load_average']))}.</p>
-<h2>Latency against accuracy loss</h2>{_svg_scatter(specs['latency_vs_loss'])}
-<h2>File size</h2>{_svg_bars(specs['size'])}
-<h2>Variants</h2><table><tr>{header}</tr>{body}</table>
-<h2>Skipped</h2><ul>{skipped or '<li>nothing</li>'}</ul>
-<p>The charts' Vega-Lite specifications are embedded in this page (script elements of type
-application/vnd.vegalite+json); the page itself loads nothing from the network.</p>
-{embedded}</body></html>
-"""
-
-
 def rich_table(report: dict[str, Any]) -> Any:
-    """The report as a Rich table for the terminal."""
+    """The report for the terminal: the variants' figures in one table, then each variant's family, verdict and
+    reason (a terminal is too narrow for them as columns), the outcome and the CPU; the pick in bold green."""
+    from rich import box
+    from rich.console import Group
     from rich.table import Table
 
-    batch = report["pick_batch"]
-    table = Table(title=f"tidal optimize — {report['metric']}, max loss {report['max_loss']}, pick at batch {batch}")
-    table.add_column("variant")
-    for size in report["batch_sizes"]:
-        table.add_column(f"p50 ms b{size}", justify="right")
-        table.add_column(f"p99 ms b{size}", justify="right")
-    table.add_column("size", justify="right")
-    table.add_column(report["metric"], justify="right")
-    table.add_column("loss", justify="right")
-    table.add_column("verdict")
-    for item in report["variants"]:
-        cells = [item["name"]]
-        for size in report["batch_sizes"]:
-            latency = item["latency"].get(str(size)) or {}
-            cells += [_number(latency.get("p50_ms"), 3), _number(latency.get("p99_ms"), 3)]
-        cells += [_number(item["size_bytes"]), _number(item["score"]), _number(item["loss"], 3),
-                  item["verdict"] or (item["error"] or "")]
-        style = "bold green" if item["name"] == report["winner"] else None
-        table.add_row(*cells, style=style)
-    return table
+    outcome, reason = headline(report)
+    figures = Table(title=f"tidal optimize — {report['metric']}, max loss {report['max_loss']}, pick at batch "
+                          f"{report['pick_batch']}", box=box.SIMPLE_HEAD)
+    words = ("family", "verdict", "reason")
+    shown = [(name, title) for name, title in report_columns(report) if not name.startswith("rows_per_s") and name not in words]
+    for name, title in shown:
+        figures.add_column(title, justify="left" if name == "variant" else "right", no_wrap=name == "variant")
+    why = Table(box=None, caption=f"{outcome}: {reason}\n{cpu_line(report)}", caption_justify="left")
+    why.add_column("variant", no_wrap=True)
+    for name in words:
+        why.add_column(name, overflow="fold")
+    for row in rows_for_table(report):
+        style = "bold green" if row["variant"] == report["winner"] else "dim" if row["verdict"] not in ("won", "lost") else None
+        figures.add_row(*[cell_text(name, row[name]) for name, _ in shown], style=style)
+        why.add_row(row["variant"], *[row[name] for name in words], style=style)
+    return Group(figures, why)

@@ -17,6 +17,7 @@ one interleaved pass (:func:`tidal.optimize._measure.time_runners`) and :func:`p
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -98,6 +99,18 @@ def _check_request(package: Any, target: str, batch_sizes: Sequence[int]) -> Non
         raise OptimizeRefused(f"target '{target}' is not built yet; the search measures on {', '.join(TARGETS)}")
     if not batch_sizes or any(int(size) < 1 for size in batch_sizes):
         raise OptimizeRefused(f"batch sizes must be whole numbers of 1 or more, got {list(batch_sizes)}")
+
+
+def _saved_bytes(package: Any, folder: Path) -> int | None:
+    """The original's size on disk: its package folder as saved (payload and manifest), to set against the graphs'."""
+    try:
+        saved = Path(package.save(folder))
+    except Exception:  # a size is one figure of the report: a package that will not save again is still measured
+        return None
+    try:
+        return sum(path.stat().st_size for path in saved.rglob("*") if path.is_file())
+    finally:
+        shutil.rmtree(saved, ignore_errors=True)
 
 
 def _float32_graph(package: Any, frame: pd.DataFrame, folder: Path, source: str) -> tuple[Path | None, str]:
@@ -233,7 +246,8 @@ class _Search:
 
             settings["torch_threads"] = torch.get_num_threads()
         item = Measurement(BASELINE, "baseline", settings, score=self.base_score, loss=0.0,
-                           cosine_mean=1.0, cosine_min=1.0, agreement=1.0, note="the model's own predict")
+                           cosine_mean=1.0, cosine_min=1.0, agreement=1.0, note="the model's own predict",
+                           size_bytes=_saved_bytes(self.context.package, self.context.folder / "baseline"))
         self.measurements.append(item)
         self.runners[BASELINE] = runner
         self._call_cost(BASELINE, runner)
