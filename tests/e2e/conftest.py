@@ -91,10 +91,11 @@ def locked_server(studio_workspace):
         yield url, workspace, TOKEN
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """One headless Chromium per test process (starting one costs about 2 s); each test gets it through
-    ``browser``, which closes the pages and contexts the test opened."""
+    """One headless Chromium per test file (starting one costs about 2 s); each test gets it through
+    ``browser``, which closes the pages and contexts the test opened. Not one per session: Playwright's
+    sync API keeps its asyncio loop running while it is open, and a later file's ``asyncio.run`` would fail."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
     from playwright.sync_api import (
