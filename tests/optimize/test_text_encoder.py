@@ -1,8 +1,8 @@
 """`tidal optimize` on a MiniLM text classifier (flavor text_encoder): the cosine bound, the package, serving.
 
-One search runs for the module, on a small probe (sequence length cut at 32, a few validation texts)
-whose own predict is made slow, so that some variant certainly beats it: the tests check what was
-measured and decided, never how fast.
+One search runs for the module, under the default cosine bound (mean 0.99, smallest 0.97), on a small
+probe (sequence length cut at 32, a few validation texts) whose own predict is made slow, so that some
+variant certainly beats it: the tests check what was measured and decided, never how fast.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ VALIDATION = pd.DataFrame({"text": ["what a lovely, charming movie", "dreadful s
                                     "I want my money back", "friendly staff and a lovely room, we will come back",
                                     "cold food", "", "an absolute joy from the first scene to the last one"],
                            "label": ["pos", "neg", "pos", "neg", "pos", "neg", "neg", "pos"]})
-#: tight enough that dynamic INT8 misses it, loose enough for the float32 graph (which matches to ~1e-7)
-TIGHT = {"cosine_mean": 0.99999, "cosine_min": 0.9999}
+BOUND = CosineBound()
+#: tight enough that every INT8 variant misses it, loose enough for the float32 graphs (they match to ~1e-12)
+TIGHT = CosineBound(mean=0.99999, min=0.9999)
 
 
 class SlowedPackage(ModelPackage):
@@ -60,36 +61,35 @@ def probe():
 @pytest.fixture(scope="module")
 def result(probe, quick):
     slowed = SlowedPackage(**{item.name: getattr(probe, item.name) for item in fields(ModelPackage) if item.init})
-    found = optimize_model(slowed, VALIDATION, label="label", batch_sizes=(1, 8), timing=quick,
-                           source="models:/reviews/1", **TIGHT)
+    found = optimize_model(slowed, VALIDATION, label="label", batch_sizes=(1, 4), timing=quick, source="models:/reviews/1")
     yield found
     found.close()
 
 
-def test_int8_outside_a_tight_cosine_bound_is_measured_but_never_picked(result):
+def test_a_variant_outside_the_cosine_bound_is_never_picked(result):
     names = {item.name: item for item in result.measurements}
     int8 = [item for item in result.measurements if item.family in ("int8-dynamic", "fallback")]
     assert {"int8-dynamic-pc", "int8-dynamic"} <= set(names) and all(item.error is None for item in int8), \
         [(item.name, item.error) for item in int8]
-    for item in int8:
-        assert item.cosine_mean is not None and item.cosine_min is not None and item.cosine_min <= item.cosine_mean
-        assert not CosineBound(TIGHT["cosine_mean"], TIGHT["cosine_min"]).misses(item.cosine_mean, item.cosine_min) \
-            or item.verdict.startswith(("lost: outside the cosine bound", "lost: loses"))
+    for item in result.measurements:
+        assert item.cosine_mean is not None and item.cosine_min is not None and item.cosine_min <= item.cosine_mean + 1e-12
+        if BOUND.misses(item.cosine_mean, item.cosine_min):
+            assert item.verdict.startswith(("lost: outside the cosine bound", "lost: loses")), (item.name, item.verdict)
     winner = names[result.pick.winner]
-    assert winner.family in ("onnx-fp32", "runtime") and "int8" not in winner.name, result.pick.reason
-    assert winner.cosine_mean >= TIGHT["cosine_mean"] and winner.cosine_min >= TIGHT["cosine_min"]
+    assert not result.pick.kept_original and not BOUND.misses(winner.cosine_mean, winner.cosine_min)
     assert names["bf16-autocast"].verdict.startswith("not packaged")
-    # the same measurements under the default bound: INT8 is judged on its cosine, never refused by its name
+    # the same measurements under a bound so tight that every INT8 variant misses it: a float32 graph wins
     again = copy.deepcopy(result.measurements)
-    pick(again, batch=1, bound=LossBound.parse("1%"), cosine=CosineBound())
-    for item in again:
-        if item.verdict.startswith("lost: outside the cosine bound"):
-            assert item.cosine_mean < 0.99 or item.cosine_min < 0.97
+    tight = pick(again, batch=1, bound=LossBound.parse("1%"), cosine=TIGHT)
+    chosen = next(item for item in again if item.name == tight.winner)
+    assert tight.kept_original or chosen.settings.get("quantization") is None, tight.reason
+    assert all(item.verdict.startswith(("lost: outside the cosine bound", "lost: loses")) for item in again
+               if item.family in ("int8-dynamic", "fallback"))
 
 
 def test_the_report_shows_mean_and_min_cosine_the_fusions_and_what_fallback_measured(result):
     report = result.report
-    assert report["cosine_bound"] == {"mean": TIGHT["cosine_mean"], "min": TIGHT["cosine_min"]}
+    assert report["cosine_bound"] == {"mean": 0.99, "min": 0.97}
     assert report["metric"] == "accuracy" and report["model"]["flavor"] == "text_encoder"
     facts = report["encoder"]
     assert facts["pooling"] == "mean" and facts["max_length"] == 32 and "exporter" in facts
@@ -123,8 +123,10 @@ def test_the_saved_package_is_safe_files_with_lineage_and_answers_within_the_bou
     texts = VALIDATION[["text"]]
     ours, theirs = loaded.model.embeddings(texts), probe.model.embeddings(texts)
     rows = np.sum(ours * theirs, axis=1) / (np.linalg.norm(ours, axis=1) * np.linalg.norm(theirs, axis=1))
-    assert rows.mean() >= TIGHT["cosine_mean"] and rows.min() >= TIGHT["cosine_min"]
-    assert loaded.predict(texts).tolist() == probe.predict(texts).tolist()
+    assert not BOUND.misses(float(rows.mean()), float(rows.min()))
+    winner = next(item for item in result.measurements if item.name == result.pick.winner)
+    assert abs(rows.mean() - winner.cosine_mean) < 1e-4  # what the search measured is what the package does
+    assert np.abs(loaded.predict_proba(texts) - probe.predict_proba(texts)).max() < 0.1
 
 
 def test_tidal_serve_answers_with_the_optimized_package(result, probe, tmp_path):
@@ -142,9 +144,9 @@ def test_tidal_serve_answers_with_the_optimized_package(result, probe, tmp_path)
     answer = asyncio.run(infer())
     assert answer.status_code == 200, answer.text
     outputs = {item["name"]: item for item in answer.json()["outputs"]}
-    assert outputs["prediction"]["data"] == probe.predict(pd.DataFrame({"text": texts})).tolist()
-    expected = probe.predict_proba(pd.DataFrame({"text": texts}))
-    assert np.abs(np.reshape(outputs["probabilities"]["data"], (2, 2)) - expected).max() < 1e-3
+    assert outputs["prediction"]["data"] == probe.predict(pd.DataFrame({"text": texts})).tolist() == ["pos", "neg"]
+    expected = load_model(folder).predict_proba(pd.DataFrame({"text": texts}))  # the optimized package, as served
+    assert np.abs(np.reshape(outputs["probabilities"]["data"], (2, 2)) - expected).max() < 1e-6
 
 
 def test_a_validation_table_without_the_text_or_with_other_columns_is_refused_naming_them(probe):

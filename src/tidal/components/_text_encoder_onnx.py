@@ -74,8 +74,9 @@ def _session_options(session: Any, where: str) -> Any:
     return options
 
 
-def _session(graph: bytes, settings: dict[str, Any], dimensions: int, where: str) -> Any:
-    """An onnxruntime session for the encoder graph, its inputs and output checked."""
+def _session(graph: bytes, settings: dict[str, Any], dimensions: int, pad: int, where: str) -> Any:
+    """An onnxruntime session for the encoder graph, its inputs and output checked (declared, and on one
+    two-token sequence: the output must be ``[1, dimensions]``, the head's width)."""
     import onnxruntime
 
     options = _session_options(settings, where)
@@ -93,6 +94,14 @@ def _session(graph: bytes, settings: dict[str, Any], dimensions: int, where: str
     if output is None or output.type != "tensor(float)" or len(output.shape) != 2 or (
             isinstance(width, int) and width != dimensions):
         raise PackageRefused(f"{where}: {GRAPH} must give a float [N, {dimensions}] output '{OUTPUT}' for the head")
+    probe = np.full((1, 2), pad, dtype=np.int64)
+    try:
+        shape = np.shape(session.run([OUTPUT], {INPUTS[0]: probe, INPUTS[1]: np.ones_like(probe)})[0])
+    except Exception as error:  # onnxruntime's own errors: the graph cannot run on a plain sequence
+        raise PackageRefused(f"{where}: {GRAPH} fails on a two-token sequence: {str(error)[:200]}") from None
+    if shape != (1, dimensions):
+        raise PackageRefused(f"{where}: {GRAPH} must give a float [N, {dimensions}] output '{OUTPUT}' for the head; "
+                             f"it gives {list(shape)}")
     return session
 
 
@@ -115,7 +124,8 @@ class OnnxTextClassifier:
     where: str = FLAVOR
 
     def __post_init__(self) -> None:
-        self.session = _session(self.graph, self.session_settings, int(self.weight.shape[1]), self.where)
+        self.session = _session(self.graph, self.session_settings, int(self.weight.shape[1]), self.pad_token_id,
+                                self.where)
 
     def embeddings(self, features: Any) -> np.ndarray:
         frame = features if isinstance(features, pd.DataFrame) else pd.DataFrame({self.column: list(features)})
@@ -186,22 +196,27 @@ class TextEncoderOnnxFlavor:
         except OptimizeRefused as error:
             raise PackageRefused(str(error)) from None
         tokenizer = _tokenizer(folder / ENCODER, folder, encoder["vocab_size"])
-        weight, bias = _read_head(folder, HEAD, _dimensions(folder, graph_path), len(settings["classes"]))
+        weight, bias = _read_head(folder, HEAD, _head_width(folder), len(settings["classes"]))
         return OnnxTextClassifier(graph_path.read_bytes(), tokenizer, settings["column"], weight, bias, settings["classes"],
                                   encoder["max_length"], encoder["pad_token_id"], encoder["vocab_size"],
                                   settings["session"], settings["batch_size"], str(encoder.get("name", "")), str(folder))
 
 
-def _dimensions(folder: Path, graph_path: Path) -> int:
-    """The embedding width the graph declares (its output's second axis)."""
-    import onnx
+def _head_width(folder: Path) -> int:
+    """The embedding width the head takes (its weight's second axis); the head is checked in full after."""
+    from safetensors import SafetensorError, safe_open
 
-    model = onnx.load(str(graph_path), load_external_data=False)
-    output = next((item for item in model.graph.output if item.name == OUTPUT), None)
-    dims = list(output.type.tensor_type.shape.dim) if output is not None else []
-    if len(dims) != 2 or not dims[1].HasField("dim_value") or not 1 <= dims[1].dim_value <= 65536:
-        raise PackageRefused(f"{folder}: {GRAPH} must declare an output '{OUTPUT}' of shape [N, H] with a fixed H")
-    return int(dims[1].dim_value)
+    path = folder / HEAD
+    if not path.is_file() or path.is_symlink():
+        raise PackageRefused(f"{folder}: {HEAD} is missing from the package")
+    try:
+        with safe_open(str(path), framework="numpy") as tensors:
+            shape = tensors.get_slice("weight").get_shape() if "weight" in tensors.keys() else []
+    except (SafetensorError, OSError, ValueError) as error:
+        raise PackageRefused(f"{folder}: {HEAD} is not a valid safetensors file: {error}") from None
+    if len(shape) != 2 or not 1 <= int(shape[1]) <= 65536:
+        raise PackageRefused(f"{folder}: {HEAD} must hold a 2-dimensional 'weight' [classes, dimensions]")
+    return int(shape[1])
 
 
 def _check_files(folder: Path) -> None:

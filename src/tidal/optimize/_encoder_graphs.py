@@ -119,8 +119,9 @@ def fuse_encoder(parts: EncoderParts, source: Path, target: Path) -> dict[str, i
     from tidal.optimize._quantize import _quiet
 
     with _quiet():
+        # opt_level 0: the fusions alone (onnxruntime's own graph passes run when a session loads the graph)
         fused = optimize_model(str(source), model_type="bert", num_heads=parts.attention_heads,
-                               hidden_size=parts.hidden_size, use_gpu=False)
+                               hidden_size=parts.hidden_size, opt_level=0, use_gpu=False)
         fused.save_model_to_file(str(target), use_external_data_format=False)
         counts = fused.get_fused_operator_statistics()
     found = {name: int(count) for name, count in counts.items() if count}
