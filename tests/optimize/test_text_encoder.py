@@ -171,3 +171,29 @@ def test_without_a_label_the_embeddings_alone_are_compared(probe, quick):
         assert {item.name for item in result.skipped} >= {"onnx variants"}
     finally:
         result.close()
+
+
+def test_the_command_names_a_stray_column_of_a_text_model_and_an_impossible_bound(probe, tmp_path, capsys):
+    import sys
+    from unittest import mock
+
+    from tidal.cli import main
+
+    probe.save(tmp_path / "reviews")
+    VALIDATION.assign(stars=5).to_csv(tmp_path / "stray.csv", index=False)
+
+    def tidal(*args: str) -> tuple[int, str]:
+        with mock.patch.object(sys, "argv", ["tidal", *args]):
+            try:
+                main()
+                code = 0
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else 1
+        return code, " ".join(capsys.readouterr().err.split())
+
+    code, err = tidal("optimize", str(tmp_path / "reviews"), "--data", str(tmp_path / "stray.csv"), "-o",
+                      str(tmp_path / "out"))
+    assert code == 2 and "Traceback" not in err and "column(s) 'label', 'stars' that the model's signature" in err
+    code, err = tidal("optimize", str(tmp_path / "reviews"), "--data", str(tmp_path / "stray.csv"), "--min-cosine", "2")
+    assert code == 2 and "--min-cosine" in err
+    assert not (tmp_path / "out").exists()
