@@ -18,6 +18,10 @@ from tidal.models._trust import load_skops, require_trust
 
 
 class Flavor(Protocol):
+    """How one kind of model is saved and loaded. Optional, beyond these: ``encoder_parts(model)`` for
+    sentence encoders, returning a ``tidal.optimize.EncoderParts`` so that ``tidal optimize`` can build,
+    score and package variants of the model without importing the flavor's layer."""
+
     @property
     def name(self) -> str: ...
 
