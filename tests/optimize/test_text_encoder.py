@@ -103,11 +103,17 @@ def test_the_report_shows_mean_and_min_cosine_the_fusions_and_what_fallback_meas
     assert fallback or "fallback" in skipped
     if fallback:
         assert facts["layer_costs"] and all(item["settings"]["exclude"] for item in fallback)
+    from rich.console import Console
+
     from tidal.optimize import report_table
-    from tidal.optimize._report import rows_for_table
+    from tidal.optimize._report import report_columns, rows_for_table, settings_line
 
     assert {"cosine_mean", "cosine_min"} <= set(rows_for_table(report)[0])
-    assert [column.header for column in report_table(report).columns][-3:] == ["cos mean", "cos min", "verdict"]
+    assert ("cosine_mean", "mean cosine") in report_columns(report) and "cosine mean >= 0.99, min >= 0.97" in settings_line(report)
+    console = Console(width=400, record=True)
+    console.print(report_table(report))
+    text = console.export_text()
+    assert "mean cosine" in text and "min cosine" in text
 
 
 def test_the_saved_package_is_safe_files_with_lineage_and_answers_within_the_bound(result, probe, tmp_path):
