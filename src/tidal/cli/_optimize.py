@@ -54,11 +54,16 @@ def optimize(
                                               "NAME/VERSION, models:/... from the registry")],
     data: Annotated[Path, typer.Option("--data", help="CSV or Parquet of validation rows: the model's input columns "
                                                       "and the label, nothing else")],
-    label: Annotated[str, typer.Option("--label", help="the column of --data that holds the true answers")],
+    label: Annotated[str | None, typer.Option("--label", help="the column of --data that holds the true answers "
+                                                             "(optional for sentence encoders)")] = None,
     metric: Annotated[str | None, typer.Option("--metric", help="accuracy, auc, log_loss (classifiers; default "
                                                                   "accuracy) or rmse, r2 (regressors; default rmse)")] = None,
     max_loss: Annotated[str, typer.Option("--max-loss", help="how much worse than the original a variant may score: "
                                                              "1% (relative) or 0.01 (absolute, the metric's units)")] = "1%",
+    cosine_mean: Annotated[float, typer.Option("--min-cosine-mean", min=-1, max=1, help="sentence encoders: the "
+                                               "least mean cosine of a variant's embeddings to the original's")] = 0.99,
+    cosine_min: Annotated[float, typer.Option("--min-cosine", min=-1, max=1, help="sentence encoders: the least "
+                                              "cosine of any one text's embedding to the original's")] = 0.97,
     batch: Annotated[str, typer.Option("--batch", help="batch sizes to time, the first one decides the pick")] = "1,32",
     budget: Annotated[float, typer.Option("--budget", min=0, help="minutes the search may take")] = 10.0,
     target: Annotated[str, typer.Option("--target", help="where the model will run (cpu; cuda is not built yet)")] = "cpu",
@@ -75,7 +80,10 @@ def optimize(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Measure ONNX, graph-level, INT8 and runtime variants of a model on validation rows; keep the fastest
-    within --max-loss (never one slower than the original), and write it as a package with a report."""
+    within --max-loss (never one slower than the original), and write it as a package with a report.
+
+    Sentence encoders (text_encoder packages) are also bounded by the cosine of each variant's embeddings
+    to the original's (--min-cosine-mean, --min-cosine); their --label is optional."""
     from tidal.cli._models import _read_rows
     from tidal.optimize import Timing, optimize_model, report_table
 
@@ -89,6 +97,7 @@ def optimize(
         errors.print(f"[dim]optimizing {source} on {len(rows)} rows of {data} (budget {budget:g} min)[/]", highlight=False)
     result = optimize_model(package, rows, label=label, metric=metric, max_loss=max_loss, batch_sizes=sizes,
                             budget_minutes=budget, target=target, compile=compile_, source=source,
+                            cosine_mean=cosine_mean, cosine_min=cosine_min,
                             timing=Timing(warmup=min(10, calls), rounds=rounds, calls=calls))
     try:
         if target_folder.exists():

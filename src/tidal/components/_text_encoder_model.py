@@ -60,17 +60,8 @@ class TextClassifier:
         frame = features if isinstance(features, pd.DataFrame) else pd.DataFrame({self.column: list(features)})
         return self.encoder.embed(texts_of(frame, self.column), batch_size=self.batch_size)
 
-    def decision(self, embeddings: np.ndarray) -> np.ndarray:
-        return embeddings.astype(np.float64) @ self.weight.T.astype(np.float64) + self.bias.astype(np.float64)
-
     def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
-        scores = self.decision(embeddings)
-        if scores.shape[1] == 1:
-            positive = 1.0 / (1.0 + np.exp(-scores[:, 0]))
-            return np.column_stack([1.0 - positive, positive])
-        scores = scores - scores.max(axis=1, keepdims=True)
-        exp = np.exp(scores)
-        return exp / exp.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
+        return head_probabilities(embeddings, self.weight, self.bias)
 
     def predict_proba(self, features: Any) -> np.ndarray:
         return self.probabilities(self.embeddings(features))
@@ -78,6 +69,17 @@ class TextClassifier:
     def predict(self, features: Any) -> np.ndarray:
         return np.asarray(self.classes, dtype=object if isinstance(self.classes[0], str) else None)[
             self.predict_proba(features).argmax(axis=1)]
+
+
+def head_probabilities(embeddings: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Class probabilities from sentence embeddings: a sigmoid over one logit, or a softmax."""
+    scores = embeddings.astype(np.float64) @ weight.T.astype(np.float64) + bias.astype(np.float64)
+    if scores.shape[1] == 1:
+        positive = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+        return np.column_stack([1.0 - positive, positive])
+    scores = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(scores)
+    return exp / exp.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
 
 
 def _tensors_bytes(tensors: dict[str, np.ndarray]) -> bytes:
@@ -114,6 +116,26 @@ class TextEncoderFlavor:
                                name=str(settings["encoder"].get("name", "")))
         weight, bias = _read_head(folder, settings["head"], encoder.dimensions, len(settings["classes"]))
         return TextClassifier(encoder, settings["column"], weight, bias, settings["classes"], settings["batch_size"])
+
+    def encoder_parts(self, model: TextClassifier) -> Any:
+        """What ``tidal optimize`` needs to build, score and package variants of this encoder (the seam of
+        :class:`tidal.optimize.EncoderParts`); the optimized package is of flavor ``text_encoder_onnx``."""
+        import functools
+
+        from tidal.components._text_encoder_onnx import FLAVOR as ONNX_FLAVOR
+        from tidal.components._text_encoder_onnx import onnx_classifier
+        from tidal.components._text_encoders import token_arrays
+        from tidal.optimize import EncoderParts
+
+        encoder = model.encoder
+        limit = min(int(encoder.max_length), int(encoder.config["max_position_embeddings"]))
+        return EncoderParts(
+            column=model.column, module=encoder.module,
+            tokenize=functools.partial(token_arrays, encoder.tokenizer, limit, int(encoder.config["pad_token_id"])),
+            max_length=limit, pooling="mean", normalize=True, head=model.probabilities, classes=list(model.classes),
+            flavor=ONNX_FLAVOR, rebuild=functools.partial(onnx_classifier, model),
+            attention_heads=int(encoder.config["num_attention_heads"]), hidden_size=int(encoder.config["hidden_size"]),
+            batch_size=model.batch_size)
 
 
 def _check_files(folder: Path) -> None:

@@ -222,6 +222,25 @@ def mean_pool(hidden: Any, mask: Any, normalize: bool = True) -> Any:
     return torch.nn.functional.normalize(pooled, p=2, dim=1) if normalize else pooled
 
 
+def token_arrays(tokenizer: Any, limit: int, pad: int, texts: Any, length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``int64`` ``(input_ids, attention_mask)`` ``[N, L]`` for ``texts``: ``L`` is ``length`` when given (each text
+    cut to it, and padded), else the longest text, each cut at ``limit`` word pieces (keeping the final [SEP])."""
+    width_cap = min(int(length), int(limit)) if length else int(limit)
+    encodings = tokenizer.encode_batch([str(text) for text in texts])
+    return padded([_cut(encoding.ids, width_cap) for encoding in encodings], pad, length)
+
+
+def padded(ids: list[list[int]], pad: int, length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Id lists as ``int64`` ``(input_ids, attention_mask)``, padded to ``length`` or to the longest."""
+    width = int(length) if length else max([len(item) for item in ids] + [1])
+    input_ids = np.full((len(ids), width), pad, dtype=np.int64)
+    mask = np.zeros((len(ids), width), dtype=np.int64)
+    for row, item in enumerate(ids):
+        input_ids[row, :len(item)] = item
+        mask[row, :len(item)] = 1
+    return input_ids, mask
+
+
 def _cut(ids: list[int], limit: int) -> list[int]:
     """Truncate a [CLS] ... [SEP] sequence to ``limit`` ids, keeping the final [SEP] (as the tokenizer does)."""
     return ids if len(ids) <= limit else [*ids[:limit - 1], ids[-1]]

@@ -18,6 +18,10 @@ from tidal.models._trust import load_skops, require_trust
 
 
 class Flavor(Protocol):
+    """How one kind of model is saved and loaded. Optional, beyond these: ``encoder_parts(model)`` for
+    sentence encoders, returning a ``tidal.optimize.EncoderParts`` so that ``tidal optimize`` can build,
+    score and package variants of the model without importing the flavor's layer."""
+
     @property
     def name(self) -> str: ...
 
@@ -139,7 +143,7 @@ for _flavor in (LightGBMFlavor(), XGBoostFlavor(), SklearnFlavor(), PickleFlavor
 #: modules of Tidal's that define more flavors (pipeline, ONNX, PMML, custom; torch networks; online learners; RL
 #: policies); they sit in higher layers, so they are found by name, like plug-ins, and register themselves when imported
 FLAVOR_MODULES = ("tidal.serving._flavors", "tidal.nn._flavor", "tidal.stream._flavor", "tidal.components._rl_policy",
-                  "tidal.components._text_encoder_model")
+                  "tidal.components._text_encoder_model", "tidal.components._text_encoder_onnx")
 #: third-party flavors: an entry point in this group names a module that calls register_flavor
 FLAVOR_ENTRY_POINTS = "tidal.flavors"
 _discovered = False

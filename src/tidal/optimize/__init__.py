@@ -9,6 +9,10 @@
 Every variant is built, scored on the validation rows and timed on this machine; the fastest one
 within the accuracy bound wins, never one slower than the model's own predict. onnxruntime and its
 quantizer are imported only when a search runs.
+
+Sentence encoders (flavor ``text_encoder``) are searched through the parts their flavor offers
+(:class:`EncoderParts`): their embeddings must keep a mean and a smallest cosine to the original's
+(:class:`CosineBound`, default 0.99 and 0.97), and the winner is packaged by the flavor's own rebuild.
 """
 
 from typing import TYPE_CHECKING
@@ -16,7 +20,9 @@ from typing import TYPE_CHECKING
 from tidal.core._lazy import lazy_attributes
 
 _EXPORTS = {
+    "CosineBound": "tidal.optimize._encoder",
     "CpuInfo": "tidal.optimize._cpu",
+    "EncoderParts": "tidal.optimize._encoder",
     "LossBound": "tidal.optimize._data",
     "Measurement": "tidal.optimize._pick",
     "OptimizeRefused": "tidal.optimize._data",
@@ -38,6 +44,7 @@ __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from tidal.optimize._cpu import CpuInfo, cpu_info
     from tidal.optimize._data import LossBound, OptimizeRefused
+    from tidal.optimize._encoder import CosineBound, EncoderParts
     from tidal.optimize._measure import Timing
     from tidal.optimize._onnx_files import check_onnx_file
     from tidal.optimize._output import report_digest
@@ -49,7 +56,9 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
 
 __all__ = [
     "SUPPORTED_FLAVORS",
+    "CosineBound",
     "CpuInfo",
+    "EncoderParts",
     "LossBound",
     "Measurement",
     "OptimizeRefused",

@@ -24,7 +24,7 @@ from tidal.core._errors import DataError, TidalError
 CLASSIFIER_METRICS = ("accuracy", "auc", "log_loss")
 REGRESSOR_METRICS = ("rmse", "r2")
 #: metrics where a larger value is better
-HIGHER_IS_BETTER = {"accuracy": True, "auc": True, "log_loss": False, "rmse": False, "r2": True}
+HIGHER_IS_BETTER = {"accuracy": True, "auc": True, "log_loss": False, "rmse": False, "r2": True, "cosine": True}
 
 
 class OptimizeRefused(TidalError):
@@ -43,29 +43,34 @@ def check_metric(metric: str | None, task: str) -> str:
     return chosen
 
 
-def validation_frame(package: Any, data: Any, label: str) -> tuple[pd.DataFrame, np.ndarray]:
+def validation_frame(package: Any, data: Any, label: str | None) -> tuple[pd.DataFrame, np.ndarray | None]:
     """The feature columns (in the signature's order) and the label of the validation table.
 
     Refuses a table without the label, without a feature, with columns the signature lacks, with
-    no rows, or with non-numeric or missing labels for a regressor, naming the columns.
+    no rows, or with non-numeric or missing labels for a regressor, naming the columns. ``label``
+    ``None`` (sentence encoders, scored on their embeddings alone): the table holds the features only.
     """
     frame = data if isinstance(data, pd.DataFrame) else _as_frame(data)
     columns = [str(name) for name in frame.columns]
-    if label not in columns:
+    labelled = f" and the label '{label}'" if label is not None else ""
+    if label is not None and label not in columns:
         raise OptimizeRefused(f"the validation table has no label column '{label}' (its columns: {_shown(columns)}); "
                               "give the column that holds the true answers with --label")
-    if label in package.features:
+    if label is not None and label in package.features:
         raise OptimizeRefused(f"'{label}' is one of the model's input columns, so it cannot be the label")
     missing = [name for name in package.features if name not in columns]
     if missing:
-        raise OptimizeRefused(f"the validation table lacks the model's input column(s) {_shown(missing)}; it must hold "
-                              f"exactly the signature's columns ({_shown(package.features)}) and the label '{label}'")
+        raise OptimizeRefused(f"the validation table lacks the model's input column(s) {_shown(missing)} (its columns: "
+                              f"{_shown(columns)}); it must hold exactly the signature's columns "
+                              f"({_shown(package.features)}){labelled}")
     extra = [name for name in columns if name != label and name not in package.features]
     if extra:
         raise OptimizeRefused(f"the validation table has column(s) {_shown(extra)} that the model's signature does not "
-                              f"name; drop them (the signature: {_shown(package.features)}; label '{label}')")
+                              f"name; drop them (the signature: {_shown(package.features)}{labelled.replace(' and', ';')})")
     if len(frame) == 0:
         raise OptimizeRefused("the validation table has no rows; give held-out rows to measure the variants on")
+    if label is None:
+        return frame[list(package.features)].reset_index(drop=True), None
     truth = frame[label].to_numpy()
     if package.task == "regression":
         truth = pd.to_numeric(frame[label], errors="coerce").to_numpy(dtype=np.float64)

@@ -6,6 +6,10 @@ package through :class:`tidal.models.ModelPackage` with the flavor's name (flavo
 name, like plug-ins) and a small payload object carrying what that flavor saves (the graph file
 and its settings), then loads the folder back, so the returned package is the one serving gets.
 
+A sentence encoder's winner is packaged by its own flavor (:func:`encoder_package`): the parts'
+``rebuild`` wraps the winning graph with the same tokenizer and head, as a model of the flavor the
+parts name (``text_encoder_onnx``), found by name in the same way.
+
 Lineage: the source model (registry URI or path, its own lineage), the variant and its settings,
 and the SHA-256 of the report, in the manifest's ``lineage`` and ``metadata.optimized``.
 """
@@ -68,3 +72,23 @@ def output_package(package: Any, source: str, chosen: Pick, path: Path | None, w
                          lineage=lineage)
     folder = built.save(scratch / "package")
     return load_model(folder)
+
+
+def encoder_package(package: Any, parts: Any, source: str, chosen: Pick, path: Path | None, winner: Measurement,
+                    report: dict[str, Any], scratch: Path) -> Any:
+    """A sentence encoder's answer: ``package`` itself when the baseline won, else the winning graph rebuilt by
+    the flavor's ``parts.rebuild`` (the same tokenizer and head around the ONNX encoder), saved and loaded back."""
+    if chosen.kept_original or path is None:
+        return package
+    from tidal.models import ModelPackage, load_model
+
+    session = {key: winner.settings[key] for key in SESSION_KEYS if key in winner.settings}
+    facts = {"source": source_of(package, source), "source_flavor": package.flavor, "variant": winner.name,
+             "settings": winner.settings, "report_sha256": report_digest(report)}
+    lineage = {**(package.lineage or {}), "optimized_from": facts}
+    metadata = {key: value for key, value in (package.metadata or {}).items() if key != "registered"}
+    built = ModelPackage(model=parts.rebuild(path.read_bytes(), session), task=package.task, features=list(package.features),
+                         flavor=parts.flavor, label=package.label, classes=package.classes,
+                         feature_types=dict(package.feature_types), params=dict(package.params or {}),
+                         metadata={**metadata, "optimized": facts}, lineage=lineage)
+    return load_model(built.save(scratch / "package"))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tidal.optimize._data import LossBound
+from tidal.optimize._encoder import CosineBound
 from tidal.optimize._measure import Latency
 
 BASELINE = "baseline"
@@ -57,8 +58,13 @@ class Pick:
     reason: str
 
 
-def pick(measurements: list[Measurement], *, batch: int, bound: LossBound, min_gain: float = MIN_GAIN) -> Pick:
-    """The winner among ``measurements`` (one named :data:`BASELINE`); sets every ``verdict``."""
+def pick(measurements: list[Measurement], *, batch: int, bound: LossBound, min_gain: float = MIN_GAIN,
+         cosine: CosineBound | None = None) -> Pick:
+    """The winner among ``measurements`` (one named :data:`BASELINE`); sets every ``verdict``.
+
+    With ``cosine`` (sentence encoders), a variant must also keep the mean and the smallest cosine of
+    its outputs to the baseline's within that bound.
+    """
     base = next((item for item in measurements if item.name == BASELINE), None)
     if base is None or base.score is None or batch not in base.latency:
         raise ValueError(f"the baseline must be measured at batch size {batch} before a pick")
@@ -68,7 +74,7 @@ def pick(measurements: list[Measurement], *, batch: int, bound: LossBound, min_g
     for item in measurements:
         if item is base:
             continue
-        item.verdict = _verdict(item, base, batch, allowed, min_gain)
+        item.verdict = _verdict(item, base, batch, allowed, min_gain, cosine)
         if not item.verdict:
             eligible.append(item)
     if not eligible:
@@ -77,8 +83,10 @@ def pick(measurements: list[Measurement], *, batch: int, bound: LossBound, min_g
     eligible.sort(key=lambda item: item.latency[batch].p50_ms)
     best = eligible[0]
     speedup = base_speed / best.latency[batch].p50_ms
+    similar = (f", cosine mean {best.cosine_mean:.4f}, smallest {best.cosine_min:.4f}"
+               if cosine is not None and best.cosine_mean is not None and best.cosine_min is not None else "")
     best.verdict = (f"won: fastest within the bound at batch {batch}, {speedup:.2f}x the baseline "
-                    f"(loss {best.loss:.4g}, allowed {allowed:.4g})")
+                    f"(loss {best.loss:.4g}, allowed {allowed:.4g}{similar})")
     for item in eligible[1:]:
         item.verdict = (f"lost: within the bound, but {item.latency[batch].p50_ms:.4g} ms at batch {batch} against "
                         f"{best.name}'s {best.latency[batch].p50_ms:.4g} ms")
@@ -86,7 +94,8 @@ def pick(measurements: list[Measurement], *, batch: int, bound: LossBound, min_g
     return Pick(best.name, batch, allowed, False, best.verdict)
 
 
-def _verdict(item: Measurement, base: Measurement, batch: int, allowed: float, min_gain: float) -> str:
+def _verdict(item: Measurement, base: Measurement, batch: int, allowed: float, min_gain: float,
+             cosine: CosineBound | None = None) -> str:
     """Why ``item`` cannot win, or ``""`` when it is eligible."""
     if item.error:
         return f"failed: {item.error}"
@@ -96,6 +105,9 @@ def _verdict(item: Measurement, base: Measurement, batch: int, allowed: float, m
         return "not scored"
     if item.loss > allowed:
         return f"lost: loses {item.loss:.4g} of the metric, more than the {allowed:.4g} allowed"
+    missed = cosine.misses(item.cosine_mean, item.cosine_min) if cosine is not None else ""
+    if missed:
+        return f"lost: outside the cosine bound ({missed})"
     missing = [size for size in base.latency if size not in item.latency]
     if missing:
         return f"not timed at batch size(s) {', '.join(map(str, missing))}"

@@ -56,13 +56,16 @@ def _feeds(path: Path, frame: pd.DataFrame, features: Sequence[str]) -> list[dic
 
 
 def quantize_dynamic(source: Path, target: Path, *, per_channel: bool, reduce_range: bool,
-                     exclude: Sequence[str] = ()) -> Path:
+                     exclude: Sequence[str] = (), op_types: Sequence[str] = ()) -> Path:
+    """``op_types``: the operator types to quantize (all the quantizer knows when empty)."""
+    import onnx
     from onnxruntime.quantization import QuantType
     from onnxruntime.quantization import quantize_dynamic as run
 
-    with _quiet():
+    with _quiet():  # outputs of onnxruntime's fused operators have no inferred type: they are float
         run(str(source), str(target), per_channel=per_channel, reduce_range=reduce_range, weight_type=QuantType.QInt8,
-            nodes_to_exclude=list(exclude))
+            nodes_to_exclude=list(exclude), op_types_to_quantize=list(op_types) or None,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     return target
 
 
@@ -106,6 +109,10 @@ def describe(settings: dict[str, Any]) -> str:
         parts.append("per-channel")
     if settings.get("reduce_range"):
         parts.append("reduce-range")
+    if settings.get("op_types"):
+        parts.append("+".join(settings["op_types"]))
+    if settings.get("graph") == "fused":
+        parts.append("on the fused graph")
     if settings.get("exclude"):
         parts.append(f"{len(settings['exclude'])} node(s) in fp32")
     return " ".join(parts)

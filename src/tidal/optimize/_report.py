@@ -71,7 +71,8 @@ def report_columns(report: dict[str, Any]) -> list[tuple[str, str]]:
         columns += [(f"p50_ms_b{size}", f"p50 ms b{size}"), (f"p99_ms_b{size}", f"p99 ms b{size}"),
                     (f"rows_per_s_b{size}", f"rows/s b{size}")]
     return columns + [("size_bytes", "size (bytes)"), ("score", report["metric"]), ("loss", "loss"),
-                      ("cosine_min", "min cosine"), ("verdict", "verdict"), ("reason", "reason")]
+                      ("cosine_mean", "mean cosine"), ("cosine_min", "min cosine"), ("verdict", "verdict"),
+                      ("reason", "reason")]
 
 
 def rows_for_table(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -88,7 +89,8 @@ def rows_for_table(report: dict[str, Any]) -> list[dict[str, Any]]:
         text = item["verdict"] or (f"failed: {item['error']}" if item["error"] else "")
         verdict, reason = split_verdict(text)
         row.update({"size_bytes": item["size_bytes"], "score": item["score"], "loss": item["loss"],
-                    "cosine_min": item["cosine_min"], "verdict": verdict, "reason": reason})
+                    "cosine_mean": item["cosine_mean"], "cosine_min": item["cosine_min"], "verdict": verdict,
+                    "reason": reason})
         rows.append(row)
     return rows
 
@@ -117,7 +119,9 @@ def settings_line(report: dict[str, Any]) -> str:
     """What the search was asked and what it cost, in one line."""
     model = report["model"]
     source = f"{model['source']}, " if model["source"] else ""
-    return (f"{report['metric']}, max loss {report['max_loss']} (allowed {report['allowed_loss']:.4g}); "
+    bound = report.get("cosine_bound")  # sentence encoders: their embeddings' cosine to the original's is bounded
+    cosine = f"; embeddings' cosine mean >= {bound['mean']:g}, min >= {bound['min']:g}" if bound else ""
+    return (f"{report['metric']}, max loss {report['max_loss']} (allowed {report['allowed_loss']:.4g}){cosine}; "
             f"{report['validation_rows']} validation rows; batch sizes {', '.join(map(str, report['batch_sizes']))} "
             f"(the pick at {report['pick_batch']}); model {source}{model['flavor']} {model['task']}; "
             f"{report['seconds']} s of a {report['budget_minutes']:g} min budget")

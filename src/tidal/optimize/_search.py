@@ -38,6 +38,7 @@ from tidal.optimize._data import (
     score,
     validation_frame,
 )
+from tidal.optimize._encoder import CosineBound, encoder_parts_of
 from tidal.optimize._measure import PackageRunner, Runner, Timing, answer_all, time_runners
 from tidal.optimize._onnx_files import check_onnx_file, name_nodes, quantizable_nodes
 from tidal.optimize._pick import BASELINE, MIN_GAIN, Measurement, Pick, pick
@@ -52,7 +53,9 @@ from tidal.optimize._variants import (
     runtime_variants,
 )
 
-SUPPORTED_FLAVORS = ("sklearn", "lightgbm", "xgboost", "torch", "onnx")
+#: flavors converted to ONNX graphs; a flavor whose models are sentence encoders (``text_encoder``) is searched
+#: through the parts it offers (:mod:`tidal.optimize._encoder`)
+SUPPORTED_FLAVORS = ("sklearn", "lightgbm", "xgboost", "torch", "onnx", "text_encoder")
 SUPPORTED_TASKS = ("binary", "multiclass", "regression")
 TARGETS = ("cpu",)
 #: per-node fallback below this many quantizable nodes; per operator type above
@@ -88,8 +91,8 @@ class OptimizeResult:
             self.scratch = None
 
 
-def _check_request(package: Any, target: str, batch_sizes: Sequence[int]) -> None:
-    if package.flavor not in SUPPORTED_FLAVORS:
+def _check_request(package: Any, target: str, batch_sizes: Sequence[int], encoder: bool = False) -> None:
+    if package.flavor not in SUPPORTED_FLAVORS and not encoder:
         raise OptimizeRefused(f"a model of flavor '{package.flavor}' cannot be optimized; supported flavors: "
                               f"{', '.join(SUPPORTED_FLAVORS)} (convert it to ONNX first, or retrain it with one of those)")
     if package.task not in SUPPORTED_TASKS:
@@ -137,7 +140,7 @@ def optimize_model(
     package: Any,
     data: Any,
     *,
-    label: str,
+    label: str | None = None,
     metric: str | None = None,
     max_loss: str | float = "1%",
     batch_sizes: Sequence[int] = (1, 32),
@@ -148,6 +151,8 @@ def optimize_model(
     min_gain: float = MIN_GAIN,
     source: str = "",
     extra: Sequence[Variant] = (),
+    cosine_mean: float = 0.99,
+    cosine_min: float = 0.97,
 ) -> OptimizeResult:
     """Search the variants of ``package`` on the validation table ``data``; see the module notes.
 
@@ -155,14 +160,30 @@ def optimize_model(
     units. The pick is made at ``batch_sizes[0]``; every batch size is measured and a variant slower
     than the baseline at any of them is never picked. ``source`` (a registry URI or path) is
     recorded in the lineage of the result.
+
+    Sentence encoders (a flavor offering ``encoder_parts``, such as ``text_encoder``) are searched by
+    :func:`tidal.optimize._encoder_search.optimize_encoder`: every variant's sentence embeddings must
+    keep a mean cosine of at least ``cosine_mean`` and a smallest one of at least ``cosine_min`` to
+    the original's, and ``label`` is optional (without it the embeddings alone are compared).
     """
     started = time.monotonic()
     deadline = started + budget_minutes * 60
     batch_sizes = [int(size) for size in batch_sizes]
-    _check_request(package, target, batch_sizes)
+    parts = encoder_parts_of(package)
+    _check_request(package, target, batch_sizes, encoder=parts is not None)
+    if parts is not None:
+        from tidal.optimize._encoder_search import optimize_encoder
+
+        return optimize_encoder(package, parts, data, label=label, metric=metric, max_loss=max_loss,
+                                cosine=CosineBound(cosine_mean, cosine_min), batch_sizes=batch_sizes, started=started,
+                                budget_minutes=budget_minutes, timing=timing or Timing(), min_gain=min_gain,
+                                source=source, extra=extra)
+    if label is None:
+        raise OptimizeRefused("give the label: the column of the validation table that holds the true answers (--label)")
     chosen_metric = check_metric(metric, package.task)
     bound = LossBound.parse(max_loss)
     frame, truth = validation_frame(package, data, label)
+    assert truth is not None
     timing = timing or Timing()
     cpu = cpu_info()
     scratch = tempfile.TemporaryDirectory(prefix="tidal-optimize-")
@@ -220,7 +241,7 @@ def optimize_model(
 class _Search:
     """The variants built so far, their runners and measurements, and the budget."""
 
-    def __init__(self, context: Context, metric: str, truth: np.ndarray, bound: LossBound, deadline: float,
+    def __init__(self, context: Context, metric: str, truth: np.ndarray | None, bound: LossBound, deadline: float,
                  timing: Timing, batch_sizes: list[int]) -> None:
         self.context, self.metric, self.truth, self.bound = context, metric, truth, bound
         self.deadline, self.timing, self.batch_sizes = deadline, timing, batch_sizes
@@ -231,15 +252,22 @@ class _Search:
         self.skipped: list[Skipped] = []
         self.call_seconds: dict[str, float] = {}
         self.base_answers: tuple[np.ndarray, np.ndarray | None] | None = None
+        self.base_matrix: np.ndarray | None = None
         self.base_score = 0.0
 
-    def _score(self, answers: tuple[np.ndarray, np.ndarray | None]) -> float:
+    def _score(self, answers: tuple[np.ndarray, np.ndarray | None], similarity: tuple[float, float] | None) -> float:
+        assert self.truth is not None
         return score(self.metric, self.truth, answers[0], answers[1], self.context.package.classes)
+
+    def _evaluate(self, runner: Runner) -> tuple[tuple[np.ndarray, np.ndarray | None], np.ndarray]:
+        """The runner's answers on every validation row, and the matrix its cosine to the baseline is taken on."""
+        answers = answer_all(runner, self.context.frame)
+        return answers, answers[1] if answers[1] is not None else answers[0]
 
     def run_baseline(self) -> None:
         runner = PackageRunner(self.context.package)
-        self.base_answers = answer_all(runner, self.context.frame)
-        self.base_score = self._score(self.base_answers)
+        self.base_answers, self.base_matrix = self._evaluate(runner)
+        self.base_score = self._score(self.base_answers, (1.0, 1.0))
         settings: dict[str, Any] = {"flavor": self.context.package.flavor}
         if self.context.package.flavor == "torch":
             import torch
@@ -273,18 +301,17 @@ class _Search:
         self.measurements.append(item)
         try:
             runner, path = variant.make(self.context)
-            answers = answer_all(runner, self.context.frame)
+            answers, matrix = self._evaluate(runner)
             self._call_cost(variant.name, runner)
         except Exception as error:  # a recipe the quantizer or runtime cannot do: reported, the search goes on
             item.error = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
             return item
-        item.score = self._score(answers)
-        item.loss = loss(self.metric, self.base_score, item.score)
         assert self.base_answers is not None
-        reference = self.base_answers[1] if self.base_answers[1] is not None else self.base_answers[0]
-        similarity = cosine(reference, answers[1] if answers[1] is not None else answers[0])
+        similarity = cosine(self.base_matrix, matrix)
         if similarity is not None:
             item.cosine_mean, item.cosine_min = similarity
+        item.score = self._score(answers, similarity)
+        item.loss = loss(self.metric, self.base_score, item.score)
         if self.context.classifier:
             item.agreement = float(np.mean([str(a) == str(b) for a, b in zip(self.base_answers[0], answers[0], strict=True)]))
         if path is not None:

