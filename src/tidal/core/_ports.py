@@ -7,8 +7,10 @@ DataFrame, a pyarrow Table, or a :class:`LazyTable` that DuckDB queries in place
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,8 +88,17 @@ class LazyTable(Displayable):
     """
 
     path: str
-    #: True when the file is a scratch file this table owns; storing it then moves instead of copying
+    #: True when the file is a scratch file this table owns: storing it then moves instead of copying, and the
+    #: file is deleted when the table is (a table stored in a run has moved it away by then)
     owned: bool = False
+
+    def __post_init__(self) -> None:
+        if self.owned:
+            weakref.finalize(self, _remove_scratch, self.path)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A copy (``copy.copy``, or a pickle sent to another process) reads the file but never owns it."""
+        return (type(self), (self.path, False))
 
     @classmethod
     def from_relation(cls, relation: Any) -> LazyTable:
@@ -254,6 +265,11 @@ def deliver_table(value: Any, delivery: str) -> Any:
         if isinstance(value, (pd.DataFrame, pa.Table)):
             return _spill_to_parquet(value)
     raise TypeError(f"cannot deliver {type(value).__name__} as a {delivery} table")
+
+
+def _remove_scratch(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def _spill_to_parquet(value: pd.DataFrame | pa.Table) -> LazyTable:
