@@ -18,7 +18,10 @@ def sb3_direct(algorithm: str, env_id: str, steps: int, seed: int, n_envs: int =
     from stable_baselines3.common.env_util import make_vec_env
 
     env = make_vec_env(env_id, n_envs=n_envs, seed=seed)
+    from stable_baselines3.common.logger import Logger
+
     model = getattr(stable_baselines3, algorithm)("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **hyper)
+    model.set_logger(Logger(folder=None, output_formats=[]))  # no empty SB3-* folder in the temp dir
     if steps:
         model.learn(total_timesteps=steps)
     return model

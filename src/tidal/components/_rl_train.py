@@ -165,6 +165,10 @@ def train_policy(settings: TrainSettings, start: RLPolicy | None) -> TrainResult
         if start.checkpoint is not None:
             restore_checkpoint(model, start.checkpoint)
             begun = int(model.num_timesteps)
+    from stable_baselines3.common.logger import Logger
+
+    # a logger that writes nowhere: left to itself, SB3 makes an empty folder in the temp dir for every learn()
+    model.set_logger(Logger(folder=None, output_formats=[]))
     callback = _curve_callback()
     model.learn(total_timesteps=settings.total_timesteps, callback=callback,
                 reset_num_timesteps=start is None or start.checkpoint is None,
