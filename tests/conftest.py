@@ -17,6 +17,15 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SUPPORT), os.enviro
 # networks trained with torch.compile keep their compile caches here, not in the user's cache folder
 os.environ.setdefault("TIDAL_COMPILE_CACHE", os.path.join(tempfile.mkdtemp(prefix="tidal-test-compile-"), "compile"))
 
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    # xdist workers side by side share the cores between their native thread pools (OpenMP, BLAS, PyTorch),
+    # as Tidal's AutoML trials do: with one thread per core in each, OpenMP's spinning threads oversubscribe
+    # them (a scikit-learn HistGradientBoosting docs example went from 0.4 s to 20 s beside another worker).
+    # Set before numpy, scikit-learn or torch load; the processes the tests start inherit it.
+    _share = max(1, len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        os.environ.setdefault(_name, str(_share))
+
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     # pytest-xdist's workers ignore SIGINT, and every process they start would inherit that, so the
     # Ctrl-C tests could never interrupt the commands they start: give SIGINT its default back
