@@ -22,6 +22,7 @@ turns the sentence embeddings into class probabilities.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,15 +121,17 @@ def pool(hidden: Any, mask: Any, pooling: str, normalize: bool) -> Any:
     return torch.nn.functional.normalize(pooled, p=2, dim=1) if normalize else pooled
 
 
-class EncoderRunner:
-    """Texts in, sentence embeddings out; ``answer`` adds the head (what serving does for each request)."""
+class EncoderRunner(ABC):
+    """Texts in, sentence embeddings out; ``answer`` adds the head (what serving does for each request).
+    Each way of running the encoder (eager, an ONNX session) says how it embeds."""
 
     def __init__(self, parts: EncoderParts) -> None:
         self.parts = parts
         self.classes = np.asarray(parts.classes, dtype=object)
 
+    @abstractmethod
     def embed(self, texts: list[str]) -> np.ndarray:
-        raise NotImplementedError
+        """One row of sentence embedding per text."""
 
     def answer(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         probabilities = np.asarray(self.parts.head(self.embed(texts_of(frame, self.parts.column))), dtype=np.float64)
