@@ -131,7 +131,8 @@ def test_the_compiled_check_and_jsonschema_agree_on_valid_and_invalid_files():
     """A file the compiled validator accepts is never one jsonschema would refuse (and the reverse)."""
     import fastjsonschema
 
-    from tidal.pipeline._yaml import _fast_validator
+    from tidal.core._json_schema import _compiled
+    from tidal.market._index import INDEX_SCHEMA
 
     node = {"id": "a", "component": "io.read_csv", "params": {"path": "x.csv"}}
     cases = [
@@ -156,8 +157,19 @@ def test_the_compiled_check_and_jsonschema_agree_on_valid_and_invalid_files():
     ]
     for case in cases:
         try:
-            _fast_validator()(case)
+            _compiled(PIPELINE_SCHEMA)(case)
             fast = True
         except fastjsonschema.JsonSchemaException:
             fast = False
         assert fast == jsonschema.Draft202012Validator(PIPELINE_SCHEMA).is_valid(case), case
+    package = {"name": "tidal-x", "version": "1.0", "summary": "s", "url": "x.whl", "sha256": "0" * 64}
+    indexes = [{"tidal_market": 1, "packages": []}, {"tidal_market": 2, "packages": []}, {"tidal_market": 1},
+               {"tidal_market": 1, "packages": [package]}, {"tidal_market": 1, "packages": [{**package, "sha256": 3}]},
+               {"tidal_market": 1, "packages": [], "extra": True}]
+    for case in indexes:
+        try:
+            _compiled(INDEX_SCHEMA)(case)
+            fast = True
+        except fastjsonschema.JsonSchemaException:
+            fast = False
+        assert fast == jsonschema.Draft202012Validator(INDEX_SCHEMA).is_valid(case), case

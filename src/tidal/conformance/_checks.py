@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, get_origin
 
-import jsonschema
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -168,6 +167,8 @@ def check_schema(spec: ComponentSpec) -> None:
     if not spec.description.strip():
         _fail(spec, "schema", "no description: write a docstring")
     schema = spec.params_schema()
+    import jsonschema
+
     jsonschema.Draft202012Validator.check_schema(schema)
     for param in spec.params:
         if not param.required:

@@ -22,9 +22,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import jsonschema
-
 from tidal.core._errors import NotFound
+from tidal.core._json_schema import schema_errors
 from tidal.market._fetch import MarketRefused, check_url, is_url, local_path, read_limited
 
 INDEX_VARIABLE = "TIDAL_MARKET_INDEX"
@@ -141,7 +140,7 @@ def parse_index(text: bytes, location: str) -> MarketIndex:
         data = json.loads(text)
     except (ValueError, RecursionError) as error:
         raise MarketRefused(f"the market index {location} is not valid JSON: {error}") from None
-    problems = sorted(jsonschema.Draft202012Validator(INDEX_SCHEMA).iter_errors(data), key=lambda item: list(item.absolute_path))
+    problems = schema_errors(INDEX_SCHEMA, data)
     if problems:
         where = "/".join(str(part) for part in problems[0].absolute_path) or "(top)"
         message = problems[0].message

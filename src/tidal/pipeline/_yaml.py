@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from tidal.core._errors import Issue, TidalError, ValidationFailed
+from tidal.core._json_schema import schema_errors
 from tidal.core._resources import resource_issues
 from tidal.core._yaml import load_yaml, read_yaml_text
 from tidal.pipeline._graph import FORMAT_VERSION, Node, Pipeline, Ref
@@ -87,34 +86,13 @@ _NODE_KEYS = {"id", "component", "title", "inputs", "params", "cache", "retries"
 _TOP_KEYS = {"tidal", "name", "description", "nodes", "layout"}
 
 
-@functools.cache
-def _fast_validator() -> Callable[[Any], Any]:
-    import fastjsonschema
-
-    return fastjsonschema.compile(PIPELINE_SCHEMA)
-
-
 def _schema_issues(data: Any) -> list[Issue]:
     """Every way ``data`` breaks the pipeline schema (none for a valid file).
 
-    A valid file is checked by a compiled validator (fastjsonschema), which stops at the first
-    problem; only a file with problems goes through jsonschema, which lists them all. Importing
-    jsonschema costs over a second where its optional IRI checker (rfc3987-syntax) is installed,
-    which every ``tidal run`` would otherwise pay.
+    A valid file costs no jsonschema import (see :mod:`tidal.core._json_schema`).
     """
-    import fastjsonschema
-
-    try:
-        _fast_validator()(data)
-    except fastjsonschema.JsonSchemaException:
-        pass
-    else:
-        return []
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(PIPELINE_SCHEMA)
     issues = []
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+    for error in schema_errors(PIPELINE_SCHEMA, data):
         path = list(error.absolute_path)
         node = None
         if len(path) >= 2 and path[0] == "nodes" and isinstance(path[1], int):
