@@ -94,19 +94,42 @@ def test_cli_tune_then_studies_list_and_show_as_json(tmp_path, breast_cancer):
         ({"data": "bc.csv", "trainer": "classification.logistic_regression", "label": "target", "budgett": 3}, "unknown key"),
     ],
 )
-def test_cli_bad_study_files_exit_2_with_a_clear_message(tmp_path, breast_cancer, config, message):
+def test_cli_bad_study_files_exit_2_with_a_clear_message(tmp_path, monkeypatch, breast_cancer, config, message):
+    """Each mistake through the command's own code, in this process (a new `tidal` process per case would cost
+    seconds of imports each); the exit code and the missing traceback are checked once, end to end, below."""
+    from typer.testing import CliRunner
+
+    from tidal.cli import _tune  # noqa: F401 - registers the commands
+    from tidal.cli._app import app
+    from tidal.core import TidalError
+
     breast_cancer.head(40).to_csv(tmp_path / "bc.csv", index=False)
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["-w", str(tmp_path), "tune", "study.yaml"])
+    assert isinstance(result.exception, TidalError) and result.exception.exit_code == 2, result.output
+    assert message in " ".join(str(result.exception).split())
+
+
+def test_cli_a_bad_study_file_exits_2_without_a_traceback(tmp_path, breast_cancer):
+    breast_cancer.head(40).to_csv(tmp_path / "bc.csv", index=False)
+    config = {"data": "bc.csv", "trainer": "classification.logistic_regression", "label": "target", "budgett": 3}
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(config))
     done = subprocess.run([*TIDAL, "tune", "study.yaml"], cwd=tmp_path, env=cli_env(tmp_path), capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and message in " ".join(done.stderr.split()) and "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 2 and "unknown key" in " ".join(done.stderr.split()) and "Traceback" not in done.stderr, done.stderr
 
 
 def test_studies_show_unknown_id_exits_2(tmp_path):
     done = subprocess.run([*TIDAL, "studies", "show", "nope"], cwd=tmp_path, env=cli_env(tmp_path), capture_output=True, text=True)
     assert done.returncode == 2 and "no Tidal workspace" in done.stderr  # nothing to show, and none is created
     (tmp_path / ".tidal").mkdir()
-    done = subprocess.run([*TIDAL, "studies", "show", "nope"], cwd=tmp_path, env=cli_env(tmp_path), capture_output=True, text=True)
-    assert done.returncode == 2 and "no study 'nope'" in done.stderr
+    from typer.testing import CliRunner
+
+    from tidal.cli import _tune  # noqa: F401 - registers the commands
+    from tidal.cli._app import app
+
+    result = CliRunner().invoke(app, ["-w", str(tmp_path), "studies", "show", "nope"])
+    assert getattr(result.exception, "exit_code", None) == 2 and "no study 'nope'" in str(result.exception)
 
 
 def test_a_rerun_tune_node_continues_its_interrupted_study(tmp_path, monkeypatch, breast_cancer):
