@@ -17,6 +17,9 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SUPPORT), os.enviro
 # networks trained with torch.compile keep their compile caches here, not in the user's cache folder
 os.environ.setdefault("TIDAL_COMPILE_CACHE", os.path.join(tempfile.mkdtemp(prefix="tidal-test-compile-"), "compile"))
 
+# the S3 server and the Ray cluster that tests in several folders share (one start per test run)
+pytest_plugins = ["ray_session"]
+
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     # xdist workers side by side share the cores between their native thread pools (OpenMP, BLAS, PyTorch),
     # as Tidal's AutoML trials do: with one thread per core in each, OpenMP's spinning threads oversubscribe

@@ -1,6 +1,6 @@
 """Data steps per partition on Ray give the same tables as the one-query DuckDB path (issue #16).
 
-One Ray (``ray.init(num_cpus=2)``) serves the module. Each case runs a data component twice on a
+The test run's Ray cluster (head + worker) serves the module. Each case runs a data component twice on a
 table split across five files (one of them empty): once as one local DuckDB query, once inside
 ``ray_data_steps()``, where its partitions run as Ray tasks; the frames must be equal, dtypes
 included. The runner's note (written to the node log in a pipeline, to stderr here) says whether
@@ -31,17 +31,11 @@ SIZES = (900, 0, 700, 800, 600)
 
 
 @pytest.fixture(scope="module")
-def local_ray():
-    if (
-        ray.is_initialized()
-    ):  # an earlier module's connection (to another cluster) would be reused silently
+def local_ray(ray_address):
+    """A connection to the test run's Ray cluster (head + worker, tests/support/ray_session.py)."""
+    if ray.is_initialized():  # an earlier module's connection (to another cluster) would be reused silently
         ray.shutdown()
-    ray.init(
-        num_cpus=2,
-        object_store_memory=150 * 1024 * 1024,
-        include_dashboard=False,
-        logging_level="ERROR",
-    )
+    ray.init(address=ray_address, log_to_driver=False, logging_level="ERROR")
     yield
     ray.shutdown()
 

@@ -1,4 +1,4 @@
-"""The ray target on a local Ray instance started here: replicas go up under load and back down after it."""
+"""The ray target on the test run's Ray cluster: replicas go up under load and back down after it."""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ serve = pytest.importorskip("ray.serve")
 
 
 @pytest.fixture(scope="module")
-def local_ray():
+def local_ray(ray_address):
+    """Ray Serve on the test run's Ray cluster (head + worker, tests/support/ray_session.py): its HTTP proxy on
+    the head only (two proxies on one machine would want the same port), shut down after the module."""
     if ray.is_initialized():  # an earlier module's connection (to another cluster) would be reused silently
         ray.shutdown()
-    ray.init(num_cpus=2, object_store_memory=150 * 1024 * 1024, include_dashboard=False, logging_level="ERROR",
-             ignore_reinit_error=True)
+    ray.init(address=ray_address, log_to_driver=False, logging_level="ERROR")
     port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port})
     yield port
     serve.shutdown()
     ray.shutdown()

@@ -23,6 +23,8 @@ DURATIONS = Path(__file__).parent.parent / "durations.json"
 SHARED_SCOPES = {
     "tests/runtime/test_executor_conformance.py": "ray cluster",
     "tests/runtime/test_ray_resources.py": "ray cluster",
+    "tests/runtime/test_ray_data_steps.py": "ray cluster",
+    "tests/serving/test_ray.py": "ray cluster",
 }
 
 
