@@ -44,9 +44,13 @@ lint: install-dev
 typecheck: install-dev
 	$(VENV)/bin/mypy
 
-# pytest options: two xdist workers, whole files to one worker (module fixtures and servers stay
-# shared); e.g. `make test PYTEST_ARGS="-x tests/nn"` for one folder in one process
-PYTEST_ARGS ?= -n 2 --dist loadfile
+# pytest options: three xdist workers on CI's two cores (many tests wait on servers, browsers,
+# subprocesses and Ray: with two workers the cores idled through those waits; measured on a clean
+# clone, pytest took 1426 s with two workers and, after cutting ~2 min of test time, 1080 s with
+# three, the CPU idle under 10%), whole
+# files to one worker (module fixtures and servers stay shared); e.g.
+# `make test PYTEST_ARGS="-x tests/nn"` for one folder in one process
+PYTEST_ARGS ?= -n 3 --dist loadfile
 
 # the clock starts when make reads this file, so the figure printed at the end includes the installs
 TEST_STARTED := $(shell date +%s)
