@@ -94,6 +94,22 @@ def test_probe_predicts_held_out_reviews_and_matches_sklearn(probe, reviews, enc
     assert np.abs(probe.predict_proba(held_out) - expected).max() < 1e-9
 
 
+def test_the_probe_predicts_with_the_max_length_it_was_trained_with(reviews, encoder, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    from tidal.components.text_encoders import encoder_classifier
+
+    short = encoder_classifier(reviews, column="text", label="label", C=10.0, max_length=6)
+    assert short.model.encoder.max_length == 6 and encoder.max_length == 256     # the shared encoder is untouched
+    held_out = pd.DataFrame({"text": ["what a lovely, charming movie with a great cast", "dreadful service, never again"]})
+    vectors = encoder.embed(reviews["text"].tolist(), max_length=6).astype(np.float64)
+    reference = LogisticRegression(C=10.0, max_iter=1000).fit(vectors, reviews["label"])
+    expected = reference.predict_proba(encoder.embed(held_out["text"].tolist(), max_length=6).astype(np.float64))
+    assert np.abs(short.predict_proba(held_out) - expected).max() < 1e-9
+    loaded = ModelPackage.load(short.save(tmp_path / "short"))
+    assert np.array_equal(loaded.predict_proba(held_out), short.predict_proba(held_out))
+
+
 def test_the_package_is_safetensors_and_json_and_reloads_identically(probe, probe_folder, reviews):
     files = sorted(path.relative_to(probe_folder).as_posix() for path in probe_folder.rglob("*") if path.is_file())
     assert files == ["MANIFEST.json", "encoder/config.json", "encoder/model.safetensors", "encoder/tokenizer.json",

@@ -11,6 +11,7 @@ embeds Chinese text poorly
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Literal, NamedTuple
 
 import numpy as np
@@ -196,7 +197,8 @@ def encoder_classifier(
     if len(classes) < 2:
         raise DataError(f"column '{label}' holds {len(classes)} class(es); a classifier needs at least two")
     vectors = _embed(labelled, column, "data", batch_size, max_length)
-    encoder = _encoder()
+    # the package cuts texts where training cut them: the shared encoder (loaded once per process) keeps its own
+    encoder = dataclasses.replace(_encoder(), max_length=max_length)
     estimator = LogisticRegression(C=C, max_iter=max_iter).fit(vectors.astype(np.float64), labelled[label].to_numpy())
     weight, bias = estimator.coef_.astype(np.float64), estimator.intercept_.astype(np.float64)
     model = TextClassifier(encoder, column, weight, bias, [_plain(value) for value in estimator.classes_], batch_size)
