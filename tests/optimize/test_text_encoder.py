@@ -179,6 +179,24 @@ def test_without_a_label_the_embeddings_alone_are_compared(probe, quick):
         result.close()
 
 
+def test_the_component_takes_an_encoder_without_a_label_and_its_cosine_bounds(probe):
+    from tidal.components.model_optimize import optimize as optimize_component
+
+    found = optimize_component(probe, VALIDATION[["text"]], budget=0, batch="1", min_cosine_mean=0.995, min_cosine=0.98)
+    assert found.summary["metric"] == "cosine" and found.summary["kept_original"] and found.model is probe
+    assert "cosine mean >= 0.995, min >= 0.98" in found.summary["settings"]
+    assert list(found.report["variant"]) == ["baseline"]
+
+
+def test_the_component_refuses_a_model_that_is_not_an_encoder_without_a_label(cancer):
+    from tidal.components.classification import logistic_regression
+    from tidal.components.model_optimize import optimize as optimize_component
+
+    model = logistic_regression(cancer.head(200), label="target")
+    with pytest.raises(OptimizeRefused, match="give the label.*label for model.optimize"):
+        optimize_component(model, cancer.head(50).drop(columns="target"), budget=0, batch="1")
+
+
 def test_the_command_names_a_stray_column_of_a_text_model_and_an_impossible_bound(probe, tmp_path, capsys):
     import sys
     from unittest import mock

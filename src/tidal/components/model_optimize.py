@@ -18,12 +18,14 @@ class Optimized(NamedTuple):
 
 
 @component("model.optimize", title="Optimize Model",
-           tags={"sample": "classification", "measures_time": True})
+           tags={"sample": "classification", "sample_params": {"label": "label"}, "measures_time": True})
 def optimize(
     model: ModelPackage,
     data: pd.DataFrame,
     *,
-    label: Column,
+    label: Annotated[Column | None, Param(help="the column of true answers; optional for a sentence encoder (a "
+                                               "text_encoder package), whose variants are then judged by the cosine "
+                                               "of their embeddings alone")] = None,
     metric: Annotated[Literal["accuracy", "auc", "log_loss", "rmse", "r2"] | None,
                       Param(help="what the bound is on; empty: accuracy for classifiers, rmse for regressors")] = None,
     max_loss: Annotated[str, Param(help="how much worse than the original a variant may score: '1%' (relative to "
@@ -31,6 +33,10 @@ def optimize(
     batch: Annotated[str, Param(help="batch sizes to time, comma-separated; the first decides the pick")] = "1,32",
     budget: Annotated[float, Param(ge=0, help="minutes the search may take; what is left is reported as skipped")] = 10.0,
     compile: Annotated[bool, Param(help="also measure torch.compile for torch networks (reported, not packaged)")] = False,
+    min_cosine_mean: Annotated[float, Param(ge=-1, le=1, help="sentence encoders: the least mean cosine of a "
+                                                              "variant's embeddings to the original's")] = 0.99,
+    min_cosine: Annotated[float, Param(ge=-1, le=1, help="sentence encoders: the least cosine of any one text's "
+                                                         "embedding to the original's")] = 0.97,
 ) -> Optimized:
     """Measure variants of a model on validation rows and keep the fastest within the accuracy bound.
 
@@ -40,7 +46,10 @@ def optimize(
     where the CPU lacks VNNI) for graphs with convolutions or matrix products, with per-layer
     fallback when no static recipe keeps within the bound; intra-op thread counts and the memory
     arena. Each is scored with ``metric`` on ``data`` (which must hold the model's columns and
-    ``label``, nothing else) and timed at every batch size. The winner is the fastest at the first
+    ``label``, nothing else) and timed at every batch size. A sentence encoder (a
+    ``text_encoder`` package) is searched over its encoder's graphs instead, and every variant must
+    also keep its embeddings within ``min_cosine_mean`` (the mean cosine to the original's) and
+    ``min_cosine`` (the smallest); without ``label`` the cosines alone decide. The winner is the fastest at the first
     batch size among those within ``max_loss`` and no slower than the baseline at any batch size;
     when none qualifies the original model comes back unchanged. ``report`` has one row per
     variant (latencies, size, score, loss, verdict and the reason it won or lost); ``chart`` plots
@@ -67,7 +76,7 @@ def optimize(
 
     sizes = [int(part) for part in batch.split(",") if part.strip()] if batch.strip() else []
     result = optimize_model(model, data, label=label, metric=metric, max_loss=max_loss, batch_sizes=sizes,
-                            budget_minutes=budget, compile=compile)
+                            budget_minutes=budget, compile=compile, cosine_mean=min_cosine_mean, cosine_min=min_cosine)
     try:
         table = pd.DataFrame(rows_for_table(result.report))
         chart = Figure(charts(result.report)["latency_vs_loss"])

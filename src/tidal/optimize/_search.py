@@ -179,7 +179,8 @@ def optimize_model(
                                 budget_minutes=budget_minutes, timing=timing or Timing(), min_gain=min_gain,
                                 source=source, extra=extra)
     if label is None:
-        raise OptimizeRefused("give the label: the column of the validation table that holds the true answers (--label)")
+        raise OptimizeRefused("give the label: the column of the validation table that holds the true answers (--label for "
+                              "`tidal optimize`, label for model.optimize); only sentence encoders are judged without one")
     chosen_metric = check_metric(metric, package.task)
     bound = LossBound.parse(max_loss)
     frame, truth = validation_frame(package, data, label)
