@@ -75,3 +75,50 @@ def test_the_registered_model_is_served_over_v2_as_an_image_tensor(vision_run, m
     outputs = {item["name"]: item for item in answer.json()["outputs"]}
     assert outputs["prediction"]["data"] == [int(value) for value in package.predict(rows)]
     assert np.allclose(np.reshape(outputs["probabilities"]["data"], (16, 10)), package.predict_proba(rows), atol=1e-6)
+
+
+def test_the_registered_cnn_is_optimized_and_its_pick_serves_the_same_image_tensor(vision_run, tmp_path):
+    """`tidal optimize`'s search on the vision model (a torch package over pixel columns): the package it picks
+    keeps the image-tensor signature, scores what the search measured, and answers the same v2 request."""
+    from tidal.models import ModelPackage, ModelRegistry
+    from tidal.optimize import Timing, optimize_model
+    from tidal.serving import ModelServer, ModelSpec
+    from tidal.store import Workspace
+
+    home, result = vision_run
+    workspace = Workspace.open(home)
+    try:
+        package = ModelRegistry(workspace).load("models:/digits-vision@staging")
+    finally:
+        workspace.close()
+    rows = result.output("test_pixels").to_pandas()
+    validation = rows[[*package.features, "target"]]
+    found = optimize_model(package, validation, label="target", batch_sizes=(1, 16), budget_minutes=3,
+                           timing=Timing(warmup=1, rounds=1, calls=3), source="models:/digits-vision@staging")
+    try:
+        families = {item.family for item in found.measurements}
+        assert {"baseline", "onnx-fp32"} <= families and any(family.startswith("int8") for family in families), families
+        assert all(item.error is None for item in found.measurements if item.family == "onnx-fp32")
+        winner = next(item for item in found.measurements if item.name == found.pick.winner)
+        assert winner.loss is not None and winner.loss <= found.report["allowed_loss"] + 1e-12
+        folder = found.save(tmp_path / "out") / "model"
+    finally:
+        found.close()
+    loaded = ModelPackage.load(folder)
+    assert loaded.signature()["tensor"] == package.signature()["tensor"] == {"name": "image", "shape": [1, 8, 8]}
+    accuracy = float((loaded.predict(validation) == validation["target"]).mean())
+    assert accuracy == pytest.approx(winner.score, abs=1e-9)   # what the search measured is what the package does
+
+    first = rows.iloc[:16]
+    pixels = first[package.features].to_numpy(dtype=np.float32)
+    body = {"inputs": [{"name": "image", "shape": [16, 1, 8, 8], "datatype": "FP32", "data": pixels.ravel().tolist()}]}
+    server = ModelServer([ModelSpec("digits", str(folder))])
+
+    async def infer() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app), base_url="http://test") as client:
+            return await client.post("/v2/models/digits/infer", json=body)
+
+    answer = asyncio.run(infer())
+    assert answer.status_code == 200, answer.text
+    outputs = {item["name"]: item for item in answer.json()["outputs"]}
+    assert outputs["prediction"]["data"] == [int(value) for value in loaded.predict(first)]

@@ -172,6 +172,9 @@ class OnnxEncoderRunner(EncoderRunner):
         self.path = Path(path)
         self.session = onnxruntime.InferenceSession(str(path), session_options(settings or {}),
                                                     providers=["CPUExecutionProvider"])
+        #: dynamic INT8 scales each matrix product's input by the range of the whole batch, so a text's
+        #: embedding depends on the texts it is batched with
+        self.batch_dependent = quantizes_dynamically(self.path)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         ids, mask = self.parts.tokenize(texts, None)
@@ -179,10 +182,46 @@ class OnnxEncoderRunner(EncoderRunner):
         return np.asarray(produced, dtype=np.float32)
 
 
+#: operators of a dynamically quantized graph (before and after onnxruntime's fusions)
+DYNAMIC_QUANTIZATION_OPS = frozenset({"DynamicQuantizeLinear", "DynamicQuantizeMatMul", "MatMulIntegerToFloat",
+                                      "DynamicQuantizeLSTM"})
+
+
+def quantizes_dynamically(path: Path) -> bool:
+    """Whether the ONNX graph at ``path`` quantizes activations per call (its results then depend on the batch)."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return any(node.op_type in DYNAMIC_QUANTIZATION_OPS for node in graph.node)
+
+
 def embed_all(runner: EncoderRunner, texts: list[str], batch_size: int) -> np.ndarray:
-    """Embeddings of every text, ``batch_size`` at a time (bounded memory, padding per batch)."""
-    parts = [runner.embed(texts[start:start + batch_size]) for start in range(0, len(texts), batch_size)]
-    return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+    """Embeddings of every text as a packaged encoder computes them: the texts ordered by their number of
+    word pieces (longest first, so texts of similar length share a batch and its padding), ``batch_size``
+    at a time, the rows put back in the texts' order. An optimized package (``text_encoder_onnx``) batches
+    the same way, so a variant whose answers depend on the batch is measured as it will answer."""
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    _ids, mask = runner.parts.tokenize(texts, None)
+    lengths = np.asarray(mask).sum(axis=1)
+    order = np.argsort(-lengths, kind="stable")
+    result: np.ndarray | None = None
+    for start in range(0, len(texts), batch_size):
+        rows = order[start:start + batch_size]
+        produced = runner.embed([texts[row] for row in rows])
+        if result is None:
+            result = np.zeros((len(texts), produced.shape[1]), dtype=np.float32)
+        result[rows] = produced
+    assert result is not None
+    return result
+
+
+def row_cosines(reference: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """The cosine of each row of ``other`` to the same row of ``reference`` (1 where both are zero)."""
+    a, b = reference.astype(np.float64), other.astype(np.float64)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    dots = np.sum(a * b, axis=1)
+    return np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), 1.0)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from tidal.optimize._encoder import (
     OnnxEncoderRunner,
     check_texts,
     embed_all,
+    row_cosines,
     texts_of,
 )
 from tidal.optimize._measure import PackageRunner, Runner, Timing
@@ -169,6 +170,12 @@ class _EncoderSearch(_Search):
             raise RuntimeError(f"a sentence encoder's variants give embeddings: {type(runner).__name__} is not an "
                                "EncoderRunner (tidal.optimize._encoder)")
         embeddings = embed_all(encoder, self.encoder.texts, self.parts.batch_size)
+        if self.base_matrix is not None and getattr(encoder, "batch_dependent", False):
+            # served alone (a single request) a text gets other activation scales than in the package's own
+            # batches: each row keeps the worse of the two, so the bound holds for both
+            alone = embed_all(encoder, self.encoder.texts, 1)
+            worse = row_cosines(self.base_matrix, alone) < row_cosines(self.base_matrix, embeddings)
+            embeddings = np.where(worse[:, None], alone, embeddings)
         probabilities = np.asarray(self.parts.head(embeddings), dtype=np.float64)
         prediction = np.asarray(self.parts.classes, dtype=object)[probabilities.argmax(axis=1)]
         return (prediction, probabilities), embeddings
