@@ -2,7 +2,7 @@
 against the same number of no-op Ray tasks called directly on the same local Ray, with the local
 executor (worker processes) for reference.
 
-    nice -n 10 python benchmarks/ray_executor/bench.py [--nodes 500] [--repeats 3] [--cpus 2]
+    nice -n 10 python benchmarks/ray_executor/bench.py [--nodes 500] [--repeats 3] [--cpus 2] [--folder DIR]
 
 Per-node figures for Tidal are beyond a 1-node run of the same executor (start-up and the first
 worker's imports excluded), as in ``benchmarks/core_overhead.py``. Ray starts once, here; both sides
@@ -81,6 +81,9 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--folder", type=Path, default=None,
+                        help="where the workspaces go (default: a temporary folder); each node writes two files, so "
+                             "the file system's cost of creating one is part of the figure")
     args = parser.parse_args()
     import ray
 
@@ -96,7 +99,10 @@ def main() -> None:
     }
     totals: dict[str, list[float]] = {name: [] for name in [*variants, "ray tasks called directly"]}
     per_node: dict[str, list[float]] = {name: [] for name in totals}
-    with tempfile.TemporaryDirectory() as scratch:
+    if args.folder is not None:
+        args.folder.mkdir(parents=True, exist_ok=True)
+    print(f"workspaces under {args.folder or tempfile.gettempdir()}")
+    with tempfile.TemporaryDirectory(dir=args.folder) as scratch:
         for options in variants.values():  # warm: workspace schema, imports, Ray workers
             tidal_run(Path(scratch) / "warm", 2, **options)
         ray_direct(args.nodes)
