@@ -32,6 +32,16 @@ def test_cli_help_and_version_load_nothing_heavy():
     assert version.returncode == 0 and version.stdout.strip() == f"tidal {tidal.__version__}"
 
 
+def test_studies_commands_outside_a_workspace_answer_before_loading_the_components(tmp_path):
+    for command in (["studies", "list"], ["studies", "show", "x"], ["studies", "resume", "x"]):
+        code = ("import contextlib, io, os\nfrom tidal.cli import main\n"
+                f"os.chdir({str(tmp_path)!r})\nsys.argv = ['tidal', *{command!r}]\n"
+                "with contextlib.redirect_stderr(io.StringIO()) as err, contextlib.suppress(SystemExit):\n    main()\n"
+                "assert 'no Tidal workspace' in err.getvalue(), err.getvalue()")
+        loaded = _loaded_after(code)
+        assert not loaded["sklearn"] and not loaded["tidal.components"], (command, loaded)
+
+
 def test_public_names_resolve_and_unknown_ones_raise():
     for name in tidal.__all__:
         assert getattr(tidal, name) is not None

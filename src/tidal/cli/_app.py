@@ -51,7 +51,7 @@ class Settings:
             raise TidalError(f"the workspace {root} is a file, not a folder; choose a folder with --workspace")
         if new and not create:
             raise TidalError(f"no Tidal workspace at {root} or above it (no {STATE_DIR}/ folder), so there is nothing "
-                             "to show; run a pipeline there first (`tidal run FILE`, `tidal demo`), or point at one "
+                             "to show or resume; run a pipeline there first (`tidal run FILE`, `tidal demo`), or point at one "
                              "with --workspace FOLDER")
         workspace = Workspace.open(root, db=self.db, artifacts=self.artifacts)
         if announce:

@@ -179,9 +179,11 @@ def studies_list(
     """Studies in this workspace, newest first."""
     from rich.table import Table
 
+    # the workspace first: importing tidal.automl loads the component registry (seconds), a missing workspace is instant
+    chosen = settings.workspace(chosen=workspace, announce=not json_, create=False)
     from tidal.automl import StudyStore, effective_status
 
-    store = StudyStore(settings.workspace(chosen=workspace, announce=not json_, create=False).metadata.engine)
+    store = StudyStore(chosen.metadata.engine)
     records = store.list_studies(limit)
     rows: list[dict[str, Any]] = [{"id": r.id, "name": r.name, "status": effective_status(r, store.study_pid(r.id)), "strategy": r.strategy,
              "metric": r.metric, "budget": r.budget, "best_value": r.best_value, "best_trial": r.best_trial,
@@ -206,9 +208,10 @@ def studies_show(
     workspace: WorkspaceOption = None,
 ) -> None:
     """A study's trials: parameters, values, status, timings, errors, lineage."""
+    chosen = settings.workspace(chosen=workspace, announce=not json_, create=False)  # before the seconds of imports
     from tidal.automl import load_study
 
-    _show(load_study(study_id, settings.workspace(chosen=workspace, announce=not json_, create=False)), json_)
+    _show(load_study(study_id, chosen), json_)
 
 
 @studies_app.command("resume")
@@ -222,10 +225,11 @@ def studies_resume(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Continue a study; trials it already finished are kept, never rerun."""
+    _check_executor(executor, workers, address)
+    chosen = settings.workspace(chosen=workspace, announce=not (quiet or json_), create=False)  # before the imports
     from tidal.automl import load_study
 
-    _check_executor(executor, workers, address)
-    study = load_study(study_id, settings.workspace(chosen=workspace, announce=not (quiet or json_)))
+    study = load_study(study_id, chosen)
     if study.record.status == "succeeded":
         raise TidalError(f"study {study.id} already finished; there is nothing to resume")
     record = study.optimize(**_executor_options(executor, workers, address), on_event=StudyProgress(not (quiet or json_)))
