@@ -155,21 +155,15 @@ def test_the_compiled_check_and_jsonschema_agree_on_valid_and_invalid_files():
         {"tidal": 1, "nodes": [node]},
         {"tidal": 1, "name": "n", "nodes": "a"},
     ]
-    for case in cases:
-        try:
-            _compiled(PIPELINE_SCHEMA)(case)
-            fast = True
-        except fastjsonschema.JsonSchemaException:
-            fast = False
-        assert fast == jsonschema.Draft202012Validator(PIPELINE_SCHEMA).is_valid(case), case
     package = {"name": "tidal-x", "version": "1.0", "summary": "s", "url": "x.whl", "sha256": "0" * 64}
     indexes = [{"tidal_market": 1, "packages": []}, {"tidal_market": 2, "packages": []}, {"tidal_market": 1},
                {"tidal_market": 1, "packages": [package]}, {"tidal_market": 1, "packages": [{**package, "sha256": 3}]},
                {"tidal_market": 1, "packages": [], "extra": True}]
-    for case in indexes:
-        try:
-            _compiled(INDEX_SCHEMA)(case)
-            fast = True
-        except fastjsonschema.JsonSchemaException:
-            fast = False
-        assert fast == jsonschema.Draft202012Validator(INDEX_SCHEMA).is_valid(case), case
+    for schema, documents in ((PIPELINE_SCHEMA, cases), (INDEX_SCHEMA, indexes)):
+        for case in documents:
+            try:
+                _compiled(schema)(case)
+                fast = True
+            except fastjsonschema.JsonSchemaException:
+                fast = False
+            assert fast == jsonschema.Draft202012Validator(schema).is_valid(case), case
