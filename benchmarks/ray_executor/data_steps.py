@@ -39,15 +39,11 @@ def write_files(folder: Path, files: int, rows: int) -> None:
 
 
 def tidal_steps(folder: Path) -> tuple[pa.Table, pa.Table]:
-    from tidal.components.data_reshape import group_by
-    from tidal.components.data_rows import filter_rows
-    from tidal.core import LazyTable
+    """The same two steps, their partitions run as Ray tasks."""
     from tidal.runtime import ray_data_steps
 
     with ray_data_steps():
-        kept = filter_rows(LazyTable(str(folder)), where="x > 0").to_arrow()
-        totals = group_by(LazyTable(str(folder)), keys=["k"], aggregations={"n": ["sum", "max"]}, count_column=None)
-    return kept, totals.to_arrow()
+        return local_steps(folder)
 
 
 def local_steps(folder: Path) -> tuple[pa.Table, pa.Table]:

@@ -22,6 +22,7 @@ turns the sentence embeddings into class probabilities.
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -188,10 +189,17 @@ DYNAMIC_QUANTIZATION_OPS = frozenset({"DynamicQuantizeLinear", "DynamicQuantizeM
 
 
 def quantizes_dynamically(path: Path) -> bool:
-    """Whether the ONNX graph at ``path`` quantizes activations per call (its results then depend on the batch)."""
+    """Whether the ONNX graph at ``path`` quantizes activations per call (its results then depend on the batch).
+    Read once per file: the graph variants and the runtime options of one graph share its file."""
+    stat = Path(path).stat()
+    return _quantizes_dynamically(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _quantizes_dynamically(path: str, _mtime_ns: int, _size: int) -> bool:
     import onnx
 
-    graph = onnx.load(str(path), load_external_data=False).graph
+    graph = onnx.load(path, load_external_data=False).graph
     return any(node.op_type in DYNAMIC_QUANTIZATION_OPS for node in graph.node)
 
 
