@@ -47,6 +47,25 @@ def test_options_are_checked_before_anything_runs(lightgbm_package, cancer_valid
             optimize_model(lightgbm_package, cancer_validation, label="target", **options)
 
 
+def test_training_rows_and_pruning_options_are_checked_before_anything_runs(digits_cnn, digits, digits_validation):
+    train = digits.iloc[:100]
+    for options, message in [({"train": train.drop(columns="target")}, "the training rows have no label column 'target'"),
+                             ({"train": train.drop(columns=["pixel_0_3", "pixel_7_7"])},
+                              "the training rows lack 2 of the model's columns: pixel_0_3, pixel_7_7"),
+                             ({"train": train.iloc[:3]}, "the training rows are 3; fine-tuning a pruned network needs at least 10"),
+                             ({"train": [1, 2]}, "the training rows must be a table, got list"),
+                             ({"prune": (0.5, 1.5)}, r"pruning ratios must be above 0 and below 1 \(got \[0.5, 1.5\]\)"),
+                             ({"fine_tune_epochs": 0}, "fine-tuning epochs at least 1 \\(got 0\\)")]:
+        with pytest.raises(OptimizeRefused, match=message):
+            optimize_model(digits_cnn, digits_validation, label="target", **options)
+    from tidal.optimize._prune_variants import parse_ratios
+
+    assert parse_ratios("0.25, 0.5", "--prune") == (0.25, 0.5) and parse_ratios("", "--prune") == ()
+    for text in ("half", "0.5,1"):
+        with pytest.raises(OptimizeRefused, match=f"--prune '{text}'"):
+            parse_ratios(text, "--prune")
+
+
 def test_nothing_faster_within_the_bound_keeps_the_original_and_says_so(lightgbm_package, cancer_validation, quick):
     result = optimize_model(lightgbm_package, cancer_validation, label="target", timing=quick, min_gain=0.999)
     try:

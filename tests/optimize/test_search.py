@@ -44,9 +44,10 @@ def served(folder, rows, name="optimized"):
 
 
 @pytest.fixture(scope="module")
-def cnn_result(digits_cnn, digits_validation, quick):
+def cnn_result(digits_cnn, digits, digits_validation, quick):
     result = optimize_model(slowed(digits_cnn), digits_validation, label="target", max_loss="2%", batch_sizes=(1, 32),
-                            timing=quick, source="models:/digits-cnn/1")
+                            timing=quick, source="models:/digits-cnn/1", train=digits.iloc[:1200], prune=(0.5,),
+                            fine_tune_epochs=2)
     yield result
     result.close()
 
@@ -63,7 +64,7 @@ def test_the_digits_cnn_gets_an_onnx_package_with_lineage_and_a_full_report(cnn_
     assert static.size_bytes < names["onnx-fp32"].size_bytes and 0.9 < static.cosine_min <= 1.0 + 1e-9
     report = result.report
     assert report["cpu"]["flags"].keys() >= {"avx2", "avx512_vnni", "amx_int8"} and "load_average" in report["cpu"]
-    assert {item["name"] for item in report["skipped"]} == {"torch-compile", "pruning"}
+    assert {item["name"] for item in report["skipped"]} == {"torch-compile", "pruning fc2"}
     assert all(item["verdict"] for item in report["variants"])
     folder = result.save(tmp_path / "out")
     written = json.loads((folder / "report.json").read_text())
@@ -84,6 +85,33 @@ def test_the_optimized_cnn_is_served_unchanged_and_answers_within_the_bound(cnn_
     assert agreement >= 0.95
     probabilities = np.array([[row[str(label)] for label in digits_cnn.classes] for row in body["probabilities"]])
     assert np.abs(probabilities - original).max() < 0.2
+
+
+def test_the_cnn_is_pruned_fine_tuned_and_measured_as_a_smaller_graph(cnn_result):
+    names = {item.name: item for item in cnn_result.measurements}
+    pruned = names["pruned-50"]
+    assert pruned.error is None and pruned.family == "pruning" and set(pruned.latency) == {1, 32}
+    assert pruned.settings["channels"] == {"conv1": "8 of 16", "conv2": "16 of 32", "fc1": "32 of 64"}
+    assert pruned.settings["fine_tune_epochs"] == 2 and pruned.settings["fine_tune_rows"] == 1200
+    assert pruned.note == "channels kept: conv1 8 of 16, conv2 16 of 32, fc1 32 of 64"
+    # 13,738 learned numbers become 3,674 (conv2 4,640 -> 1,168, fc1 8,256 -> 2,080 ...): 40,256 bytes fewer
+    assert pruned.size_bytes < names["onnx-fp32"].size_bytes - 4 * 9_000
+    assert pruned.score is not None and pruned.score > 0.7  # fine-tuned: far above chance (0.1) on held-out rows
+    skipped = {item.name: item.reason for item in cnn_result.skipped}
+    assert skipped["pruning fc2"] == "its channels reach the network output through 'fc2'"
+    if pruned.loss is not None and pruned.loss <= cnn_result.report["allowed_loss"]:
+        assert "pruned-50-t1" in names  # within the bound: its thread counts are measured too
+
+
+def test_pruning_says_what_it_needs_when_it_cannot_run(digits_cnn, lightgbm_package):
+    from tidal.optimize._prune_variants import pruning_variants
+
+    variants, skipped = pruning_variants(digits_cnn, None, "target")
+    assert variants == [] and skipped[0].name == "pruning"
+    assert skipped[0].reason.startswith("give training rows (--train, or the train input of model.optimize)")
+    assert "prunable layers: conv1, conv2, fc1" in skipped[0].reason
+    assert pruning_variants(lightgbm_package, None, "target")[1][0].reason == (
+        "only networks built with tidal.nn (layer specs) are pruned")
 
 
 def test_a_lightgbm_model_gets_no_int8_and_says_why(lightgbm_package, cancer_validation, quick):

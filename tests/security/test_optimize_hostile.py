@@ -110,3 +110,31 @@ def test_a_trusted_pickle_is_still_refused_as_a_flavor_that_cannot_be_optimized(
     monkeypatch.chdir(tmp_path)
     code, _, err = tidal(capsys, "optimize", str(package), "--data", str(rows), "--label", "label", "-o", "out", "--trust")
     assert "flavor 'pickle' cannot be optimized" in refused(code, err) and not (tmp_path / "out").exists()
+
+
+def test_training_rows_and_pruning_options_from_the_command_line_are_refused_before_anything_runs(tmp_path, capsys,
+                                                                                                  monkeypatch):
+    """--train and --prune come from whoever types the command: a missing file, rows without the label, a share
+    of channels that is not one (nan, infinity, text) each end in exit 2, one line, nothing written."""
+    import tidal.nn as tnn
+
+    spec = tnn.NetworkSpec.from_dict({"tidal-nn": 1, "name": "tiny", "inputs": {"x": {"shape": ["batch", 2]}},
+                              "layers": [{"id": "hidden", "kind": "linear", "inputs": ["x"], "params": {"out_features": 4}},
+                                         {"id": "act", "kind": "relu", "inputs": ["hidden"]},
+                                         {"id": "head", "kind": "linear", "inputs": ["act"], "params": {"out_features": 2}}],
+                              "outputs": {"y": "head"}})
+    frame = pd.DataFrame({"a": np.linspace(-1, 1, 40), "b": np.linspace(1, -1, 40) ** 2, "label": [0, 1] * 20})
+    package = tnn.train_network(spec, frame, label="label", settings=tnn.TrainSettings(epochs=1, threads=1)).package
+    package.save(tmp_path / "tiny")
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    frame.drop(columns="label").to_csv(tmp_path / "unlabelled.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    base = ("optimize", "tiny", "--data", "rows.csv", "--label", "label", "-o", "out")
+    for extra, expected in [(("--train", "missing.csv"), "missing.csv"),
+                            (("--train", "unlabelled.csv"), "the training rows have no label column 'label'"),
+                            (("--train", "rows.csv", "--prune", "nan"), "--prune 'nan': each share of channels"),
+                            (("--train", "rows.csv", "--prune", "1e999"), "--prune '1e999': each share of channels"),
+                            (("--train", "rows.csv", "--prune", "0.5;rm -rf /"), "--prune '0.5;rm -rf /' must be numbers")]:
+        code, _, err = tidal(capsys, *base, *extra)
+        assert expected in refused(code, err), (extra, err)
+        assert not (tmp_path / "out").exists()

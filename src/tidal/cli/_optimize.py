@@ -67,6 +67,13 @@ def optimize(
     batch: Annotated[str, typer.Option("--batch", help="batch sizes to time, the first one decides the pick")] = "1,32",
     budget: Annotated[float, typer.Option("--budget", min=0, help="minutes the search may take")] = 10.0,
     target: Annotated[str, typer.Option("--target", help="where the model will run (cpu; cuda is not built yet)")] = "cpu",
+    train: Annotated[Path | None, typer.Option("--train", help="CSV or Parquet of training rows (the model's columns "
+                                                               "and the label): tidal.nn networks are pruned and "
+                                                               "fine-tuned on them")] = None,
+    prune: Annotated[str, typer.Option("--prune", help="shares of channels to prune, one variant each (with "
+                                                       "--train); empty: no pruning")] = "0.25,0.5",
+    fine_tune_epochs: Annotated[int, typer.Option("--fine-tune-epochs", min=1, help="epochs of fine-tuning after "
+                                                                                   "pruning")] = 3,
     compile_: Annotated[bool, typer.Option("--compile", help="also measure torch.compile (torch models; slow to "
                                                              "build; reported, not packaged)")] = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="folder to write model/, report.json and "
@@ -86,19 +93,22 @@ def optimize(
     to the original's (--min-cosine-mean, --min-cosine); their --label is optional."""
     from tidal.cli._models import _read_rows
     from tidal.optimize import Timing, optimize_model, report_table
+    from tidal.optimize._prune_variants import parse_ratios
 
     sizes = _batch_sizes(batch)
+    ratios = parse_ratios(prune, "--prune")
     package, source, short = _load(model, trust, workspace, announce=not json_)
     target_folder = output if output is not None else Path(f"optimized-{short}")
     if target_folder.exists() and not force:
         raise TidalError(f"{target_folder} already exists; choose another folder with -o, or replace it with --force")
     rows = _read_rows(data)
+    train_rows = _read_rows(train) if train is not None else None
     if not json_:
         errors.print(f"[dim]optimizing {source} on {len(rows)} rows of {data} (budget {budget:g} min)[/]", highlight=False)
     result = optimize_model(package, rows, label=label, metric=metric, max_loss=max_loss, batch_sizes=sizes,
                             budget_minutes=budget, target=target, compile=compile_, source=source,
-                            cosine_mean=cosine_mean, cosine_min=cosine_min,
-                            timing=Timing(warmup=min(10, calls), rounds=rounds, calls=calls))
+                            cosine_mean=cosine_mean, cosine_min=cosine_min, train=train_rows, prune=ratios,
+                            fine_tune_epochs=fine_tune_epochs, timing=Timing(warmup=min(10, calls), rounds=rounds, calls=calls))
     try:
         if target_folder.exists():
             shutil.rmtree(target_folder)

@@ -22,6 +22,7 @@ class Optimized(NamedTuple):
 def optimize(
     model: ModelPackage,
     data: pd.DataFrame,
+    train: pd.DataFrame | None = None,
     *,
     label: Annotated[Column | None, Param(help="the column of true answers; optional for a sentence encoder (a "
                                                "text_encoder package), whose variants are then judged by the cosine "
@@ -33,6 +34,9 @@ def optimize(
     batch: Annotated[str, Param(help="batch sizes to time, comma-separated; the first decides the pick")] = "1,32",
     budget: Annotated[float, Param(ge=0, help="minutes the search may take; what is left is reported as skipped")] = 10.0,
     compile: Annotated[bool, Param(help="also measure torch.compile for torch networks (reported, not packaged)")] = False,
+    prune: Annotated[str, Param(help="shares of channels to prune from tidal.nn networks, comma-separated, one "
+                                     "variant each; needs the train input; empty: no pruning")] = "0.25,0.5",
+    fine_tune_epochs: Annotated[int, Param(ge=1, help="epochs of fine-tuning on train after pruning")] = 3,
     min_cosine_mean: Annotated[float, Param(ge=-1, le=1, help="sentence encoders: the least mean cosine of a "
                                                               "variant's embeddings to the original's")] = 0.99,
     min_cosine: Annotated[float, Param(ge=-1, le=1, help="sentence encoders: the least cosine of any one text's "
@@ -45,7 +49,10 @@ def optimize(
     tensor and per channel, MinMax / Entropy / Percentile calibration on ``data``, ``reduce_range``
     where the CPU lacks VNNI) for graphs with convolutions or matrix products, with per-layer
     fallback when no static recipe keeps within the bound; intra-op thread counts and the memory
-    arena. Each is scored with ``metric`` on ``data`` (which must hold the model's columns and
+    arena. A network built with ``tidal.nn`` is also pruned when ``train`` is given: for each share in
+    ``prune``, that share of the output channels of every prunable convolution and linear layer (the
+    smallest by L1 norm) is removed and the network fine-tuned ``fine_tune_epochs`` on ``train``, then
+    exported and measured like the other graphs. Each is scored with ``metric`` on ``data`` (which must hold the model's columns and
     ``label``, nothing else) and timed at every batch size. A sentence encoder (a
     ``text_encoder`` package) is searched over its encoder's graphs instead, and every variant must
     also keep its embeddings within ``min_cosine_mean`` (the mean cosine to the original's) and
@@ -72,11 +79,13 @@ def optimize(
     (['latency_vs_loss', 'size'], True)
     """
     from tidal.optimize import optimize_model
+    from tidal.optimize._prune_variants import parse_ratios
     from tidal.optimize._report import charts, report_metrics, rows_for_table
 
     sizes = [int(part) for part in batch.split(",") if part.strip()] if batch.strip() else []
     result = optimize_model(model, data, label=label, metric=metric, max_loss=max_loss, batch_sizes=sizes,
-                            budget_minutes=budget, compile=compile, cosine_mean=min_cosine_mean, cosine_min=min_cosine)
+                            budget_minutes=budget, compile=compile, cosine_mean=min_cosine_mean, cosine_min=min_cosine,
+                            train=train, prune=parse_ratios(prune, "prune"), fine_tune_epochs=fine_tune_epochs)
     try:
         table = pd.DataFrame(rows_for_table(result.report))
         chart = Figure(charts(result.report)["latency_vs_loss"])

@@ -41,6 +41,9 @@ _EXPORTS = {
     "load_network": "tidal.nn._spec",
     "network_package": "tidal.nn._packages",
     "parse_network": "tidal.nn._spec",
+    "prunable_layers": "tidal.nn._prune",
+    "prune_network": "tidal.nn._prune",
+    "pruning_plan": "tidal.nn._prune",
     "same_structure": "tidal.nn._signature",
     "to_source": "tidal.nn._codegen",
     "train_network": "tidal.nn._train",
@@ -59,6 +62,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from tidal.nn._network_model import NetworkModel
     from tidal.nn._packages import network_package
     from tidal.nn._params import ParamDef
+    from tidal.nn._prune import prunable_layers, prune_network, pruning_plan
     from tidal.nn._schema import NETWORK_SCHEMA
     from tidal.nn._signature import same_structure
     from tidal.nn._spec import (
@@ -94,6 +98,9 @@ __all__ = [
     "load_network",
     "network_package",
     "parse_network",
+    "prunable_layers",
+    "prune_network",
+    "pruning_plan",
     "same_structure",
     "to_source",
     "train_network",

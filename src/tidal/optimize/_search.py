@@ -9,9 +9,10 @@
 Order: the baseline (the package's own predict) and the float32 ONNX export (checked against
 the model by :func:`tidal.models.export_model`); graph optimization levels; INT8 recipes (when
 the graph has matrix products or convolutions); per-layer fallback when no static INT8 recipe
-keeps within the bound; explicit thread counts and arena settings for the float32 graph and the
-best INT8 recipe; ``torch.compile`` when asked. Each variant is built and scored in turn until
-the budget is spent (what was left is reported as skipped); then every built variant is timed in
+keeps within the bound; for ``tidal.nn`` networks given training rows, structured pruning with
+fine-tuning; explicit thread counts and arena settings for the float32 graph, the best INT8 recipe
+and the most pruned network within the bound; ``torch.compile`` when asked. Each variant is built
+and scored in turn until the budget is spent (what was left is reported as skipped); then every built variant is timed in
 one interleaved pass (:func:`tidal.optimize._measure.time_runners`) and :func:`pick` decides.
 """
 
@@ -42,6 +43,7 @@ from tidal.optimize._encoder import CosineBound, encoder_parts_of
 from tidal.optimize._measure import PackageRunner, Runner, Timing, answer_all, time_runners
 from tidal.optimize._onnx_files import check_onnx_file, name_nodes, quantizable_nodes
 from tidal.optimize._pick import BASELINE, MIN_GAIN, Measurement, Pick, pick
+from tidal.optimize._prune_variants import check_pruning, pruning_variants
 from tidal.optimize._variants import (
     Context,
     Skipped,
@@ -153,6 +155,9 @@ def optimize_model(
     extra: Sequence[Variant] = (),
     cosine_mean: float = 0.99,
     cosine_min: float = 0.97,
+    train: pd.DataFrame | None = None,
+    prune: Sequence[float] = (0.25, 0.5),
+    fine_tune_epochs: int = 3,
 ) -> OptimizeResult:
     """Search the variants of ``package`` on the validation table ``data``; see the module notes.
 
@@ -165,6 +170,11 @@ def optimize_model(
     :func:`tidal.optimize._encoder_search.optimize_encoder`: every variant's sentence embeddings must
     keep a mean cosine of at least ``cosine_mean`` and a smallest one of at least ``cosine_min`` to
     the original's, and ``label`` is optional (without it the embeddings alone are compared).
+
+    A ``tidal.nn`` network is also pruned (:mod:`tidal.optimize._prune_variants`): for each share in
+    ``prune``, that share of the output channels of every prunable layer is removed and the network
+    fine-tuned ``fine_tune_epochs`` on ``train`` (rows with the model's columns and ``label``; without
+    them pruning is reported as skipped).
     """
     started = time.monotonic()
     deadline = started + budget_minutes * 60
@@ -184,6 +194,7 @@ def optimize_model(
     chosen_metric = check_metric(metric, package.task)
     bound = LossBound.parse(max_loss)
     frame, truth = validation_frame(package, data, label)
+    train = check_pruning(package, train, label, tuple(prune), fine_tune_epochs)
     assert truth is not None
     timing = timing or Timing()
     cpu = cpu_info()
@@ -211,7 +222,12 @@ def optimize_model(
                 plan.append(compile_variant())
             else:
                 search.skipped.append(Skipped("torch-compile", "off; ask for it with compile=True (--compile)"))
-            search.skipped.append(Skipped("pruning", "structured pruning with fine-tuning is not built yet"))
+            pruned, why = pruning_variants(package, train, label, tuple(prune), fine_tune_epochs)
+            plan += pruned
+            search.skipped += why
+        elif train is not None:
+            search.skipped.append(Skipped("pruning", f"only networks built with tidal.nn are pruned; the training rows "
+                                                     f"were not used (this model's flavor: {package.flavor})"))
         plan += list(extra)
         for variant in plan:
             search.build(variant)
@@ -302,6 +318,7 @@ class _Search:
         self.measurements.append(item)
         try:
             runner, path = variant.make(self.context)
+            item.settings, item.note = dict(variant.settings), variant.note  # what building found (a pruned network's widths)
             answers, matrix = self._evaluate(runner)
             self._call_cost(variant.name, runner)
         except Exception as error:  # a recipe the quantizer or runtime cannot do: reported, the search goes on
@@ -366,8 +383,12 @@ class _Search:
             table.pop(name, None)  # type: ignore[attr-defined]
 
     def runtime_parents(self) -> list[Variant]:
-        """The float32 graph, and the most accurate INT8 variant within the bound."""
+        """The float32 graph, the most accurate INT8 variant within the bound, and the most pruned network within it."""
         parents = [self.variants["onnx-fp32"]] if "onnx-fp32" in self.variants else []
+        pruned = [item for item in self.measurements if item.family == "pruning" and item.loss is not None
+                  and item.loss <= self._allowed() and item.name in self.variants]
+        if pruned:
+            parents.append(self.variants[max(pruned, key=lambda item: float(item.settings["ratio"])).name])
         quantized = [item for item in self.measurements if item.family in ("int8-static", "int8-dynamic", "fallback")
                      and item.loss is not None and item.loss <= self._allowed() and item.name in self.variants]
         if quantized:

@@ -1,0 +1,251 @@
+"""Structured pruning on the layer graph: fewer output channels in convolutions and linear layers.
+
+Pruning a layer's output channel removes a whole row of its weight, and with it the matching input
+column of every layer that reads that channel: the channels form a *group* across the graph
+(Torch-Pruning calls this the dependency graph). Tidal's networks are specs with inferred shapes,
+so the groups are read off the spec:
+
+* a **prunable** layer is a ``conv1d`` or ``conv2d`` (``groups: 1``) or a ``linear`` on a
+  ``[batch, features]`` tensor;
+* its output may pass, unchanged in channel order, through **channel-wise** layers (activations,
+  dropout, pooling, batch normalization, whose own per-channel parameters are cut to match);
+* and must end in **consumers** that take it as input channels: a convolution (``groups: 1``), a
+  linear layer on ``[batch, features]``, or a ``flatten`` of ``[batch, channels, ...]`` followed by
+  element-wise layers and one linear layer (each channel is then a block of its input features).
+
+A layer whose channels reach anything else (a network output, ``add`` or ``concat`` of a residual
+block, attention, reshapes, a sub-network) is not pruned; :func:`prunable_layers` says which layers
+can be and :func:`pruning_plan` says why each other one cannot.
+
+Which channels go: those with the smallest L1 norm of their weights (Li et al., 2017), a plain and
+data-free rule; the network is then fine-tuned (``train_network`` on the pruned package) to win
+back what was lost. The result is a new spec, still editable, and its sliced weights.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from tidal.core._errors import TidalError
+from tidal.nn._infer import NetworkShapes, infer_shapes
+from tidal.nn._network_model import NetworkModel
+from tidal.nn._spec import NetworkSpec
+
+PRODUCERS = ("conv1d", "conv2d", "linear")
+#: layers that keep each channel in its place: their output channel c is made from input channel c alone
+CHANNEL_WISE = frozenset({
+    "relu", "relu6", "gelu", "elu", "leaky_relu", "silu", "mish", "sigmoid", "tanh", "hardswish", "hardsigmoid",
+    "softplus", "dropout", "identity", "maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d", "adaptive_avgpool1d",
+    "adaptive_avgpool2d", "adaptive_maxpool2d", "batchnorm1d", "batchnorm2d"})
+#: element-wise layers allowed between a flatten and the linear layer that reads it
+ELEMENT_WISE = frozenset({"relu", "relu6", "gelu", "elu", "leaky_relu", "silu", "mish", "sigmoid", "tanh",
+                          "hardswish", "hardsigmoid", "softplus", "dropout", "identity"})
+NORMS = ("batchnorm1d", "batchnorm2d")
+
+
+@dataclass
+class Group:
+    """One prunable layer, the channel-wise layers its output passes through, and the layers reading it.
+
+    ``consumers``: layer id -> how many input features each of this layer's channels is (1 for a
+    convolution or linear layer reading it directly; the spatial size for a linear layer after a flatten).
+    """
+
+    layer: str
+    channels: int
+    passes: list[str] = field(default_factory=list)
+    consumers: dict[str, int] = field(default_factory=dict)
+
+
+def _readers(spec: NetworkSpec) -> dict[str, list[str]]:
+    readers: dict[str, list[str]] = {}
+    for layer in spec.layers:
+        for reference in layer.inputs:
+            readers.setdefault(reference.split(".")[0], []).append(layer.id)
+    return readers
+
+
+def _rank(shapes: NetworkShapes, layer: str) -> int | None:
+    output = shapes.layers[layer].output
+    return len(output.shape) if output is not None and output.shape is not None else None
+
+
+def _group(layer_id: str, spec: NetworkSpec, shapes: NetworkShapes, readers: dict[str, list[str]],
+           outputs: set[str]) -> Group | str:
+    """The group of ``layer_id``, or why it cannot be pruned."""
+    layers = shapes.layers
+    kind, params = layers[layer_id].kind, layers[layer_id].params
+    rank = _rank(shapes, layer_id)
+    if kind == "linear":
+        if rank != 2:
+            return "a linear layer is pruned only on [batch, features] (its features are the last of more dims here)"
+        channels = int(params["out_features"])
+    else:
+        if int(params.get("groups", 1)) != 1:
+            return f"a grouped convolution (groups: {params['groups']}) ties its channels to its input's"
+        channels = int(params["out_channels"])
+    if channels < 2:
+        return "it has a single output channel"
+    group = Group(layer_id, channels)
+    pending = [layer_id]
+    while pending:
+        current = pending.pop()
+        if current in outputs:
+            return f"its channels reach the network output through '{current}'"
+        for reader in readers.get(current, []):
+            reader_kind = layers[reader].kind
+            if reader_kind in CHANNEL_WISE and len(layers[reader].inputs) == 1:
+                if reader_kind not in NORMS and _rank(shapes, reader) != rank:
+                    return f"'{reader}' ({reader_kind}) changes the tensor's rank"
+                group.passes.append(reader)
+                pending.append(reader)
+            elif reader_kind in PRODUCERS and len(layers[reader].inputs) == 1:
+                if reader_kind == "linear" and _rank(shapes, reader) != 2:
+                    return f"'{reader}' (linear) reads the channels as the last of more dims"
+                if reader_kind != "linear" and int(layers[reader].params.get("groups", 1)) != 1:
+                    return f"'{reader}' is a grouped convolution"
+                group.consumers[reader] = 1
+            elif reader_kind == "flatten" and rank is not None and rank >= 3:
+                found = _through_flatten(reader, layers, readers, outputs)
+                if isinstance(found, str):
+                    return found
+                group.consumers[found[0]] = found[1]
+                group.passes.extend(found[2])
+            else:
+                return f"its channels reach '{reader}' ({reader_kind}), which pruning does not follow"
+    if not group.consumers:
+        return "no layer reads its channels as input channels"
+    return group
+
+
+def _through_flatten(flatten: str, layers: dict[str, Any], readers: dict[str, list[str]],
+                     outputs: set[str]) -> tuple[str, int, list[str]] | str:
+    """The one linear layer a ``flatten`` of ``[batch, channels, ...]`` feeds (through element-wise layers)."""
+    params = layers[flatten].params
+    if int(params.get("start_dim", 1)) != 1 or int(params.get("end_dim", -1)) != -1:
+        return f"'{flatten}' does not flatten every dim after the batch"
+    source = layers[flatten].inputs[0][2].shape
+    if any(not isinstance(size, int) for size in source[2:]):
+        return f"'{flatten}' flattens dims of unknown size"
+    block = math.prod(int(size) for size in source[2:])
+    passed, current = [flatten], flatten
+    while True:
+        if current in outputs:
+            return f"its channels reach the network output through '{current}'"
+        found = readers.get(current, [])
+        if len(found) != 1:
+            return f"'{current}' after '{flatten}' is read by {len(found)} layers; pruning follows one linear layer"
+        reader = found[0]
+        kind = layers[reader].kind
+        if kind == "linear" and len(layers[reader].inputs) == 1:
+            return reader, block, passed
+        if kind not in ELEMENT_WISE:
+            return f"its channels reach '{reader}' ({kind}) after '{flatten}', which pruning does not follow"
+        passed.append(reader)
+        current = reader
+
+
+def pruning_plan(spec: NetworkSpec) -> dict[str, Group | str]:
+    """Every convolution and linear layer of the top-level graph: its :class:`Group`, or why it is not prunable."""
+    shapes = infer_shapes(spec)
+    shapes.raise_for_issues()
+    readers = _readers(spec)
+    outputs = {reference.split(".")[0] for reference in spec.output_map.values()}
+    return {layer.id: _group(layer.id, spec, shapes, readers, outputs)
+            for layer in spec.layers if layer.kind in PRODUCERS}
+
+
+def prunable_layers(spec: NetworkSpec) -> list[str]:
+    """The layers :func:`prune_network` can prune, in spec order."""
+    return [name for name, group in pruning_plan(spec).items() if isinstance(group, Group)]
+
+
+def _kept(weight: np.ndarray, count: int) -> np.ndarray:
+    """The ``count`` output channels with the largest L1 norm, in their original order."""
+    norms = np.abs(weight.reshape(weight.shape[0], -1)).sum(axis=1)
+    order = np.argsort(-norms, kind="stable")[:count]
+    return np.sort(order)
+
+
+def kept_count(channels: int, ratio: float) -> int:
+    """How many of ``channels`` stay when ``ratio`` of them are pruned (at least one)."""
+    return max(1, int(round(channels * (1.0 - ratio))))
+
+
+def prune_network(model: NetworkModel, ratio: float, layers: list[str] | None = None) -> tuple[NetworkModel, dict[str, list[int]]]:
+    """A copy of ``model`` with ``ratio`` of the output channels of ``layers`` (default: every prunable layer)
+    removed, and the channels kept per pruned layer.
+
+    The result has a new spec (the pruned layers' widths, and any widths the spec states for the layers
+    that read them, changed) and sliced weights; its head, classes and column scaling are the model's.
+    """
+    if not 0 < ratio < 1:
+        raise TidalError(f"pruning ratio must be above 0 and below 1 (the share of channels removed), got {ratio}")
+    plan = pruning_plan(model.spec)
+    chosen = list(layers) if layers is not None else [name for name, group in plan.items() if isinstance(group, Group)]
+    problems = []
+    for name in chosen:
+        if name not in plan:
+            problems.append(f"layer '{name}' is not a convolution or linear layer of network '{model.spec.name}' "
+                            f"(those are: {', '.join(plan) or 'none'})")
+        elif isinstance(plan[name], str):
+            problems.append(f"layer '{name}' cannot be pruned: {plan[name]}")
+    if problems:
+        raise TidalError("; ".join(problems))
+    if not chosen:
+        reasons = "; ".join(f"{name}: {why}" for name, why in plan.items()) or "it has no convolution or linear layer"
+        raise TidalError(f"network '{model.spec.name}' has no prunable layer ({reasons})")
+    state = {key: value.detach().clone() if hasattr(value, "detach") else value for key, value in model.state.items()}
+    groups = [plan[name] for name in chosen]
+    kept: dict[str, list[int]] = {}
+    # input-side indices per consumer: several groups never share a consumer (each consumer has one input)
+    inputs: dict[str, np.ndarray] = {}
+    for group in groups:
+        assert isinstance(group, Group)
+        weight = state[f"{group.layer}.weight"].numpy()
+        indices = _kept(weight, kept_count(group.channels, ratio))
+        kept[group.layer] = indices.tolist()
+        for consumer, block in group.consumers.items():
+            inputs[consumer] = (indices[:, None] * block + np.arange(block)[None, :]).reshape(-1)
+    spec = model.spec.model_copy(deep=True)
+    by_id = {layer.id: layer for layer in spec.layers}
+    for group in groups:
+        assert isinstance(group, Group)
+        indices = np.asarray(kept[group.layer])
+        _slice(state, group.layer, indices, axis=0)
+        layer = by_id[group.layer]
+        layer.params["out_features" if layer.kind == "linear" else "out_channels"] = len(indices)
+        for passed in group.passes:
+            if by_id[passed].kind in NORMS:
+                for name in ("weight", "bias", "running_mean", "running_var"):
+                    if f"{passed}.{name}" in state:
+                        state[f"{passed}.{name}"] = state[f"{passed}.{name}"].index_select(0, _index(indices)).clone()
+                if "num_features" in by_id[passed].params:
+                    by_id[passed].params["num_features"] = len(indices)
+    for consumer, indices in inputs.items():
+        state[f"{consumer}.weight"] = state[f"{consumer}.weight"].index_select(1, _index(indices)).clone()
+        layer = by_id[consumer]
+        key = "in_features" if layer.kind == "linear" else "in_channels"
+        if key in layer.params:
+            layer.params[key] = len(indices)
+    infer_shapes(spec).raise_for_issues()
+    pruned = replace(model, spec=spec, state=state, checkpoints={})
+    pruned.forget_module()
+    return pruned, kept
+
+
+def _slice(state: dict[str, Any], layer: str, indices: np.ndarray, axis: int) -> None:
+    for name in ("weight", "bias"):
+        key = f"{layer}.{name}"
+        if key in state:
+            state[key] = state[key].index_select(axis, _index(indices)).clone()
+
+
+def _index(indices: np.ndarray) -> Any:
+    import torch
+
+    return torch.as_tensor(indices, dtype=torch.long)

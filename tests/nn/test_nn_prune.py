@@ -1,0 +1,127 @@
+"""Structured pruning on the layer graph: which layers can lose channels, and that the smaller network
+computes exactly what the original computes with those channels' readers zeroed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from nn_helpers import EXAMPLES, network, spec_of
+
+import tidal.nn as tnn
+from tidal.core._errors import TidalError
+from tidal.models import ModelPackage
+from tidal.nn._prune import Group
+
+
+def _output(module, tensor):
+    produced = module(tensor)
+    return produced if not isinstance(produced, dict | tuple | list) else next(iter(
+        produced.values() if isinstance(produced, dict) else produced))
+
+
+def _readers_zeroed(model, kept, torch):
+    """The original network with every input column of a removed channel zeroed in the layers that read it."""
+    plan = tnn.pruning_plan(model.spec)
+    state = {key: value.clone() for key, value in model.state.items()}
+    for layer, indices in kept.items():
+        group = plan[layer]
+        assert isinstance(group, Group)
+        for consumer, block in group.consumers.items():
+            removed = torch.ones(state[f"{consumer}.weight"].shape[1], dtype=torch.bool)
+            removed[(np.asarray(indices)[:, None] * block + np.arange(block)[None, :]).reshape(-1)] = False
+            state[f"{consumer}.weight"][:, removed] = 0
+    module = tnn.build_module(model.spec)
+    module.load_state_dict(state)
+    return module.eval()
+
+
+@pytest.fixture(scope="module")
+def digits_cnn(torch):
+    return tnn.network_package(tnn.load_network(EXAMPLES / "digits_cnn.yaml"), seed=3).model
+
+
+def test_the_digits_cnn_plan_follows_batchnorm_pooling_and_flatten_and_stops_at_the_output(digits_cnn):
+    plan = tnn.pruning_plan(digits_cnn.spec)
+    assert tnn.prunable_layers(digits_cnn.spec) == ["conv1", "conv2", "fc1"]
+    assert plan["conv1"].passes == ["bn1", "relu1", "pool1"] and plan["conv1"].consumers == {"conv2": 1}
+    assert plan["conv2"].consumers == {"fc1": 4}  # 32 channels of 2x2 after pool2: each channel is 4 features
+    assert plan["fc2"] == "its channels reach the network output through 'fc2'"
+
+
+@pytest.mark.parametrize("ratio", [0.25, 0.5, 0.9])
+def test_the_pruned_network_equals_the_original_with_the_removed_channels_readers_zeroed(digits_cnn, torch, ratio):
+    pruned, kept = tnn.prune_network(digits_cnn, ratio)
+    assert {layer: len(indices) for layer, indices in kept.items()} == {
+        "conv1": max(1, round(16 * (1 - ratio))), "conv2": max(1, round(32 * (1 - ratio))), "fc1": max(1, round(64 * (1 - ratio)))}
+    widths = {layer.id: layer.params for layer in pruned.spec.layers}
+    assert widths["conv1"]["out_channels"] == len(kept["conv1"]) and widths["fc1"]["out_features"] == len(kept["fc1"])
+    assert widths["fc1"]["in_features"] == 4 * len(kept["conv2"])  # the width the spec states follows the cut
+    assert pruned.state["bn1.running_mean"].shape == (len(kept["conv1"]),)
+    images = torch.randn(7, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = _output(_readers_zeroed(digits_cnn, kept, torch), images)
+        produced = _output(pruned.module(), images)
+    assert produced.shape == expected.shape == (7, 10)
+    assert torch.allclose(produced, expected, atol=1e-5), (produced - expected).abs().max()
+    # the original is untouched
+    assert digits_cnn.state["conv1.weight"].shape == (16, 1, 3, 3) and digits_cnn.spec.layers[0].params["out_channels"] == 16
+
+
+def test_the_channels_kept_are_those_with_the_largest_weights(digits_cnn, torch):
+    model = tnn.network_package(digits_cnn.spec, seed=5).model
+    weight = model.state["conv2.weight"]
+    weight[[3, 7, 11]] *= 100  # three channels far larger than the rest
+    weight[[0, 1]] = 0  # two channels with nothing in them
+    _pruned, kept = tnn.prune_network(model, 0.5, layers=["conv2"])
+    assert list(kept) == ["conv2"] and {3, 7, 11} <= set(kept["conv2"]) and not {0, 1} & set(kept["conv2"])
+    assert kept["conv2"] == sorted(kept["conv2"])
+
+
+def test_a_mlp_with_dropout_prunes_its_hidden_layers(torch):
+    model = tnn.network_package(tnn.load_network(EXAMPLES / "mlp.yaml")).model
+    pruned, kept = tnn.prune_network(model, 0.5)
+    assert {layer: len(indices) for layer, indices in kept.items()} == {"fc1": 16, "fc2": 8}
+    rows = torch.randn(4, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert torch.allclose(_output(pruned.module(), rows), _output(_readers_zeroed(model, kept, torch), rows), atol=1e-5)
+
+
+def test_residual_blocks_are_pruned_inside_and_the_added_channels_are_left_alone():
+    plan = tnn.pruning_plan(tnn.load_network(EXAMPLES / "resnet_blocks.yaml"))
+    assert isinstance(plan["b1_conv1"], Group) and isinstance(plan["b2_conv1"], Group)
+    assert plan["b1_conv2"] == "its channels reach 'b1_add' (add), which pruning does not follow"
+
+
+def test_what_cannot_be_pruned_is_refused_with_the_layer_and_the_reason(digits_cnn):
+    with pytest.raises(TidalError, match="ratio must be above 0 and below 1"):
+        tnn.prune_network(digits_cnn, 1.0)
+    with pytest.raises(TidalError, match="layer 'fc2' cannot be pruned: its channels reach the network output"):
+        tnn.prune_network(digits_cnn, 0.5, layers=["fc2"])
+    with pytest.raises(TidalError, match=r"layer .bn1. is not a convolution or linear layer of network .digits-cnn. \(those are: conv1, conv2, fc1, fc2\)"):
+        tnn.prune_network(digits_cnn, 0.5, layers=["bn1"])
+    sequence = spec_of(network([{"id": "fc", "kind": "linear", "inputs": ["x"], "params": {"out_features": 6}},
+                                {"id": "act", "kind": "relu", "inputs": ["fc"]},
+                                {"id": "head", "kind": "linear", "inputs": ["act"], "params": {"out_features": 2}}],
+                               inputs={"x": {"shape": ["batch", 3, 8]}}))
+    assert tnn.pruning_plan(sequence)["fc"].startswith("a linear layer is pruned only on [batch, features]")
+    model = tnn.network_package(sequence).model
+    with pytest.raises(TidalError, match="has no prunable layer"):
+        tnn.prune_network(model, 0.5)
+
+
+def test_a_pruned_and_fine_tuned_network_saves_loads_and_answers_the_same(digits_cnn, torch, tmp_path):
+    from sklearn.datasets import load_digits
+
+    frame = load_digits(as_frame=True).frame.iloc[:300]
+    frame.columns = [str(name) for name in frame.columns]
+    package = tnn.train_network(digits_cnn.spec, frame, label="target",
+                                settings=tnn.TrainSettings(epochs=1, threads=1, seed=0)).package
+    smaller = ModelPackage.load(package.save(tmp_path / "full"))
+    smaller.model, _kept = tnn.prune_network(smaller.model, 0.5)
+    tuned = tnn.train_network(smaller, frame, label="target", settings=tnn.TrainSettings(epochs=1, threads=1)).package
+    loaded = ModelPackage.load(tuned.save(tmp_path / "pruned"))
+    rows = frame.drop(columns="target").iloc[:20]
+    assert np.allclose(loaded.predict_proba(rows), tuned.predict_proba(rows), atol=1e-6)
+    assert loaded.model.spec.layers[0].params["out_channels"] == 8
+    assert isinstance(loaded.predict(pd.DataFrame(rows))[0], int | np.integer)
