@@ -170,8 +170,10 @@ def test_outputs_load_back(workspace):
 
 @pytest.mark.parametrize("workers", [0, 1])
 def test_a_node_is_recorded_as_running_before_its_running_event_and_while_it_runs(workspace, execution_log, workers):
-    """The engine writes its records in batches; still, whoever hears "running" finds the row saying so, and
-    in this process (``workers=0``) hears it before the node runs."""
+    """The engine writes its records in batches, and always before the events they go with: whoever hears
+    "running" finds the node's row (saying so, or, for a quick node whose records waited to be written with
+    others, already saying it finished). In this process (``workers=0``) the row says "running" and the
+    event comes before the node runs."""
     seen: dict[str, tuple[str | None, bool]] = {}
 
     def on_event(event) -> None:
@@ -182,6 +184,9 @@ def test_a_node_is_recorded_as_running_before_its_running_event_and_while_it_run
 
     result = tidal.run(chain("recorded"), workspace=workspace, workers=workers, cache=False, on_event=on_event)
     assert result.ok
-    assert {node: status for node, (status, _) in seen.items()} == {"src": "running", "a": "running", "b": "running", "m": "running"}
+    assert set(seen) == {"src", "a", "b", "m"}
     if workers == 0:
+        assert {node: status for node, (status, _) in seen.items()} == {node: "running" for node in seen}
         assert not any(ran for _, ran in seen.values()), seen
+    else:
+        assert all(status in ("running", "succeeded") for status, _ in seen.values()), seen

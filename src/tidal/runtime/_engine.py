@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,10 @@ from tidal.store._workspace import Workspace
 log = logging.getLogger(__name__)
 
 FINISHED = ("succeeded", "cached")
+#: how long the scheduling loop may keep the records of quick nodes before it writes them (one transaction
+#: for many nodes instead of one per round); a node that ran longer than this, and any failure, retry, skip
+#: or cancellation, is written at once, so a crash loses at most this much work per node in flight
+RECORD_DELAY_S = 0.05
 
 
 @dataclass
@@ -93,6 +98,8 @@ class _Run:
         #: while the scheduling loop runs: node records and events kept until the loop writes them, all in one
         #: transaction, just before it waits on the workers (nodes are handed out first, recorded second)
         self._pending: list[tuple[NodeRunRecord | None, list[ArtifactRecord] | None, RunEvent | None]] | None = None
+        self._flushed_at = 0.0
+        self._urgent = False  # a kept record that must not wait (see RECORD_DELAY_S)
 
     # -- events and records ------------------------------------------------------------------
     def emit(self, status: str, node_id: str | None = None, **details: Any) -> None:
@@ -107,6 +114,7 @@ class _Run:
     def flush(self) -> None:
         """Write the kept node records in one transaction, then send the kept events, in order."""
         pending, self._pending = self._pending, ([] if self._pending is not None else None)
+        self._flushed_at, self._urgent = time.monotonic(), False
         if not pending:
             return
         records = [(record, outputs) for record, outputs, _ in pending if record is not None]
@@ -134,6 +142,8 @@ class _Run:
         )
         if self._pending is not None:
             self._pending.append((record, outputs, None))
+            if status not in ("running", "succeeded") or (values.get("duration_s") or 0.0) >= RECORD_DELAY_S:
+                self._urgent = True
             return
         self.store.save_node_run(record, outputs)
 
@@ -318,9 +328,14 @@ class _Run:
                     if not self.ready():
                         return
                     continue
-                # the nodes just handed out already run; record them (and what finished before) while they do
-                self.flush()
-                for result in self.executor.wait(timeout=0.5):
+                # the nodes just handed out already run; record them (and what finished before) while they do, at
+                # once when a record must not wait, else when the last write is RECORD_DELAY_S old
+                waited = time.monotonic() - self._flushed_at
+                if self._urgent or waited >= RECORD_DELAY_S:
+                    self.flush()
+                    waited = 0.0
+                timeout = max(0.001, RECORD_DELAY_S - waited) if self._pending else 0.5
+                for result in self.executor.wait(timeout=timeout):
                     self.collect(result)
         finally:
             self.flush()
