@@ -72,6 +72,10 @@ def test_a_variant_outside_the_cosine_bound_is_never_picked(result):
     int8 = [item for item in result.measurements if item.family in ("int8-dynamic", "fallback")]
     assert {"int8-dynamic-pc", "int8-dynamic"} <= set(names) and all(item.error is None for item in int8), \
         [(item.name, item.error) for item in int8]
+    for name in ("int8-static-minmax-pc", "int8-static-percentile-pc"):  # calibrated ahead on the validation texts
+        static = names[name]
+        assert static.error is None and static.family == "int8-static" and static.size_bytes < names["onnx-fp32"].size_bytes
+        assert static.settings["op_types"] == ["MatMul"] and static.settings["per_channel"]
     for item in result.measurements:
         assert item.cosine_mean is not None and item.cosine_min is not None and item.cosine_min <= item.cosine_mean + 1e-12
         if BOUND.misses(item.cosine_mean, item.cosine_min):

@@ -9,7 +9,8 @@ Variants, most promising first (a short budget still measures them):
    LayerNorm with the residual add, GELU);
 3. **INT8 dynamic** on the fused and on the plain graph, per tensor and per channel (``reduce_range``
    where the CPU lacks VNNI), matrix products only (quantizing the embedding lookup saves size, not
-   time, and costs accuracy);
+   time, and costs accuracy); **INT8 static** (QDQ, per channel, matrix products, MinMax and
+   Percentile calibration on up to 64 validation texts padded to ``max_length``) on the plain graph;
 4. **bf16-autocast**: the module eager under CPU autocast (measured; the packaged flavors run
    float32 or ONNX, so it is reported, never picked);
 5. the plain graph at the ``basic`` and ``extended`` graph levels;
@@ -38,6 +39,7 @@ import numpy as np
 from tidal.optimize._cpu import cpu_info
 from tidal.optimize._data import LossBound, check_metric, validation_frame
 from tidal.optimize._encoder import (
+    INPUTS,
     CosineBound,
     EagerRunner,
     EncoderParts,
@@ -50,7 +52,7 @@ from tidal.optimize._encoder import (
 )
 from tidal.optimize._measure import PackageRunner, Runner, Timing
 from tidal.optimize._pick import Measurement, pick
-from tidal.optimize._quantize import describe, quantize_dynamic
+from tidal.optimize._quantize import describe, quantize_dynamic, quantize_static_feeds
 from tidal.optimize._search import OptimizeResult, _Search
 from tidal.optimize._variants import Context, Skipped, Variant
 
@@ -58,8 +60,10 @@ from tidal.optimize._variants import Context, Skipped, Variant
 INT8_OPS = ("MatMul", "Attention")
 #: how many of the costliest layers each fallback step keeps in float32
 FALLBACK_STEPS = (1, 2, 4, 8, 16)
-#: validation texts the layers' costs are measured on (each layer costs one pass over them)
+#: validation texts the layers' costs are measured on (each layer costs one pass over them), and static INT8 is
+#: calibrated on, in batches of CALIBRATION_BATCH
 COSTING_TEXTS = 64
+CALIBRATION_BATCH = 8
 
 
 @dataclass
@@ -105,6 +109,26 @@ def _int8(name: str, settings: dict[str, Any]) -> Make:
     return make
 
 
+def _int8_static(name: str, settings: dict[str, Any]) -> Make:
+    """Static INT8 of the plain graph: activation ranges calibrated ahead on validation texts, padded to the
+    encoder's ``max_length`` (onnxruntime's histogram calibrators need one shape across batches)."""
+    def make(context: Context) -> tuple[Runner, Path | None]:
+        encoder, parts = _parts(context)
+        if encoder.fp32 is None:
+            raise RuntimeError("there is no plain graph to quantize")
+        rows = _costing_rows(encoder.texts)
+        batches = []
+        for start in range(0, len(rows), CALIBRATION_BATCH):
+            ids, mask = parts.tokenize([encoder.texts[row] for row in rows[start:start + CALIBRATION_BATCH]], parts.max_length)
+            batches.append({INPUTS[0]: ids, INPUTS[1]: mask})
+        target = encoder.folder / f"{name}.onnx"
+        quantize_static_feeds(encoder.fp32, target, batches, calibration=settings["calibration"],
+                              per_channel=settings["per_channel"], reduce_range=settings["reduce_range"],
+                              op_types=settings["op_types"])
+        return OnnxEncoderRunner(parts, target, _session(settings)), target
+    return make
+
+
 def int8_variant(name: str, settings: dict[str, Any], family: str = "int8-dynamic", note: str = "") -> Variant:
     return Variant(name, family, {**settings, "recipe": describe(settings)}, _int8(name, settings), note=note)
 
@@ -114,6 +138,14 @@ def _eager_bf16() -> Variant:
         return EagerRunner(_parts(context)[1], autocast="bf16"), None
     return Variant("bf16-autocast", "torch-bf16", {"autocast": "bfloat16"}, make, packable=False,
                    note="the packaged flavors run float32 or ONNX; autocast is measured for the report")
+
+
+def _static_variant(calibration: str, reduce_range: bool) -> Variant:
+    name = f"int8-static-{calibration}-pc"
+    settings: dict[str, Any] = {"quantization": "int8-static", "qdq": True, "calibration": calibration, "graph": "plain",
+                                "per_channel": True, "reduce_range": reduce_range, "op_types": ["MatMul"]}
+    return Variant(name, "int8-static", {**settings, "recipe": describe(settings)}, _int8_static(name, settings),
+                   note="activation ranges calibrated ahead on validation texts")
 
 
 def _plan(reduce_range: bool) -> list[Variant]:
@@ -126,6 +158,8 @@ def _plan(reduce_range: bool) -> list[Variant]:
         _eager_bf16(),
         int8_variant("int8-dynamic-pc", {**int8, "graph": "plain", "per_channel": True}),
         int8_variant("int8-dynamic", {**int8, "graph": "plain", "per_channel": False}),
+        _static_variant("minmax", reduce_range),
+        _static_variant("percentile", reduce_range),
         Variant("onnx-fp32-basic", "onnx-fp32", {"graph": "plain", "graph_level": "basic"},
                 _graph("plain", {"graph_level": "basic"})),
         Variant("onnx-fp32-extended", "onnx-fp32", {"graph": "plain", "graph_level": "extended"},
@@ -256,7 +290,7 @@ class _EncoderSearch(_Search):
             if name in self.variants and self.within(next(item for item in self.measurements if item.name == name)):
                 parents.append(self.variants[name])
                 break
-        quantized = [item for item in self.measurements if item.family in ("int8-dynamic", "fallback")
+        quantized = [item for item in self.measurements if item.family in ("int8-dynamic", "int8-static", "fallback")
                      and item.name in self.variants and self.within(item)]
         if quantized:
             parents.append(self.variants[max(quantized, key=lambda item: item.cosine_mean or 0.0).name])
@@ -306,8 +340,6 @@ def optimize_encoder(package: Any, parts: EncoderParts, data: Any, *, label: str
         search = _EncoderSearch(context, chosen_metric, truth, bound, started + budget_minutes * 60, timing,
                                 batch_sizes, cosine)
         search.run_baseline()
-        search.skipped.append(Skipped("int8-static", "static INT8 (activation ranges calibrated ahead) is not built for "
-                                                     "sentence encoders; dynamic INT8 measures them on each call"))
         search.prepare_graphs()
         for variant in [*(_plan(context.reduce_range) if context.fp32 is not None else [_eager_bf16()]), *extra]:
             if variant.settings.get("graph") == "fused" and context.fused is None:

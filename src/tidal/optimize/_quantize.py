@@ -71,6 +71,16 @@ def quantize_dynamic(source: Path, target: Path, *, per_channel: bool, reduce_ra
 
 def quantize_static(source: Path, target: Path, frame: pd.DataFrame, features: Sequence[str], *, calibration: str,
                     per_channel: bool, reduce_range: bool, qdq: bool = True, exclude: Sequence[str] = ()) -> Path:
+    """Static INT8 of a graph fed from table columns, calibrated on ``frame``'s rows."""
+    return quantize_static_feeds(source, target, _feeds(source, frame, features), calibration=calibration,
+                                 per_channel=per_channel, reduce_range=reduce_range, qdq=qdq, exclude=exclude)
+
+
+def quantize_static_feeds(source: Path, target: Path, batches: list[dict[str, np.ndarray]], *, calibration: str,
+                          per_channel: bool, reduce_range: bool, qdq: bool = True, exclude: Sequence[str] = (),
+                          op_types: Sequence[str] | None = None) -> Path:
+    """Static INT8 (activations uint8, weights int8), calibrated on ``batches`` of graph inputs; ``op_types``
+    limits the operators quantized (default: onnxruntime's own list)."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -81,7 +91,6 @@ def quantize_static(source: Path, target: Path, frame: pd.DataFrame, features: S
 
     method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
               "percentile": CalibrationMethod.Percentile}[calibration]
-    batches = _feeds(source, frame, features)
 
     class Reader(CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
@@ -96,7 +105,8 @@ def quantize_static(source: Path, target: Path, frame: pd.DataFrame, features: S
     with _quiet():
         run(str(source), str(target), Reader(), quant_format=QuantFormat.QDQ if qdq else QuantFormat.QOperator,
             per_channel=per_channel, reduce_range=reduce_range, activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8, calibrate_method=method, nodes_to_exclude=list(exclude))
+            weight_type=QuantType.QInt8, calibrate_method=method, nodes_to_exclude=list(exclude),
+            op_types_to_quantize=list(op_types) if op_types else None)
     return target
 
 
