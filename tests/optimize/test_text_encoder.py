@@ -62,7 +62,12 @@ def probe():
 @pytest.fixture(scope="module")
 def result(probe, quick):
     slowed = SlowedPackage(**{item.name: getattr(probe, item.name) for item in fields(ModelPackage) if item.init})
-    found = optimize_model(slowed, VALIDATION, label="label", batch_sizes=(1, 4), timing=quick, source="models:/reviews/1")
+    from tidal.optimize._encoder_search import compiled_variant
+
+    # torch.compile's own path (dynamo tracing, dynamic shapes) with its eager backend: inductor's code
+    # generation takes about half a minute on two cores (`--compile` uses it)
+    found = optimize_model(slowed, VALIDATION, label="label", batch_sizes=(1, 4), timing=quick, source="models:/reviews/1",
+                           extra=[compiled_variant("eager")])
     yield found
     found.close()
 
@@ -105,6 +110,10 @@ def test_the_report_shows_mean_and_min_cosine_the_fusions_and_what_fallback_meas
         assert variants["onnx-fp32-fused"]["cosine_min"] > 0.9999
     fallback = [item for item in report["variants"] if item["family"] == "fallback"]
     skipped = {item["name"]: item["reason"] for item in report["skipped"]}
+    assert skipped["torch-compile"] == "off; ask for it with compile=True (--compile)"  # off: only the extra ran
+    compiled = next(item for item in result.measurements if item.name == "torch-compile")
+    assert compiled.error is None and compiled.settings == {"compile": "eager", "dynamic": True}
+    assert compiled.cosine_min > 0.99999 and compiled.verdict.startswith("not packaged")
     assert fallback or "fallback" in skipped
     if fallback:
         assert facts["layer_costs"] and all(item["settings"]["exclude"] for item in fallback)

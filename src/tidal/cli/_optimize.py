@@ -74,8 +74,8 @@ def optimize(
                                                        "--train); empty: no pruning")] = "0.25,0.5",
     fine_tune_epochs: Annotated[int, typer.Option("--fine-tune-epochs", min=1, help="epochs of fine-tuning after "
                                                                                    "pruning")] = 3,
-    compile_: Annotated[bool, typer.Option("--compile", help="also measure torch.compile (torch models; slow to "
-                                                             "build; reported, not packaged)")] = False,
+    compile_: Annotated[bool, typer.Option("--compile", help="also measure torch.compile (torch networks and "
+                                                             "sentence encoders; slow to build; reported, not packaged)")] = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="folder to write model/, report.json and "
                                                                        "report.html (default: optimized-NAME)")] = None,
     rounds: Annotated[int, typer.Option("--rounds", min=1, help="timing rounds (every variant timed in each)")] = 5,

@@ -33,7 +33,8 @@ def optimize(
                                         "its score) or '0.01' (absolute, in the metric's units)")] = "1%",
     batch: Annotated[str, Param(help="batch sizes to time, comma-separated; the first decides the pick")] = "1,32",
     budget: Annotated[float, Param(ge=0, help="minutes the search may take; what is left is reported as skipped")] = 10.0,
-    compile: Annotated[bool, Param(help="also measure torch.compile for torch networks (reported, not packaged)")] = False,
+    compile: Annotated[bool, Param(help="also measure torch.compile for torch networks and sentence encoders "
+                                           "(reported, not packaged)")] = False,
     prune: Annotated[str, Param(help="shares of channels to prune from tidal.nn networks, comma-separated, one "
                                      "variant each; needs the train input; empty: no pruning")] = "0.25,0.5",
     fine_tune_epochs: Annotated[int, Param(ge=1, help="epochs of fine-tuning on train after pruning")] = 3,

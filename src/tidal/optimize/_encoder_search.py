@@ -18,7 +18,9 @@ Variants, most promising first (a short budget still measures them):
    cosine is measured (:func:`~tidal.optimize._encoder_graphs.linear_costs`), and the 1, 2, 4, 8, 16
    costliest are kept in float32 in turn, until the bound is met;
 7. **runtime options** (intra-op threads, the arena) for the fastest-built float32 graph and the
-   most accurate INT8 one within the bound.
+   most accurate INT8 one within the bound;
+8. **torch-compile** when asked (``compile=True``): the module under ``torch.compile`` (inductor, dynamic
+   shapes), measured and reported, never packaged.
 
 Every variant's sentence embeddings are compared with the baseline's on the validation texts (mean
 and smallest cosine, both bounded); with a label, the head's predictions are scored with the metric
@@ -138,6 +140,22 @@ def _eager_bf16() -> Variant:
         return EagerRunner(_parts(context)[1], autocast="bf16"), None
     return Variant("bf16-autocast", "torch-bf16", {"autocast": "bfloat16"}, make, packable=False,
                    note="the packaged flavors run float32 or ONNX; autocast is measured for the report")
+
+
+def compiled_variant(backend: str = "inductor") -> Variant:
+    """The module under ``torch.compile`` (dynamic shapes: texts come in many lengths); ``backend`` is torch's
+    (``inductor`` for speed; the tests use ``eager``, which traces the same graph without generating code)."""
+    def make(context: Context) -> tuple[Runner, Path | None]:
+        import dataclasses
+
+        import torch
+
+        parts = _parts(context)[1]
+        module = torch.compile(parts.module, dynamic=True, backend=backend)
+        return EagerRunner(dataclasses.replace(parts, module=module)), None
+    return Variant("torch-compile", "torch-compile", {"compile": backend, "dynamic": True}, make, packable=False,
+                   note="measured for the report: the packaged flavors run the encoder eagerly or as ONNX, and a "
+                        "compiled module cannot be stored in a package")
 
 
 def _static_variant(calibration: str, reduce_range: bool) -> Variant:
@@ -323,7 +341,7 @@ def _line(error: BaseException) -> str:
 def optimize_encoder(package: Any, parts: EncoderParts, data: Any, *, label: str | None, metric: str | None,
                      max_loss: str | float, cosine: CosineBound, batch_sizes: list[int], started: float,
                      budget_minutes: float, timing: Timing, min_gain: float, source: str,
-                     extra: Sequence[Variant] = ()) -> OptimizeResult:
+                     extra: Sequence[Variant] = (), compile: bool = False) -> OptimizeResult:
     """The search of :func:`tidal.optimize.optimize_model` for a sentence encoder; see the module notes."""
     frame, truth = validation_frame(package, data, label)
     check_texts(frame, parts.column)
@@ -341,7 +359,12 @@ def optimize_encoder(package: Any, parts: EncoderParts, data: Any, *, label: str
                                 batch_sizes, cosine)
         search.run_baseline()
         search.prepare_graphs()
-        for variant in [*(_plan(context.reduce_range) if context.fp32 is not None else [_eager_bf16()]), *extra]:
+        plan = [*(_plan(context.reduce_range) if context.fp32 is not None else [_eager_bf16()]), *extra]
+        if compile:
+            plan.append(compiled_variant())
+        else:
+            search.skipped.append(Skipped("torch-compile", "off; ask for it with compile=True (--compile)"))
+        for variant in plan:
             if variant.settings.get("graph") == "fused" and context.fused is None:
                 continue  # reported once, as onnx-fp32-fused
             search.build(variant)

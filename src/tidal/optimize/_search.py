@@ -187,7 +187,7 @@ def optimize_model(
         return optimize_encoder(package, parts, data, label=label, metric=metric, max_loss=max_loss,
                                 cosine=CosineBound(cosine_mean, cosine_min), batch_sizes=batch_sizes, started=started,
                                 budget_minutes=budget_minutes, timing=timing or Timing(), min_gain=min_gain,
-                                source=source, extra=extra)
+                                source=source, extra=extra, compile=compile)
     if label is None:
         raise OptimizeRefused("give the label: the column of the validation table that holds the true answers (--label for "
                               "`tidal optimize`, label for model.optimize); only sentence encoders are judged without one")
