@@ -11,66 +11,27 @@ from __future__ import annotations
 import io
 import os
 import re
-import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from tidal.core._errors import DataError, TidalError
+from tidal.models._images import (  # noqa: F401 - the decoding helpers live with the models: the server uses them too
+    MAX_PIXELS,
+    MODES,
+    RESAMPLING,
+    convert,
+    fitted,
+    open_image,
+    pillow,
+    pixel_array,
+    resample_filter,
+)
 
-#: the most pixels one image may have before it is decoded (a small file can claim a huge size)
-MAX_PIXELS = 50_000_000
 #: the largest encoded image read from a file, an archive member or a table cell
 MAX_IMAGE_BYTES = 50_000_000
-MODES = ("L", "RGB")
-RESAMPLING = ("nearest", "bilinear", "bicubic", "lanczos", "box")
 _NAME = re.compile(r"^(?P<prefix>.*?)_(?P<numbers>\d+(?:_\d+){1,2})$")
-
-
-def pillow() -> Any:
-    """The PIL.Image module, or an error that says how to install it."""
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - the vision extra is installed in development
-        raise TidalError("images need Pillow: pip install 'tidal-ml[vision]'") from None
-    return Image
-
-
-def resample_filter(name: str) -> Any:
-    if name not in RESAMPLING:
-        raise TidalError(f"resample must be one of {', '.join(RESAMPLING)}, got {name!r}")
-    return getattr(pillow().Resampling, name.upper())
-
-
-def open_image(data: bytes, where: str, max_pixels: int = MAX_PIXELS) -> Any:
-    """The decoded image in ``data``; ``where`` (a file name, or a row) is named in every error."""
-    image_module = pillow()
-    from PIL import UnidentifiedImageError
-
-    if len(data) == 0:
-        raise DataError(f"image {where} is empty (0 bytes)")
-    try:
-        image = image_module.open(io.BytesIO(data))
-        width, height = image.size
-        if width * height > max_pixels:
-            raise DataError(f"image {where} is {width}x{height} pixels, over the limit of {max_pixels:,}; "
-                            "shrink it first, or raise max_pixels")
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", image_module.DecompressionBombWarning)
-            image.load()
-    except DataError:
-        raise
-    except image_module.DecompressionBombError:
-        raise DataError(f"image {where} claims more pixels than the limit of {max_pixels:,} (a decompression bomb?); "
-                        "it is not decoded") from None
-    except UnidentifiedImageError:
-        raise DataError(f"image {where} cannot be read: it is not an image file Pillow knows (PNG, JPEG, GIF, BMP, "
-                        "TIFF, WebP ...)") from None
-    except (OSError, ValueError, SyntaxError, image_module.DecompressionBombWarning) as error:
-        raise DataError(f"image {where} cannot be read: {error}") from None
-    return image
 
 
 def read_image_file(path: Path, where: str, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
@@ -117,31 +78,6 @@ def images_of(data: pd.DataFrame, column: str, what: str = "data") -> list[Any]:
             for row, value in enumerate(cells.tolist())]
 
 
-def convert(image: Any, mode: str) -> Any:
-    """``image`` in mode L (grey) or RGB; transparency is laid over white."""
-    if mode not in MODES:
-        raise TidalError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = pillow().new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = pillow().alpha_composite(background, rgba)
-    return image.convert(mode)
-
-
-def fitted(image: Any, width: int, height: int, fit: str, resample: str) -> Any:
-    """``image`` at ``width`` x ``height``: stretched, cropped to the aspect (centred) or padded (black)."""
-    from PIL import ImageOps
-
-    size, method = (width, height), resample_filter(resample)
-    if fit == "stretch":
-        return image.resize(size, method)
-    if fit == "crop":
-        return ImageOps.fit(image, size, method)
-    if fit == "pad":
-        return ImageOps.pad(image, size, method, color=0)
-    raise TidalError(f"fit must be stretch, crop or pad, got {fit!r}")
-
-
 def encode_png(image: Any) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
@@ -152,12 +88,6 @@ def pixel_names(channels: int, height: int, width: int, prefix: str = "pixel") -
     if channels == 1:
         return [f"{prefix}_{y}_{x}" for y in range(height) for x in range(width)]
     return [f"{prefix}_{c}_{y}_{x}" for c in range(channels) for y in range(height) for x in range(width)]
-
-
-def pixel_array(image: Any) -> np.ndarray:
-    """An image's pixels as ``[C, H, W]`` uint8."""
-    array = np.asarray(image, dtype=np.uint8)
-    return array[None, :, :] if array.ndim == 2 else np.moveaxis(array, -1, 0)
 
 
 def shape_of(columns: list[str]) -> tuple[int, int, int]:

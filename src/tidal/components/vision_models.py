@@ -243,3 +243,51 @@ def finetune(
     image = model.metadata.get("image") or {}
     _image_metadata(result.package, str(image.get("architecture", "spec")), tuple(base.input_shape))
     return TrainedNetwork(result.package, _report(result))
+
+
+@component("vision.accept_images", title="Accept Encoded Images",
+           tags={**IMAGES, "sample_model": "vision.train_classifier", "sample_params": {"white": 16.0}})
+def accept_images(
+    model: ModelPackage,
+    *,
+    white: Annotated[float, Param(gt=0, help="the input value of a white pixel in the pixels the network was trained "
+                                             "on: 1 for vision.to_pixels, 16 for scikit-learn's digits, 255 for raw "
+                                             "8-bit values")] = 1.0,
+    fit: Annotated[Literal["stretch", "crop", "pad"], Param(help="how an image of another shape is brought to the "
+                                                                 "network's size, as vision.to_pixels does")] = "stretch",
+    resample: Annotated[Literal["nearest", "bilinear", "bicubic", "lanczos", "box"],
+                        Param(help="the resampling filter for that")] = "bilinear",
+) -> ModelPackage:
+    """Declare that a trained image network takes encoded images (PNG, JPEG ...) too, and how they become its input.
+
+    The network keeps taking its pixels as columns or as one ``[N, C, H, W]`` tensor; ``tidal
+    serve`` then also takes a v2 ``BYTES`` tensor named like that input, one base64-encoded image
+    per element, and decodes each exactly as ``vision.to_pixels`` would: converted to grey (one
+    channel) or RGB (three), brought to the network's height and width by ``fit`` and
+    ``resample``, and scaled so that white is ``white``. Images over 4096 x 4096 pixels, and
+    anything that is not an image, are refused with the element named.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> digits = load_digits(as_frame=True).frame
+    >>> trained = train_classifier(digits, label="target", epochs=2, threads=1).model
+    >>> accepted = accept_images(trained, white=16.0)
+    >>> accepted.metadata["image"]["encoded"]["mode"], accepted.signature()["tensor"]["images"]["white"]
+    ('L', 16.0)
+    """
+    import copy
+
+    from tidal.models._images import image_decoding
+
+    network = _network(model)
+    shape = tuple(int(size) for size in network.input_shape)
+    if len(shape) != 3:
+        raise TidalError(f"input 'model': the network's input '{network.input_name}' is {list(shape)} per row; encoded "
+                         "images fill an input of [channels, height, width]")
+    decoding = image_decoding(shape[0], shape[1], shape[2], fit=fit, resample=resample, white=white)
+    accepted = copy.copy(model)
+    accepted.metadata = {**model.metadata, "image": {**(model.metadata.get("image") or {}), "encoded": decoding}}
+    if not accepted.metadata.get("input_tensor"):
+        accepted.metadata["input_tensor"] = {"name": network.input_name, "shape": list(shape)}
+    return accepted

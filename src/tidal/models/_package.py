@@ -171,6 +171,9 @@ class ModelPackage(Displayable):
         tensor = self.metadata.get("input_tensor")
         if tensor:  # the inputs may also come as one tensor per row of this shape, read row-major in input order
             signature["tensor"] = {"name": str(tensor["name"]), "shape": [int(size) for size in tensor["shape"]]}
+            encoded = (self.metadata.get("image") or {}).get("encoded")
+            if encoded:  # ... and that tensor as encoded images (PNG, JPEG ...), decoded this way (models/_images.py)
+                signature["tensor"]["images"] = dict(encoded)
         return signature
 
     def manifest(self, payload: str) -> dict[str, Any]:

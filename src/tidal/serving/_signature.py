@@ -81,6 +81,8 @@ class Signature:
     outputs: list[TensorSpec]
     #: the inputs as one tensor ``[-1, *shape]`` (an image model's ``[-1, 1, 8, 8]``), read row-major in input order
     tensor: TensorSpec | None = None
+    #: how that tensor comes as encoded images (BYTES): ``tidal.models._images.image_decoding``'s settings, or None
+    images: dict[str, Any] | None = None
 
     @functools.cached_property  # read on every request; a signature does not change once loaded
     def input_names(self) -> list[str]:
@@ -105,9 +107,28 @@ class Signature:
                 outputs.append(TensorSpec(item["name"], kind, KIND_TO_V2[kind]))
         tensor = None
         declared = signature.get("tensor")
+        images = None
         if isinstance(declared, dict) and isinstance(declared.get("name"), str) and isinstance(declared.get("shape"), list):
             tensor = TensorSpec(declared["name"], "float", "FP32", (-1, *(int(size) for size in declared["shape"])))
-        return cls(inputs, outputs, tensor)
+            images = _image_decoding(declared.get("images"), tensor.shape)
+        return cls(inputs, outputs, tensor, images)
+
+
+def _image_decoding(declared: Any, shape: tuple[int, ...]) -> dict[str, Any] | None:
+    """A manifest's image decoding, checked again (a manifest may come from anyone): mode, size and fit
+    must agree with the tensor's shape; anything else is refused when the model loads."""
+    if declared is None:
+        return None
+    from tidal.models._images import image_decoding
+
+    if not isinstance(declared, dict) or len(shape) != 4:
+        raise ValueError(f"the signature's image decoding must describe a [N, C, H, W] tensor, got {declared!r}")
+    checked = image_decoding(shape[1], shape[2], shape[3], fit=declared.get("fit", "stretch"),
+                             resample=declared.get("resample", "bilinear"), white=declared.get("white", 1.0))
+    given = {key: declared.get(key) for key in ("mode", "height", "width")}
+    if given != {key: checked[key] for key in given}:
+        raise ValueError(f"the signature's image decoding {given} does not match its tensor {list(shape[1:])}")
+    return checked
 
 
 Columns = dict[str, np.ndarray]

@@ -298,12 +298,52 @@ def columns_from_tensors(request: InferRequest, signature: Signature, ignored: l
     return columns, rows
 
 
+#: the most pixels one image sent to the server may have (a 4096 x 4096 photo); larger ones are refused undecoded
+MAX_REQUEST_PIXELS = 4096 * 4096
+
+
+def _from_images(tensor: Tensor, signature: Signature) -> tuple[Columns, int]:
+    """A BYTES tensor ``[N]`` of base64-encoded images for a model that declares how it takes them: each decoded,
+    brought to the model's mode and size and scaled as it was trained (``tidal.models._images``)."""
+    from tidal.core._errors import DataError
+    from tidal.models._images import base64_image, decode_to_input
+
+    assert signature.images is not None
+    if len(tensor.shape) > 2 or (len(tensor.shape) == 2 and tensor.shape[1] != 1):
+        raise RequestInvalid([f"input '{tensor.name}': encoded images come as a BYTES tensor of shape [N] (one image "
+                              f"per element), got {tensor.shape}"])
+    if tensor.shape[0] == 0:
+        raise RequestInvalid(["the request has no rows (shape [0])"])
+    rows, violations = [], []
+    for index, text in enumerate(tensor.array.tolist()):
+        where = f"{index} of input '{tensor.name}'"
+        try:
+            rows.append(decode_to_input(base64_image(text, where), signature.images, where, MAX_REQUEST_PIXELS))
+        except DataError as error:
+            violations.append(str(error))
+            if len(violations) >= 10:
+                break
+    if violations:
+        raise RequestInvalid(violations)
+    matrix = np.stack(rows)
+    views = {spec.name: matrix[:, index] for index, spec in enumerate(signature.inputs)}
+    return MatrixColumns(views, matrix), len(rows)
+
+
 def _from_matrix(tensor: Tensor, signature: Signature) -> tuple[Columns, int]:
+    if tensor.datatype == "BYTES" and signature.images is not None and signature.tensor is not None \
+            and tensor.name == signature.tensor.name:
+        return _from_images(tensor, signature)
     width = len(signature.inputs)
     violations = []
     if not signature.all_numeric:
         violations.append(f"input '{tensor.name}' is not one of the model's inputs ({', '.join(signature.input_names)}); "
                           "send one tensor per input column (a single 2-D tensor works only for all-numeric models)")
+    elif tensor.datatype == "BYTES" and signature.tensor is not None and tensor.name == signature.tensor.name:
+        shape = ", ".join(map(str, signature.tensor.shape[1:]))
+        violations.append(f"input '{tensor.name}': this model takes its images as numbers, an FP32 tensor [N, {shape}]; "
+                          "it has not been declared to take encoded images (BYTES): declare how they become its "
+                          "input with the vision.accept_images component")
     elif tensor.datatype == "BYTES":
         violations.append(f"input '{tensor.name}': a 2-D feature tensor must be numeric, got BYTES")
     elif not (len(tensor.shape) == 2 and tensor.shape[1] == width) and not _fits_tensor(tensor, signature):
