@@ -31,14 +31,20 @@ def trained(digits):
 
 
 @pytest.fixture(scope="module")
-def server(trained, tmp_path_factory):
+def packages(trained, tmp_path_factory):
     from tidal.components.vision_models import accept_images
-    from tidal.serving import ModelServer, ModelSpec
 
     folder = tmp_path_factory.mktemp("images")
     accept_images(trained, white=16.0).save(folder / "accepted")
     trained.save(folder / "plain")
-    return ModelServer([ModelSpec("digits", str(folder / "accepted")), ModelSpec("plain", str(folder / "plain"))])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(packages):
+    from tidal.serving import ModelServer, ModelSpec
+
+    return ModelServer([ModelSpec("digits", str(packages / "accepted")), ModelSpec("plain", str(packages / "plain"))])
 
 
 def infer(server, name: str, body: dict) -> httpx.Response:
@@ -98,3 +104,30 @@ def test_the_declaration_is_checked_when_the_model_loads(trained, tmp_path):
             Signature.from_manifest({**signature, "tensor": {**signature["tensor"], "images": forged}})
     with pytest.raises(TidalError, match=r"parameter 'white': Input should be greater than 0 \(got 0.0\)"):
         accept_images(trained, white=0.0)
+
+
+def test_grpc_carries_the_same_base64_images(server, packages, digits):
+    """KServe's gRPC ModelInfer with the images in ``bytes_contents`` (base64 text): the same answers as over REST."""
+    grpc = pytest.importorskip("grpc")
+    from grpc_endpoint import grpc_endpoint
+
+    from tidal.components.vision import from_pixels
+    from tidal.serving import grpc_predict_v2_pb2 as messages
+
+    rows = digits.iloc[1600:1604].reset_index(drop=True)
+    pngs = from_pixels(rows.drop(columns="target"), scale=16.0)["image"].tolist()
+    rest = {item["name"]: item for item in infer(server, "digits", images_tensor(pngs)).json()["outputs"]}
+    message = messages.ModelInferRequest(model_name="digits")
+    tensor = message.inputs.add(name="image", datatype="BYTES", shape=[len(pngs)])
+    tensor.contents.bytes_contents.extend(base64.b64encode(png) for png in pngs)
+    from tidal.serving import ModelServer, ModelSpec
+
+    own = ModelServer([ModelSpec("digits", str(packages / "accepted"))])  # the endpoint stops its server when done
+    with grpc_endpoint(own) as address, grpc.insecure_channel(address) as channel:
+        call = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer",
+                                   request_serializer=lambda item: item.SerializeToString(),
+                                   response_deserializer=messages.ModelInferResponse.FromString)
+        answer = call(message, timeout=60)
+    outputs = {item.name: item for item in answer.outputs}
+    assert list(outputs["prediction"].contents.int64_contents) == rest["prediction"]["data"]
+    assert np.allclose(list(outputs["probabilities"].contents.fp64_contents), rest["probabilities"]["data"], atol=1e-12)
