@@ -75,6 +75,17 @@ def test_base64_pngs_are_answered_exactly_as_their_pixels(server, trained, digit
     assert outputs["prediction"]["data"] == [int(value) for value in trained.predict(pixels)]
 
 
+def test_the_metadata_says_the_model_takes_encoded_images(server):
+    import json
+
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app), base_url="http://t") as client:
+            return await client.get("/v2/models/digits")
+
+    parameters = asyncio.run(go()).json()["parameters"]
+    assert parameters["tensor_input"] == "image" and json.loads(parameters["tensor_images"])["white"] == 16.0
+
+
 def test_a_larger_colour_jpeg_is_brought_to_the_networks_mode_and_size(server):
     from PIL import Image
 

@@ -305,6 +305,8 @@ class ModelServer:
         if signature.tensor is not None:  # the inputs also come as one tensor of this shape (images)
             document["parameters"] = {"tensor_input": signature.tensor.name,
                                       "tensor_shape": json.dumps(list(signature.tensor.shape))}
+            if signature.images is not None:  # ... or as BYTES, one base64 image each, decoded this way
+                document["parameters"]["tensor_images"] = json.dumps(signature.images)
         return json_response(document)
 
     # -- inference ---------------------------------------------------------------------------------
