@@ -18,13 +18,6 @@ from tidal.components.vision_search import embed, similarity_search  # noqa: E40
 
 
 @pytest.fixture(scope="module")
-def digits():
-    from sklearn.datasets import load_digits
-
-    return load_digits(as_frame=True).frame
-
-
-@pytest.fixture(scope="module")
 def backbone(digits):
     """A CNN pretrained on digits 0-4: the "pretrained backbone" with no hub to download one from."""
     return train_classifier(digits[digits.target < 5], label="target", epochs=12, threads=1, seed=0).model

@@ -17,13 +17,6 @@ pytest.importorskip("PIL")
 
 
 @pytest.fixture(scope="module")
-def digits():
-    from sklearn.datasets import load_digits
-
-    return load_digits(as_frame=True).frame
-
-
-@pytest.fixture(scope="module")
 def trained(digits):
     from tidal.components.vision_models import train_classifier
 
