@@ -203,6 +203,9 @@ def minilm(repeats: int, timing: Timing, scratch: Path, quick: bool, pick_batch:
                "ORT FP32 defaults": OnnxEncoderRunner(parts, scratch / "minilm.onnx"),
                "ORT INT8 dynamic defaults": OnnxEncoderRunner(parts, scratch / "minilm-int8.onnx"),
                "ORT INT8 dynamic per-channel": OnnxEncoderRunner(parts, scratch / "minilm-int8-pc.onnx")}
+    for item in result.measurements:  # the search's static INT8 graphs (calibrated on the validation texts)
+        if item.family == "int8-static" and item.error is None and item.name in result.files:
+            runners[f"{item.name} (the search's static INT8)"] = OnnxEncoderRunner(parts, result.files[item.name])
     name = result.pick.winner
     runners[f"Tidal pick ({name}), package predict"] = PackageRunner(result.package)
     texts = texts_of(validation, "text")
