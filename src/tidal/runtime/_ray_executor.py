@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import socket
 import threading
 import time
@@ -120,32 +119,17 @@ def _partitioned(task: NodeTask, shares_disk: bool) -> TaskResult:
         return execute_task(task, isolated=True)
 
 
-def _task(shipped: NodeTask | bytes) -> NodeTask:
-    """The node's task as the driver shipped it: pickled by the engine (a plain ``bytes`` argument costs Ray's
-    submit path less than a dataclass it pickles itself: 0.6 against 0.75 ms of driver CPU per task here)."""
-    task = pickle.loads(shipped) if isinstance(shipped, bytes) else shipped
-    if not isinstance(task, NodeTask):
-        raise TypeError(f"a Tidal node task was expected, got {type(task).__name__}")
-    return task
-
-
-def _shipped(result: TaskResult) -> bytes:
-    """The result as the worker sends it back: pickled here, for the same reason (one ``ray.get`` of bytes)."""
-    return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _run_node(task: NodeTask | bytes, shares_disk: bool = True) -> bytes:
+def _run_node(task: NodeTask, shares_disk: bool = True) -> TaskResult:
     """What a Ray worker runs for one node (Ray has already set CUDA_VISIBLE_DEVICES for its GPUs)."""
-    return _shipped(_partitioned(_task(task), shares_disk))
+    return _partitioned(task, shares_disk)
 
 
-def _run_node_with_timeout(shipped: NodeTask | bytes, shares_disk: bool = True) -> bytes:
+def _run_node_with_timeout(task: NodeTask, shares_disk: bool = True) -> TaskResult:
     """A node with a timeout, counted from when it starts on its worker (not while it waits for resources).
 
     Its remote function has ``max_calls=1``: the worker exits after answering, so a node still running
     past its timeout dies with it.
     """
-    task = _task(shipped)
     box: list[TaskResult] = []
     started = time.perf_counter()
     thread = threading.Thread(target=lambda: box.append(_partitioned(task, shares_disk)), daemon=True,
@@ -153,12 +137,12 @@ def _run_node_with_timeout(shipped: NodeTask | bytes, shares_disk: bool = True) 
     thread.start()
     thread.join(task.timeout)
     if box:
-        return _shipped(box[0])
-    return _shipped(TaskResult(task.node_id, ok=False, attempt=task.attempt, error=timeout_message(task.timeout or 0.0),
-                               error_kind="timeout", duration_s=time.perf_counter() - started))
+        return box[0]
+    return TaskResult(task.node_id, ok=False, attempt=task.attempt, error=timeout_message(task.timeout or 0.0),
+                      error_kind="timeout", duration_s=time.perf_counter() - started)
 
 
-def _run_node_in_watched_worker(shipped: NodeTask | bytes, shares_disk: bool = True) -> bytes:
+def _run_node_in_watched_worker(task: NodeTask, shares_disk: bool = True) -> TaskResult:
     """A node asking a fraction of a GPU: run in a local worker process of this Ray worker, which the local
     executor watches as it does on one machine (the allocator cap inside, the NVML watchdog beside it).
 
@@ -173,11 +157,11 @@ def _run_node_in_watched_worker(shipped: NodeTask | bytes, shares_disk: bool = T
     registry.preload([name.strip() for name in os.environ.get(PLUGINS_VARIABLE, "").split(",") if name.strip()])
     executor = LocalExecutor(1)
     try:
-        executor.submit(_task(shipped))
+        executor.submit(task)
         while True:
             results = executor.wait(timeout=1.0)
             if results:
-                return _shipped(results[0])
+                return results[0]
     finally:
         executor.shutdown()
 
@@ -281,8 +265,7 @@ class RayExecutor:
 
     def submit(self, task: NodeTask) -> None:
         try:
-            reference = _remote(runner_kind(task)).options(**ray_options(task)).remote(
-                pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL), self._shares_disk)
+            reference = _remote(runner_kind(task)).options(**ray_options(task)).remote(task, self._shares_disk)
         except (ValueError, TypeError) as error:  # Ray refused the options
             self._failed.append(TaskResult(task.node_id, ok=False, attempt=task.attempt, error_kind="user",
                                            error=f"Ray refused the node's resources: {error}"))
@@ -306,8 +289,7 @@ class RayExecutor:
         results = []
         for index, reference in enumerate(ready):
             task, submitted = self._running.pop(reference)
-            # bytes this run's own Ray task pickled (see _shipped): the same trust as Ray's own results
-            results.append(pickle.loads(values[index]) if values is not None else self._outcome(reference, task, submitted))
+            results.append(values[index] if values is not None else self._outcome(reference, task, submitted))
         return results
 
     def _outcome(self, reference: Any, task: NodeTask, submitted: float) -> TaskResult:
@@ -318,7 +300,7 @@ class RayExecutor:
                               duration_s=time.monotonic() - submitted)
 
         try:
-            result: TaskResult = pickle.loads(self._ray.get(reference))
+            result: TaskResult = self._ray.get(reference)
         except exceptions.TaskCancelledError:
             return failure("cancelled", "cancelled")
         except exceptions.OutOfMemoryError as error:
