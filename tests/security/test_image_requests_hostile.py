@@ -3,13 +3,13 @@ that claim more pixels than the server decodes (16.7 million) are each a 400 nam
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import struct
 import zlib
 
 import httpx
 import pytest
+from asgi import asgi_request
 
 pytest.importorskip("torch")
 pytest.importorskip("PIL")
@@ -30,11 +30,7 @@ def server(tmp_path_factory):
 
 
 def infer(server, body: dict) -> httpx.Response:
-    async def go() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app), base_url="http://t") as client:
-            return await client.post("/v2/models/digits/infer", json=body)
-
-    return asyncio.run(go())
+    return asgi_request(server.app, "POST", "/v2/models/digits/infer", json=body)
 
 
 def huge_png(width: int, height: int) -> bytes:

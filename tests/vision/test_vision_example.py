@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from asgi import asgi_request
 
 import tidal
 
@@ -113,12 +114,7 @@ def test_the_registered_cnn_is_optimized_and_its_pick_serves_the_same_image_tens
     pixels = first[package.features].to_numpy(dtype=np.float32)
     body = {"inputs": [{"name": "image", "shape": [16, 1, 8, 8], "datatype": "FP32", "data": pixels.ravel().tolist()}]}
     server = ModelServer([ModelSpec("digits", str(folder))])
-
-    async def infer() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app), base_url="http://test") as client:
-            return await client.post("/v2/models/digits/infer", json=body)
-
-    answer = asyncio.run(infer())
+    answer = asgi_request(server.app, "POST", "/v2/models/digits/infer", json=body)
     assert answer.status_code == 200, answer.text
     outputs = {item["name"]: item for item in answer.json()["outputs"]}
     assert outputs["prediction"]["data"] == [int(value) for value in loaded.predict(first)]

@@ -4,13 +4,13 @@ a 400 saying how to declare it. Hostile images: tests/security/test_image_reques
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 
 import httpx
 import numpy as np
 import pytest
+from asgi import asgi_request
 
 pytest.importorskip("torch")
 pytest.importorskip("PIL")
@@ -41,11 +41,7 @@ def server(packages):
 
 
 def infer(server, name: str, body: dict) -> httpx.Response:
-    async def go() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app), base_url="http://t") as client:
-            return await client.post(f"/v2/models/{name}/infer", json=body)
-
-    return asyncio.run(go())
+    return asgi_request(server.app, "POST", f"/v2/models/{name}/infer", json=body)
 
 
 def images_tensor(images: list[bytes]) -> dict:
@@ -71,11 +67,7 @@ def test_base64_pngs_are_answered_exactly_as_their_pixels(server, trained, digit
 def test_the_metadata_says_the_model_takes_encoded_images(server):
     import json
 
-    async def go() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app), base_url="http://t") as client:
-            return await client.get("/v2/models/digits")
-
-    parameters = asyncio.run(go()).json()["parameters"]
+    parameters = asgi_request(server.app, "GET", "/v2/models/digits").json()["parameters"]
     assert parameters["tensor_input"] == "image" and json.loads(parameters["tensor_images"])["white"] == 16.0
 
 

@@ -184,6 +184,13 @@ def cosine(reference: np.ndarray | None, other: np.ndarray | None) -> tuple[floa
     if a.shape[1] == 1:  # one value per row: the cosine of the whole column
         value = float(np.dot(a[:, 0], b[:, 0]) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-30))
         return value, value
-    norms = np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-30)
-    rows = np.sum(a * b, axis=1) / norms
+    rows = row_cosines(a, b)
     return float(rows.mean()), float(rows.min())
+
+
+def row_cosines(reference: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """The cosine of each row of ``other`` to the same row of ``reference`` (1 where both are zero)."""
+    a, b = reference.astype(np.float64), other.astype(np.float64)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    dots = np.sum(a * b, axis=1)
+    return np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), 1.0)

@@ -224,14 +224,6 @@ def embed_all(runner: EncoderRunner, texts: list[str], batch_size: int) -> np.nd
     return result
 
 
-def row_cosines(reference: np.ndarray, other: np.ndarray) -> np.ndarray:
-    """The cosine of each row of ``other`` to the same row of ``reference`` (1 where both are zero)."""
-    a, b = reference.astype(np.float64), other.astype(np.float64)
-    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    dots = np.sum(a * b, axis=1)
-    return np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), 1.0)
-
-
 @dataclass(frozen=True)
 class CosineBound:
     """How close a variant's sentence embeddings must stay to the original's: mean and smallest row cosine."""

@@ -39,7 +39,7 @@ from typing import Any, cast
 import numpy as np
 
 from tidal.optimize._cpu import cpu_info
-from tidal.optimize._data import LossBound, check_metric, validation_frame
+from tidal.optimize._data import LossBound, check_metric, row_cosines, validation_frame
 from tidal.optimize._encoder import (
     INPUTS,
     CosineBound,
@@ -49,7 +49,6 @@ from tidal.optimize._encoder import (
     OnnxEncoderRunner,
     check_texts,
     embed_all,
-    row_cosines,
     texts_of,
 )
 from tidal.optimize._measure import PackageRunner, Runner, Timing
