@@ -7,6 +7,9 @@ scored on the other 20%, at batch 1 and 32:
 * ORT FP32 defaults: the checked ONNX export in an ``InferenceSession`` with default options;
 * ORT INT8 defaults: ``onnxruntime.quantization.quantize_static`` with its defaults (QDQ, MinMax),
   calibrated on 256 training rows, default session;
+* the search's own float32 and static INT8 graphs (its export with the 64 column inputs merged into one
+  ``[N, 64]`` matrix, and that graph quantized: QDQ, per channel, MinMax and Percentile calibration), each
+  in a default session;
 * the pruned networks the search built (25% and 50% of the channels of conv1, conv2 and fc1 removed,
   fine-tuned 3 epochs on the training rows with the network's own settings), each as its ONNX graph in a
   default session;
@@ -96,6 +99,13 @@ def pick_runners(result, features: list[str]) -> dict:
     return runners
 
 
+def inputs_of(path: Path) -> str:
+    import onnxruntime
+
+    inputs = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_inputs()
+    return f"one {inputs[0].shape} input" if len(inputs) == 1 else f"{len(inputs)} column inputs"
+
+
 def digits_cnn(epochs: int, repeats: int, timing: Timing, scratch: Path) -> dict:
     from onnxruntime.quantization import CalibrationDataReader, quantize_static
     from sklearn.datasets import load_digits
@@ -127,6 +137,11 @@ def digits_cnn(epochs: int, repeats: int, timing: Timing, scratch: Path) -> dict
     runners = {"eager FP32": PackageRunner(package), "eager FP32 (1 thread)": TorchThreads(package, 1),
                "ORT FP32 defaults": OnnxRunner(scratch / "fp32.onnx", features, True),
                "ORT INT8 static defaults": OnnxRunner(scratch / "int8.onnx", features, True)}
+    built = {item.name: item for item in result.measurements if item.error is None}
+    for name in ("onnx-fp32", "int8-static-minmax-pc", "int8-static-percentile-pc"):  # the search's own graphs
+        if name in built and name in result.files:
+            runners[f"the search's {name} ({inputs_of(result.files[name])}), ORT"] = OnnxRunner(result.files[name],
+                                                                                               features, True)
     pruned = {item.name: item for item in result.measurements if item.family == "pruning" and item.error is None}
     for name, item in pruned.items():  # the search's pruned graphs, fine-tuned on the training rows
         runners[f"{name} ({item.note.removeprefix('channels kept: ')}), ORT"] = OnnxRunner(result.files[name], features, True)

@@ -63,6 +63,10 @@ def test_the_digits_cnn_gets_an_onnx_package_with_lineage_and_a_full_report(cnn_
     static = names["int8-static-minmax-pc"]
     assert static.size_bytes < names["onnx-fp32"].size_bytes and 0.9 < static.cosine_min <= 1.0 + 1e-9
     report = result.report
+    assert report["graph"]["inputs"] == "one [N, 64] input 'tidal_features' in place of 64 column inputs"
+    assert names["onnx-fp32"].note == report["graph"]["inputs"]
+    graph = OnnxRunner(result.files[result.pick.winner], list(result.source.features), True)
+    assert [item.name for item in graph.session.get_inputs()] == ["tidal_features"] and graph.matrix
     assert report["cpu"]["flags"].keys() >= {"avx2", "avx512_vnni", "amx_int8"} and "load_average" in report["cpu"]
     assert {item["name"] for item in report["skipped"]} == {"torch-compile", "pruning fc2"}
     assert all(item["verdict"] for item in report["variants"])

@@ -116,14 +116,14 @@ class ModelPackage(Displayable):
     def feature_frame(self, table: Any) -> pd.DataFrame:
         """The model's input columns, in order, from any table; names every missing column."""
         frame = _as_pandas(table)
+        if frame.columns.tolist() == self.features:  # already the model's columns in order: no reindexing
+            return frame.copy(deep=False)  # copy-on-write: a flavor that sets a column never touches the caller's
         missing = [name for name in self.features if name not in frame.columns]
         if missing:
             raise DataError(
                 f"the model needs column(s) {', '.join(map(repr, missing))}, which the input table lacks "
                 f"(it was trained on: {', '.join(self.features[:20])}{' ...' if len(self.features) > 20 else ''})"
             )
-        if frame.columns.tolist() == self.features:  # already the model's columns in order: no reindexing
-            return frame.copy(deep=False)  # copy-on-write: a flavor that sets a column never touches the caller's
         return frame[self.features]
 
     def predict(self, table: Any) -> np.ndarray:

@@ -98,10 +98,10 @@ class OnnxRunner:
     def feed(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         if self.matrix:
             name, dtype, _ = self.inputs[0]
-            return {name: frame[self.features].to_numpy(dtype=dtype)}
+            return {name: _columns(frame, self.features).to_numpy(dtype=dtype)}
         dtypes = {dtype for _, dtype, _ in self.inputs}
         if len(dtypes) == 1:  # one conversion of the whole table, then a view per input
-            matrix = frame[[name for name, _, _ in self.inputs]].to_numpy(dtype=dtypes.pop())
+            matrix = _columns(frame, [name for name, _, _ in self.inputs]).to_numpy(dtype=dtypes.pop())
             return {name: matrix[:, index] if rank == 1 else matrix[:, index:index + 1]
                     for index, (name, _, rank) in enumerate(self.inputs)}
         fed = {}
@@ -122,6 +122,11 @@ class OnnxRunner:
                 raw = [[row[key] for key in row] for row in raw]
             probabilities = np.asarray(raw, dtype=np.float64)
         return prediction, probabilities
+
+
+def _columns(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """``frame[names]``, without pandas' copy (a third of a millisecond for 64 columns) when it is that already."""
+    return frame if frame.columns.tolist() == names else frame[names]
 
 
 def answer_all(runner: Runner, frame: pd.DataFrame, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray | None]:

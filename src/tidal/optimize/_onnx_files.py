@@ -8,6 +8,7 @@ holds fewer bytes for a tensor than its shape declares, or is larger than :data:
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 from typing import Any
@@ -89,3 +90,69 @@ def quantizable_nodes(model: Any) -> list[tuple[str, str]]:
 
 def metadata(model: Any) -> dict[str, str]:
     return {entry.key: entry.value for entry in model.metadata_props}
+
+
+def merge_column_inputs(model: Any, features: list[str]) -> str | None:
+    """Rewrite, in place, a graph that takes one float32 ``[N, 1]`` input per feature and concatenates them
+    (in the signature's order, along axis 1, in one ``Concat`` that nothing else feeds) into one that takes a
+    single ``[N, k]`` matrix; the new input's name, or ``None`` when the graph has another shape (left as is).
+
+    Why: onnxruntime binds every input on every call, so 64 one-column inputs cost a small network five
+    times its own arithmetic (0.12 against 0.02 ms a call for the digits CNN); the ``onnx`` flavor feeds
+    a matrix input from the same columns in one conversion.
+    """
+    import onnx
+
+    graph = model.graph
+    constants = {tensor.name for tensor in graph.initializer}
+    inputs = [item for item in graph.input if item.name not in constants]
+    names = [item.name for item in inputs]
+    if len(inputs) < 2 or names != list(features):
+        return None
+    for item in inputs:
+        tensor = item.type.tensor_type
+        dims = tensor.shape.dim
+        if tensor.elem_type != onnx.TensorProto.FLOAT or len(dims) != 2 or not dims[1].HasField("dim_value") \
+                or dims[1].dim_value != 1:
+            return None
+    fed = set(names)
+    users = [node for node in _all_nodes(graph) if fed & set(node.input)]
+    if len(users) != 1 or users[0].op_type != "Concat" or list(users[0].input) != names:
+        return None
+    concat = users[0]
+    axis = next((attribute.i for attribute in concat.attribute if attribute.name == "axis"), None)
+    if axis not in (1, -1) or any(output.name in fed for output in graph.output):
+        return None
+    taken = fed | constants | {value.name for value in graph.value_info} | {node_output for node in graph.node
+                                                                for node_output in node.output}
+    name = "tidal_features"
+    while name in taken:
+        name += "_"
+    rows = inputs[0].type.tensor_type.shape.dim[0]
+    matrix = onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, [None, len(names)])
+    dim = matrix.type.tensor_type.shape.dim[0]
+    if rows.HasField("dim_value"):
+        dim.dim_value = rows.dim_value
+    else:
+        dim.dim_param = rows.dim_param or "N"
+    identity = onnx.helper.make_node("Identity", [name], list(concat.output), name=concat.name or "tidal_features_in")
+    nodes = [identity if node == concat else copy.deepcopy(node) for node in graph.node]
+    if identity not in nodes:  # the Concat sits inside a sub-graph: not the shape this rewrite knows
+        return None
+    kept = [copy.deepcopy(item) for item in graph.input if item.name not in fed]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.input[:]
+    graph.input.extend([matrix, *kept])
+    return name
+
+
+def merge_file_inputs(path: Path, features: list[str]) -> str | None:
+    """:func:`merge_column_inputs` on the graph file at ``path``, rewritten in place when it applies."""
+    import onnx
+
+    model = onnx.load(str(path))
+    name = merge_column_inputs(model, features)
+    if name is not None:
+        onnx.save(model, str(path))
+    return name

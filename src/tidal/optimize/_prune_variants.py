@@ -20,6 +20,7 @@ import pandas as pd
 
 from tidal.optimize._data import OptimizeRefused
 from tidal.optimize._measure import Runner
+from tidal.optimize._onnx_files import merge_file_inputs
 from tidal.optimize._variants import Context, Skipped, Variant
 
 #: shares of each prunable layer's output channels removed, one variant each
@@ -117,6 +118,7 @@ def _variant(package: Any, rows: pd.DataFrame, label: str, ratio: float, epochs:
                               settings=_settings(package, epochs)).package
         path = context.folder / f"{name}.onnx"
         export_model(tuned, path, format="onnx", data=context.frame, overwrite=True)
+        merge_file_inputs(path, list(package.features))  # the same single matrix input as the float32 graph's
         return context.onnx_runner(path, {"graph_level": "all"}), path
 
     variant = Variant(name, "pruning", settings, make)

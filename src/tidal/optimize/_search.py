@@ -41,7 +41,12 @@ from tidal.optimize._data import (
 )
 from tidal.optimize._encoder import CosineBound, encoder_parts_of
 from tidal.optimize._measure import PackageRunner, Runner, Timing, answer_all, time_runners
-from tidal.optimize._onnx_files import check_onnx_file, name_nodes, quantizable_nodes
+from tidal.optimize._onnx_files import (
+    check_onnx_file,
+    merge_column_inputs,
+    name_nodes,
+    quantizable_nodes,
+)
 from tidal.optimize._pick import BASELINE, MIN_GAIN, Measurement, Pick, pick
 from tidal.optimize._prune_variants import check_pruning, pruning_variants
 from tidal.optimize._variants import (
@@ -119,7 +124,8 @@ def _saved_bytes(package: Any, folder: Path) -> int | None:
 
 
 def _float32_graph(package: Any, frame: pd.DataFrame, folder: Path, source: str) -> tuple[Path | None, str]:
-    """The float32 ONNX graph to start from (with named nodes), or ``None`` and why."""
+    """The float32 ONNX graph to start from (with named nodes, its column inputs merged into one matrix where
+    :func:`~tidal.optimize._onnx_files.merge_column_inputs` applies), or ``None`` and why."""
     import onnx
 
     from tidal.models import ExportRefused, export_model
@@ -133,9 +139,11 @@ def _float32_graph(package: Any, frame: pd.DataFrame, folder: Path, source: str)
         except ExportRefused as error:
             return None, f"the ONNX export was refused: {error}"
     model = name_nodes(check_onnx_file(original))
+    merged = merge_column_inputs(model, list(package.features))
     target = folder / "fp32.onnx"
     onnx.save(model, str(target))
-    return target, ""
+    return target, (f"one [N, {len(package.features)}] input '{merged}' in place of {len(package.features)} column "
+                    "inputs" if merged else "")
 
 
 def optimize_model(
@@ -202,6 +210,7 @@ def optimize_model(
     folder = Path(scratch.name)
     try:
         fp32, why_not = _float32_graph(package, frame, folder, source)
+        graph_note, why_not = (why_not, "") if fp32 is not None else ("", why_not)
         context = Context(package, fp32, frame, folder, reduce_range=not cpu.vnni, usable_cpus=cpu.usable_cpus)
         search = _Search(context, chosen_metric, truth, bound, deadline, timing, batch_sizes)
         search.run_baseline()
@@ -210,7 +219,7 @@ def optimize_model(
         if fp32 is None:
             search.skipped.append(Skipped("onnx variants", why_not))
         else:
-            plan += graph_variants()
+            plan += graph_variants(graph_note)
             nodes = quantizable_nodes(check_onnx_file(fp32))
             if nodes:
                 plan += int8_variants(context.reduce_range)
@@ -245,6 +254,8 @@ def optimize_model(
         report = build_report(package, source, chosen, search.measurements, search.skipped, cpu,
                               metric=chosen_metric, bound=bound, batch_sizes=batch_sizes, rows=len(frame),
                               seconds=time.monotonic() - started, budget_minutes=budget_minutes)
+        if graph_note:
+            report["graph"] = {"inputs": graph_note}
         files = search.files
         winner = next(item for item in search.measurements if item.name == chosen.winner)
         result_package = output_package(package, source, chosen, files.get(chosen.winner), winner,

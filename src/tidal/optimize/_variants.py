@@ -89,9 +89,10 @@ def int8_variant(name: str, settings: dict[str, Any]) -> Variant:
     return Variant(name, family, {**settings, "recipe": describe(settings)}, _int8(name, settings))
 
 
-def graph_variants() -> list[Variant]:
-    """The float32 graph at onnxruntime's graph optimization levels (default threads)."""
-    return [Variant("onnx-fp32", "onnx-fp32", {"graph_level": "all"}, _graph({"graph_level": "all"})),
+def graph_variants(note: str = "") -> list[Variant]:
+    """The float32 graph at onnxruntime's graph optimization levels (default threads); ``note`` says how the
+    graph differs from the plain export (its inputs merged into one matrix)."""
+    return [Variant("onnx-fp32", "onnx-fp32", {"graph_level": "all"}, _graph({"graph_level": "all"}), note=note),
             Variant("onnx-fp32-basic", "onnx-fp32", {"graph_level": "basic"}, _graph({"graph_level": "basic"})),
             Variant("onnx-fp32-extended", "onnx-fp32", {"graph_level": "extended"}, _graph({"graph_level": "extended"}))]
 
