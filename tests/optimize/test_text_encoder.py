@@ -97,6 +97,26 @@ def test_a_variant_outside_the_cosine_bound_is_never_picked(result):
                if item.family in ("int8-dynamic", "fallback"))
 
 
+def test_openvino_and_nncf_variants_are_measured_and_only_the_onnx_graph_may_be_packaged(result):
+    import onnx
+
+    names = {item.name: item for item in result.measurements}
+    assert result.report["encoder"]["openvino"].startswith("openvino 20")
+    for name in ("openvino-fp32", "openvino-int8-nncf-ac", "nncf-int8-onnx-ac"):
+        item = names[name]
+        assert item.error is None and set(item.latency) == {1, 4}, (name, item.error)
+    assert names["openvino-fp32"].cosine_min > 0.9999  # float32 forced: the same embeddings as the original
+    for name in ("openvino-fp32", "openvino-int8-nncf-ac"):
+        assert names[name].verdict.startswith("not packaged") and not names[name].packable
+    quantized = names["nncf-int8-onnx-ac"]
+    assert quantized.family == "int8-nncf" and quantized.settings["max_drop"] == pytest.approx(0.01)
+    # NNCF's accuracy control keeps the mean cosine on the texts it was given within the search's bound
+    assert quantized.cosine_mean >= 0.99 - 1e-9 and names["openvino-int8-nncf-ac"].cosine_mean >= 0.99 - 1e-9
+    graph = onnx.load(str(result.files["nncf-int8-onnx-ac"]))
+    assert any(node.op_type == "QuantizeLinear" for node in graph.graph.node)
+    assert quantized.size_bytes < names["onnx-fp32"].size_bytes
+
+
 def test_the_report_shows_mean_and_min_cosine_the_fusions_and_what_fallback_measured(result):
     report = result.report
     assert report["cosine_bound"] == {"mean": 0.99, "min": 0.97}

@@ -116,9 +116,9 @@ def fuse_encoder(parts: EncoderParts, source: Path, target: Path) -> dict[str, i
     """onnxruntime's BERT fusions of ``source`` into ``target``; the fused operators and their counts."""
     from onnxruntime.transformers.optimizer import optimize_model
 
-    from tidal.optimize._quantize import _quiet
+    from tidal.optimize._quantize import quiet
 
-    with _quiet():
+    with quiet():
         # opt_level 0: the fusions alone (onnxruntime's own graph passes run when a session loads the graph)
         fused = optimize_model(str(source), model_type="bert", num_heads=parts.attention_heads,
                                hidden_size=parts.hidden_size, opt_level=0, use_gpu=False)

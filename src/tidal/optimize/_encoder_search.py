@@ -300,6 +300,22 @@ class _EncoderSearch(_Search):
             if measured is None or self.within(measured):
                 return
 
+    def openvino_variants(self) -> list[Variant]:
+        """OpenVINO's and NNCF's variants (:mod:`tidal.optimize._openvino`) where the extra is installed."""
+        from tidal.optimize import _openvino
+
+        versions = _openvino.installed()
+        if versions is None:
+            self.skipped += _openvino.skipped()
+            return []
+        if self.encoder.fp32 is None or self.base_matrix is None:
+            return []
+        self.facts["openvino"] = versions
+        rows = _costing_rows(self.encoder.texts)
+        plan = _openvino.OpenVinoPlan(self.parts, [self.encoder.texts[row] for row in rows], self.base_matrix[rows],
+                                      self.cosine, lambda path: OnnxEncoderRunner(self.parts, path))
+        return plan.variants(self.encoder.fp32, self.encoder.folder)
+
     def runtime_parents(self) -> list[Variant]:
         """The fused float32 graph (or the plain one), and the most accurate INT8 variant within the bound."""
         parents = []
@@ -307,7 +323,8 @@ class _EncoderSearch(_Search):
             if name in self.variants and self.within(next(item for item in self.measurements if item.name == name)):
                 parents.append(self.variants[name])
                 break
-        quantized = [item for item in self.measurements if item.family in ("int8-dynamic", "int8-static", "fallback")
+        quantized = [item for item in self.measurements
+                     if item.family in ("int8-dynamic", "int8-static", "int8-nncf", "fallback")
                      and item.name in self.variants and self.within(item)]
         if quantized:
             parents.append(self.variants[max(quantized, key=lambda item: item.cosine_mean or 0.0).name])
@@ -366,6 +383,8 @@ def optimize_encoder(package: Any, parts: EncoderParts, data: Any, *, label: str
         for variant in plan:
             if variant.settings.get("graph") == "fused" and context.fused is None:
                 continue  # reported once, as onnx-fp32-fused
+            search.build(variant)
+        for variant in search.openvino_variants():
             search.build(variant)
         search.encoder_fallback()
         for parent in search.runtime_parents():

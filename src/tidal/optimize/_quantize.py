@@ -32,7 +32,7 @@ CALIBRATIONS = ("minmax", "entropy", "percentile")
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
     """The quantizer logs advice on the root logger and prints graphs; neither is the user's business."""
     root = logging.getLogger()
     level = root.level
@@ -62,7 +62,7 @@ def quantize_dynamic(source: Path, target: Path, *, per_channel: bool, reduce_ra
     from onnxruntime.quantization import QuantType
     from onnxruntime.quantization import quantize_dynamic as run
 
-    with _quiet():  # outputs of onnxruntime's fused operators have no inferred type: they are float
+    with quiet():  # outputs of onnxruntime's fused operators have no inferred type: they are float
         run(str(source), str(target), per_channel=per_channel, reduce_range=reduce_range, weight_type=QuantType.QInt8,
             nodes_to_exclude=list(exclude), op_types_to_quantize=list(op_types) or None,
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
@@ -102,7 +102,7 @@ def quantize_static_feeds(source: Path, target: Path, batches: list[dict[str, np
         def rewind(self) -> None:
             self.items = iter(batches)
 
-    with _quiet():
+    with quiet():
         run(str(source), str(target), Reader(), quant_format=QuantFormat.QDQ if qdq else QuantFormat.QOperator,
             per_channel=per_channel, reduce_range=reduce_range, activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8, calibrate_method=method, nodes_to_exclude=list(exclude),
