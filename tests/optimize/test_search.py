@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tidal.models import ModelPackage, load_model
-from tidal.optimize import Variant, optimize_model
+from tidal.optimize import Variant, optimize_model, report_headline
 from tidal.optimize._measure import OnnxRunner
 from tidal.optimize._output import report_digest
 
@@ -64,6 +64,9 @@ def test_the_digits_cnn_gets_an_onnx_package_with_lineage_and_a_full_report(cnn_
     assert static.size_bytes < names["onnx-fp32"].size_bytes and 0.9 < static.cosine_min <= 1.0 + 1e-9
     report = result.report
     assert report["graph"]["inputs"] == "one [N, 64] input 'tidal_features' in place of 64 column inputs"
+    served = report["served"]["batch_sizes"]  # the winner's package and the original, both through predict
+    assert set(served) == {"1", "32"} and all(item["speedup"] > 1 for item in served.values())
+    assert "as served, through the packages' predict: " in report_headline(report)[1]
     assert names["onnx-fp32"].note == report["graph"]["inputs"]
     graph = OnnxRunner(result.files[result.pick.winner], list(result.source.features), True)
     assert [item.name for item in graph.session.get_inputs()] == ["tidal_features"] and graph.matrix

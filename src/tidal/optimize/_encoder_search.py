@@ -55,6 +55,7 @@ from tidal.optimize._measure import PackageRunner, Runner, Timing
 from tidal.optimize._pick import Measurement, pick
 from tidal.optimize._quantize import describe, quantize_dynamic, quantize_static_feeds
 from tidal.optimize._search import OptimizeResult, _Search
+from tidal.optimize._served import keep_original, served_check
 from tidal.optimize._variants import Context, Skipped, Variant
 
 #: the operators Tidal's INT8 recipes quantize in an encoder (fused attention and matrix products)
@@ -397,11 +398,21 @@ def optimize_encoder(package: Any, parts: EncoderParts, data: Any, *, label: str
         from tidal.optimize._output import encoder_package
         from tidal.optimize._report import build_report
 
+        served: dict[str, Any] | None = None
+        if not chosen.kept_original:  # the winner's package, timed as it will be served, against the original
+            winner = next(item for item in search.measurements if item.name == chosen.winner)
+            trial = encoder_package(package, parts, source, chosen, search.files.get(chosen.winner), winner, {},
+                                    folder / "trial")
+            served, slower = served_check(package, trial, frame, batch_sizes, timing)
+            if slower:
+                chosen = keep_original(chosen, search.measurements, slower)
         report = build_report(package, source, chosen, search.measurements, search.skipped, cpu,
                               metric=chosen_metric, bound=bound, batch_sizes=batch_sizes, rows=len(frame),
                               seconds=time.monotonic() - started, budget_minutes=budget_minutes)
         report["cosine_bound"] = cosine.to_dict()
         report["encoder"] = search.facts
+        if served is not None:
+            report["served"] = served
         winner = next(item for item in search.measurements if item.name == chosen.winner)
         result_package = encoder_package(package, parts, source, chosen, search.files.get(chosen.winner), winner,
                                          report, folder)

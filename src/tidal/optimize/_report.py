@@ -61,6 +61,10 @@ def headline(report: dict[str, Any]) -> tuple[str, str]:
     reason = split_verdict(report["reason"])[1]
     if report["kept_original"]:
         return "Kept the original model", reason
+    served = (report.get("served") or {}).get("batch_sizes") or {}
+    ratios = [f"{figures['speedup']:.2f}x at batch {size}" for size, figures in served.items() if figures.get("speedup")]
+    if ratios:  # what tidal serve gets: the graph's speed-up less the package's own checks (see _served)
+        reason += f"; as served, through the packages' predict: {', '.join(ratios)}"
     return f"Picked {report['winner']}", reason
 
 

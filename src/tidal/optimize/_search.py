@@ -49,6 +49,7 @@ from tidal.optimize._onnx_files import (
 )
 from tidal.optimize._pick import BASELINE, MIN_GAIN, Measurement, Pick, pick
 from tidal.optimize._prune_variants import check_pruning, pruning_variants
+from tidal.optimize._served import keep_original, served_check
 from tidal.optimize._variants import (
     Context,
     Skipped,
@@ -251,12 +252,22 @@ def optimize_model(
         from tidal.optimize._output import output_package
         from tidal.optimize._report import build_report
 
+        files = search.files
+        served: dict[str, Any] | None = None
+        if not chosen.kept_original:  # the winner's package, timed as it will be served, against the original
+            winner = next(item for item in search.measurements if item.name == chosen.winner)
+            trial = output_package(package, source, chosen, files.get(chosen.winner), winner,
+                                   search.runners[chosen.winner], {}, folder / "trial")
+            served, slower = served_check(package, trial, frame, batch_sizes, timing)
+            if slower:
+                chosen = keep_original(chosen, search.measurements, slower)
         report = build_report(package, source, chosen, search.measurements, search.skipped, cpu,
                               metric=chosen_metric, bound=bound, batch_sizes=batch_sizes, rows=len(frame),
                               seconds=time.monotonic() - started, budget_minutes=budget_minutes)
         if graph_note:
             report["graph"] = {"inputs": graph_note}
-        files = search.files
+        if served is not None:
+            report["served"] = served
         winner = next(item for item in search.measurements if item.name == chosen.winner)
         result_package = output_package(package, source, chosen, files.get(chosen.winner), winner,
                                         search.runners[chosen.winner], report, folder)
