@@ -60,6 +60,10 @@ def test_the_digits_cnn_gets_an_onnx_package_with_lineage_and_a_full_report(cnn_
                      "int8-static-percentile-pc", "int8-static-qoperator", "onnx-fp32-t1"):
         assert names[expected].error is None, (expected, names[expected].error)
         assert set(names[expected].latency) == {1, 32} and names[expected].size_bytes
+    assert names["openvino-fp32"].error is None and names["openvino-fp32"].loss == 0.0  # float32: the same answers
+    assert names["openvino-fp32"].verdict.startswith("not packaged") and set(names["openvino-fp32"].latency) == {1, 32}
+    nncf = names["nncf-int8-onnx"]  # NNCF's INT8 of the same graph, judged by the search's own bound
+    assert nncf.error is None and nncf.packable and nncf.size_bytes < names["onnx-fp32"].size_bytes
     static = names["int8-static-minmax-pc"]
     assert static.size_bytes < names["onnx-fp32"].size_bytes and 0.9 < static.cosine_min <= 1.0 + 1e-9
     report = result.report
@@ -129,6 +133,8 @@ def test_a_lightgbm_model_gets_no_int8_and_says_why(lightgbm_package, cancer_val
         assert not any(name.startswith("int8") for name in names)
         reasons = {item.name: item.reason for item in result.skipped}
         assert "no Conv, Gemm or MatMul nodes" in reasons["int8"]
+        assert reasons["openvino"] == ("OpenVINO reads no ai.onnx.ml operators, and this graph runs "
+                                       "TreeEnsembleClassifier")
         fp32 = next(item for item in result.measurements if item.name == "onnx-fp32")
         assert abs(fp32.loss) < 1e-3 and fp32.agreement == 1.0
         if result.pick.kept_original:  # the native booster was as fast: the original package comes back

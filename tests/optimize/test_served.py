@@ -59,3 +59,16 @@ def test_the_headline_gives_the_speed_up_as_served():
               "winner": "onnx-fp32", "served": {"batch_sizes": {"1": {"speedup": 4.5}, "32": {"speedup": 3.25}}}}
     assert headline(report) == ("Picked onnx-fp32", "fastest within the bound at batch 1, 9.00x the baseline; as served, "
                                 "through the packages' predict: 4.50x at batch 1, 3.25x at batch 32")
+
+
+def test_the_timer_pauses_between_runners_and_the_search_sessions_do_not_spin():
+    from tidal.optimize._measure import PAUSE_S, session_options, time_runners
+
+    pauses = []
+    runners = {"a": Package(0.0), "b": Package(0.0)}
+    from tidal.optimize._measure import PackageRunner
+
+    time_runners({name: PackageRunner(item) for name, item in runners.items()}, ROWS, [1, 4], Timing(0, 3, 2),
+                 pause=pauses.append)
+    assert pauses == [PAUSE_S] * (2 * 3 * 2)  # before each runner's calls, every round, every batch size
+    assert session_options({}).get_session_config_entry("session.intra_op.allow_spinning") == "0"

@@ -7,7 +7,13 @@ variant pays for its own input conversion. :class:`PackageRunner` calls the pack
 :class:`OnnxRunner` an onnxruntime session with the variant's session options.
 
 Timing runs in rounds: every round times each variant in turn on the same rows, so a burst of
-load on the machine falls on all of them, not on one. Latency p50/p99 come from all timed calls;
+load on the machine falls on all of them, not on one. Between one variant's calls and the next's the
+timer pauses :data:`PAUSE_S`, and the search's onnxruntime sessions do not spin: worker threads that spin
+after each call starve the next variant's on a machine with few cores (torch's OpenMP threads wait at
+every barrier). With twenty sessions spinning, the digits CNN's eager baseline measured 52 ms a call
+beside the graphs, against 0.7 ms alone; without spinning, 0.8 ms. A package served by the ``onnx``
+flavor keeps onnxruntime's default, and the winner's package is timed as served before it is handed
+back (:mod:`tidal.optimize._served`). Latency p50/p99 come from all timed calls;
 throughput is rows per second at the median latency. Nothing here asserts a time.
 """
 
@@ -26,6 +32,8 @@ import pandas as pd
 ONNX_DTYPES: dict[str, Any] = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
                                "tensor(int32)": np.int32, "tensor(bool)": np.bool_}
 GRAPH_LEVELS = ("disabled", "basic", "extended", "all")
+#: seconds between one runner's timed calls and the next runner's (see the module notes)
+PAUSE_S = 0.01
 
 
 class Runner(Protocol):
@@ -61,6 +69,9 @@ def session_options(settings: dict[str, Any]) -> Any:
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
+    # no spinning: a search holds many sessions, and their worker threads spinning after each call starved the
+    # variants timed next (the digits CNN's eager baseline measured 52 ms a call among them, 0.7 ms alone)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     level = settings.get("graph_level", "all")
     options.graph_optimization_level = {
         "disabled": onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -156,7 +167,8 @@ def batch_rows(frame: pd.DataFrame, size: int) -> pd.DataFrame:
 
 
 def time_runners(runners: dict[str, Runner], frame: pd.DataFrame, batch_sizes: Sequence[int], timing: Timing,
-                 clock: Callable[[], float] = time.perf_counter) -> dict[str, dict[int, Latency]]:
+                 clock: Callable[[], float] = time.perf_counter,
+                 pause: Callable[[float], None] = time.sleep) -> dict[str, dict[int, Latency]]:
     """Latency of every runner at every batch size, timed in interleaved rounds (see the module notes)."""
     results: dict[str, dict[int, Latency]] = {name: {} for name in runners}
     for size in batch_sizes:
@@ -167,6 +179,7 @@ def time_runners(runners: dict[str, Runner], frame: pd.DataFrame, batch_sizes: S
                 runner.answer(rows)
         for _ in range(timing.rounds):
             for name, runner in runners.items():
+                pause(PAUSE_S)  # the last runner's idle threads stop spinning before this one is timed
                 for _ in range(timing.calls):
                     start = clock()
                     runner.answer(rows)

@@ -1,4 +1,9 @@
-"""OpenVINO and NNCF variants of a sentence encoder, where the ``openvino`` extra is installed.
+"""OpenVINO and NNCF variants, where the ``openvino`` extra is installed.
+
+Any model with a float32 ONNX graph (:func:`graph_variants`) gets **openvino-fp32** (the graph compiled
+by OpenVINO for the CPU in float32: measured, not packaged) and **nncf-int8-onnx** (NNCF's post-training
+INT8 of the ONNX graph, calibrated on validation rows: a QDQ graph that onnxruntime runs, packaged when it
+wins; the search's own bound judges it). A sentence encoder gets the accuracy-controlled recipes below.
 
 Three variants join the encoder search (:mod:`tidal.optimize._encoder_search`) when ``openvino`` and
 ``nncf`` import; without them the report lists them as skipped, naming the extra:
@@ -35,10 +40,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from tidal.optimize._data import row_cosines
 from tidal.optimize._encoder import INPUTS, OUTPUT, CosineBound, EncoderParts, EncoderRunner
-from tidal.optimize._measure import Runner
+from tidal.optimize._measure import OnnxRunner, Runner
 from tidal.optimize._quantize import quiet
 from tidal.optimize._variants import Context, Skipped, Variant
 
@@ -194,3 +200,64 @@ class OpenVinoPlan:
 def skipped() -> list[Skipped]:
     """The report's line when the extra is missing."""
     return [Skipped("openvino", MISSING)]
+
+
+class OpenVinoGraphRunner(OnnxRunner):
+    """A tabular or image model's ONNX graph compiled by OpenVINO for the CPU in float32, fed as onnxruntime's
+    session would be (one matrix, or one input per column)."""
+
+    def __init__(self, path: Path, features: list[str], classifier: bool, label_output: str | None = None,
+                 proba_output: str | None = None) -> None:
+        import openvino
+
+        super().__init__(path, features, classifier, {}, label_output, proba_output)
+        config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+        self.compiled = openvino.Core().compile_model(openvino.Core().read_model(str(path)), "CPU", config)
+        self.request = self.compiled.create_infer_request()
+
+    def answer(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        produced = self.request.infer(self.feed(frame))
+        prediction = np.array(produced[self.compiled.output(self.label_output)])
+        prediction = prediction.ravel() if prediction.ndim > 1 and prediction.shape[1] == 1 else prediction
+        probabilities = None
+        if self.proba_output:
+            probabilities = np.array(produced[self.compiled.output(self.proba_output)], dtype=np.float64)
+        return prediction, probabilities
+
+
+def graph_variants(context: Context) -> list[Variant]:
+    """OpenVINO FP32 (measured, not packaged) and NNCF's post-training INT8 of the ONNX graph (a QDQ graph that
+    onnxruntime runs: packaged when it wins) for the float32 graph of a model that is not a sentence encoder."""
+    unpacked = "run by OpenVINO's runtime: measured for the report; the packaged flavors run ONNX in onnxruntime"
+
+    def openvino_fp32(context: Context) -> tuple[Runner, Path | None]:
+        assert context.fp32 is not None
+        chosen = getattr(context.package.model, "settings", {}) if context.package.flavor == "onnx" else {}
+        return OpenVinoGraphRunner(context.fp32, list(context.package.features), context.classifier,
+                                   chosen.get("label_output"), chosen.get("proba_output")), None
+
+    def nncf_int8(context: Context) -> tuple[Runner, Path | None]:
+        import onnx
+
+        assert context.fp32 is not None
+        nncf = _nncf()
+        feeder = OnnxRunner(context.fp32, list(context.package.features), context.classifier)
+        rows = context.frame.iloc[np.linspace(0, len(context.frame) - 1, min(len(context.frame), 300)).astype(int)]
+        items = [feeder.feed(rows.iloc[[index]]) for index in range(len(rows))]
+        logger = logging.getLogger("nncf")
+        level = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            with quiet():
+                model = nncf.quantize(onnx.load(str(context.fp32)), nncf.Dataset(items), subset_size=len(items))
+        finally:
+            logger.setLevel(level)
+        target = context.folder / "nncf-int8-onnx.onnx"
+        onnx.save(model, str(target))
+        return context.onnx_runner(target, {"graph_level": "all"}), target
+
+    return [Variant("openvino-fp32", "openvino", {"runtime": "openvino", "precision": "f32"}, openvino_fp32,
+                    packable=False, note=unpacked),
+            Variant("nncf-int8-onnx", "int8-nncf", {"quantization": "nncf", "recipe": "NNCF's default preset, QDQ"},
+                    nncf_int8, note="NNCF's post-training quantization of the ONNX graph, calibrated on up to 300 "
+                                    "validation rows; the QDQ graph runs in onnxruntime")]

@@ -221,10 +221,12 @@ def optimize_model(
             search.skipped.append(Skipped("onnx variants", why_not))
         else:
             plan += graph_variants(graph_note)
-            nodes = quantizable_nodes(check_onnx_file(fp32))
+            graph = check_onnx_file(fp32)
+            nodes = quantizable_nodes(graph)
             if nodes:
                 plan += int8_variants(context.reduce_range)
-            else:
+            plan += _openvino_plan(graph, context, search.skipped)
+            if not nodes:
                 search.skipped.append(Skipped("int8", "the graph has no Conv, Gemm or MatMul nodes (tree ensembles and "
                                                       "linear models run as single ai.onnx.ml operators): nothing to quantize"))
         if package.flavor == "torch":
@@ -275,6 +277,21 @@ def optimize_model(
     except BaseException:
         scratch.cleanup()
         raise
+
+
+def _openvino_plan(graph: Any, context: Context, skipped: list[Skipped]) -> list[Variant]:
+    """OpenVINO's and NNCF's variants where the extra is installed and OpenVINO can read the graph."""
+    from tidal.optimize import _openvino
+
+    if _openvino.installed() is None:
+        skipped += _openvino.skipped()
+        return []
+    ml = sorted({node.op_type for node in graph.graph.node if node.domain == "ai.onnx.ml"})
+    if ml:
+        skipped.append(Skipped("openvino", f"OpenVINO reads no ai.onnx.ml operators, and this graph runs "
+                                           f"{', '.join(ml)}"))
+        return []
+    return _openvino.graph_variants(context)
 
 
 class _Search:
@@ -411,7 +428,7 @@ class _Search:
                   and item.loss <= self._allowed() and item.name in self.variants]
         if pruned:
             parents.append(self.variants[max(pruned, key=lambda item: float(item.settings["ratio"])).name])
-        quantized = [item for item in self.measurements if item.family in ("int8-static", "int8-dynamic", "fallback")
+        quantized = [item for item in self.measurements if item.family in ("int8-static", "int8-dynamic", "int8-nncf", "fallback")
                      and item.loss is not None and item.loss <= self._allowed() and item.name in self.variants]
         if quantized:
             parents.append(self.variants[min(quantized, key=lambda item: item.loss or 0.0).name])
