@@ -127,3 +127,24 @@ def test_grpc_carries_the_same_base64_images(server, packages, digits):
     outputs = {item.name: item for item in answer.outputs}
     assert list(outputs["prediction"].contents.int64_contents) == rest["prediction"]["data"]
     assert np.allclose(list(outputs["probabilities"].contents.fp64_contents), rest["probabilities"]["data"], atol=1e-12)
+
+
+def test_images_are_decoded_off_the_event_loop(server, digits, monkeypatch):
+    import threading
+
+    import tidal.serving._v2 as v2
+    from tidal.components.vision import from_pixels
+
+    decoded_on = []
+    decode = v2._from_images
+
+    def watched(tensor, signature):
+        decoded_on.append(threading.current_thread())
+        return decode(tensor, signature)
+
+    monkeypatch.setattr(v2, "_from_images", watched)
+    pngs = from_pixels(digits.iloc[:2].drop(columns="target"), scale=16.0)["image"].tolist()
+    answer = infer(server, "digits", images_tensor(pngs))
+    assert answer.status_code == 200, answer.text
+    # a batch of large images takes the decoder milliseconds: other requests on the loop must not wait for it
+    assert decoded_on and all(thread is not threading.main_thread() for thread in decoded_on)

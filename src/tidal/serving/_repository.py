@@ -205,7 +205,10 @@ class ModelRepository:
         no request. ``columns_for`` reads the request against a version's signature.
         """
         for attempt in range(2):
-            columns, rows = columns_for(loaded)
+            if loaded.processor.signature.images is not None:  # decoding images takes milliseconds: off the loop
+                columns, rows = await asyncio.to_thread(columns_for, loaded)
+            else:
+                columns, rows = columns_for(loaded)
             self.metrics.set_queue_depth(loaded.name, loaded.version, loaded.batcher.depth)
             try:
                 return loaded, await loaded.batcher.submit(columns, rows)
