@@ -87,10 +87,45 @@ def test_a_mlp_with_dropout_prunes_its_hidden_layers(torch):
         assert torch.allclose(_output(pruned.module(), rows), _output(_readers_zeroed(model, kept, torch), rows), atol=1e-5)
 
 
-def test_residual_blocks_are_pruned_inside_and_the_added_channels_are_left_alone():
-    plan = tnn.pruning_plan(tnn.load_network(EXAMPLES / "resnet_blocks.yaml"))
-    assert isinstance(plan["b1_conv1"], Group) and isinstance(plan["b2_conv1"], Group)
-    assert plan["b1_conv2"] == "its channels reach 'b1_add' (add), which pruning does not follow"
+def test_layers_joined_by_a_residual_add_are_one_group_that_keeps_the_same_channels(torch):
+    spec = tnn.load_network(EXAMPLES / "resnet_blocks.yaml")
+    plan = tnn.pruning_plan(spec)
+    assert isinstance(plan["b1_conv1"], Group) and plan["b1_conv1"].members == ["b1_conv1"]
+    stream = plan["b1_conv2"]  # the stem's channels and the first block's are added: they are cut together
+    assert stream.members == ["stem", "b1_conv2"] and plan["stem"].members == stream.members
+    assert stream.adds == ["b1_add"] and set(stream.consumers) == {"b1_conv1", "b2_conv1", "b2_short"}
+    assert set(plan["stem"].passes) == set(stream.passes) >= {"stem_bn", "b1_bn2", "b1_out"}
+    projected = plan["b2_short"]  # the projected shortcut and the second block's last conv
+    assert projected.members == ["b2_conv2", "b2_short"] and projected.consumers == {"fc": 1}
+    model = tnn.network_package(spec, seed=4).model
+    pruned, kept = tnn.prune_network(model, 0.5)
+    assert kept["stem"] == kept["b1_conv2"] and kept["b2_conv2"] == kept["b2_short"] and len(kept["stem"]) == 8
+    widths = {layer.id: layer.params for layer in pruned.spec.layers}
+    assert widths["stem"]["out_channels"] == widths["b1_conv2"]["out_channels"] == 8
+    assert pruned.state["b1_conv1.weight"].shape[1] == 8 and pruned.state["fc.weight"].shape == (10, 16)
+    images = torch.randn(5, 3, 16, 16, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected = _output(_readers_zeroed(model, kept, torch), images)
+        produced = _output(pruned.module(), images)
+    assert produced.shape == (5, 10) and torch.allclose(produced, expected, atol=1e-5), (produced - expected).abs().max()
+
+
+def test_a_residual_add_to_the_network_input_or_an_unprunable_layer_is_refused_with_the_reason():
+    onto_input = spec_of(network([
+        {"id": "conv", "kind": "conv2d", "inputs": ["x"], "params": {"out_channels": 3, "kernel_size": 1}},
+        {"id": "sum", "kind": "add", "inputs": ["conv", "x"]},
+        {"id": "head", "kind": "conv2d", "inputs": ["sum"], "params": {"out_channels": 2, "kernel_size": 1}}],
+        inputs={"x": {"shape": ["batch", 3, 4, 4]}}))
+    assert tnn.pruning_plan(onto_input)["conv"] == ("its channels are added in 'sum' to the network input 'x', which "
+                                                   "pruning cannot cut")
+    onto_grouped = spec_of(network([
+        {"id": "a", "kind": "conv2d", "inputs": ["x"], "params": {"out_channels": 4, "kernel_size": 1}},
+        {"id": "b", "kind": "conv2d", "inputs": ["x"], "params": {"out_channels": 4, "kernel_size": 1, "groups": 2}},
+        {"id": "sum", "kind": "add", "inputs": ["a", "b"]},
+        {"id": "head", "kind": "conv2d", "inputs": ["sum"], "params": {"out_channels": 2, "kernel_size": 1}}],
+        inputs={"x": {"shape": ["batch", 4, 4, 4]}}))
+    assert tnn.pruning_plan(onto_grouped)["a"].startswith("its channels are added in 'sum' to those of 'b', and a "
+                                                          "grouped convolution")
 
 
 def test_what_cannot_be_pruned_is_refused_with_the_layer_and_the_reason(digits_cnn):

@@ -13,9 +13,17 @@ so the groups are read off the spec:
   linear layer on ``[batch, features]``, or a ``flatten`` of ``[batch, channels, ...]`` followed by
   element-wise layers and one linear layer (each channel is then a block of its input features).
 
-A layer whose channels reach anything else (a network output, ``add`` or ``concat`` of a residual
-block, attention, reshapes, a sub-network) is not pruned; :func:`prunable_layers` says which layers
-can be and :func:`pruning_plan` says why each other one cannot.
+A residual ``add`` (of tensors of the same rank) ties channels together: channel *c* of the sum is
+channel *c* of each input, so every prunable layer behind an input of the add (through channel-wise
+layers or other adds) must keep the same channels. Those layers are the group's **members**; the
+channels kept are chosen on the sum of the members' L1 norms (as Torch-Pruning sums a group's
+importance), every member is cut alike, and the sum's readers are followed like a producer's. A
+group whose add also takes the network input, a grouped convolution or any other layer is not
+pruned, and the plan names it.
+
+A layer whose channels reach anything else (a network output, a ``concat``, attention, reshapes, a
+sub-network) is not pruned; :func:`prunable_layers` says which layers can be and
+:func:`pruning_plan` says why each other one cannot.
 
 Which channels go: those with the smallest L1 norm of their weights (Li et al., 2017), a plain and
 data-free rule; the network is then fine-tuned (``train_network`` on the pruned package) to win
@@ -59,6 +67,10 @@ class Group:
     channels: int
     passes: list[str] = field(default_factory=list)
     consumers: dict[str, int] = field(default_factory=dict)
+    #: the layers whose output channels are cut together (the layer, and those added to its output)
+    members: list[str] = field(default_factory=list)
+    #: the residual adds that tie the members' channels
+    adds: list[str] = field(default_factory=list)
 
 
 def _readers(spec: NetworkSpec) -> dict[str, list[str]]:
@@ -74,33 +86,54 @@ def _rank(shapes: NetworkShapes, layer: str) -> int | None:
     return len(output.shape) if output is not None and output.shape is not None else None
 
 
+def _producer_problem(layer_id: str, shapes: NetworkShapes) -> str:
+    """Why the convolution or linear layer ``layer_id`` cannot have its output channels cut, or ``""``."""
+    layer = shapes.layers[layer_id]
+    if layer.kind == "linear":
+        if _rank(shapes, layer_id) != 2:
+            return "a linear layer is pruned only on [batch, features] (its features are the last of more dims here)"
+        return ""
+    if int(layer.params.get("groups", 1)) != 1:
+        return f"a grouped convolution (groups: {layer.params['groups']}) ties its channels to its input's"
+    return ""
+
+
+def _width_of(layer_id: str, shapes: NetworkShapes) -> int:
+    params = shapes.layers[layer_id].params
+    return int(params["out_features"] if shapes.layers[layer_id].kind == "linear" else params["out_channels"])
+
+
 def _group(layer_id: str, spec: NetworkSpec, shapes: NetworkShapes, readers: dict[str, list[str]],
            outputs: set[str]) -> Group | str:
-    """The group of ``layer_id``, or why it cannot be pruned."""
+    """The group of ``layer_id``, or why it cannot be pruned.
+
+    A residual ``add`` couples channels: the layers whose outputs are added must keep the same channels,
+    so each producer found behind another input of the add (through channel-wise layers, or another
+    add) joins the group as a member, and the sum's readers are followed like the producer's own.
+    """
     layers = shapes.layers
-    kind, params = layers[layer_id].kind, layers[layer_id].params
-    rank = _rank(shapes, layer_id)
-    if kind == "linear":
-        if rank != 2:
-            return "a linear layer is pruned only on [batch, features] (its features are the last of more dims here)"
-        channels = int(params["out_features"])
-    else:
-        if int(params.get("groups", 1)) != 1:
-            return f"a grouped convolution (groups: {params['groups']}) ties its channels to its input's"
-        channels = int(params["out_channels"])
+    problem = _producer_problem(layer_id, shapes)
+    if problem:
+        return problem
+    channels = _width_of(layer_id, shapes)
     if channels < 2:
         return "it has a single output channel"
-    group = Group(layer_id, channels)
+    rank = _rank(shapes, layer_id)
+    group = Group(layer_id, channels, members=[layer_id])
+    seen = {layer_id}
     pending = [layer_id]
     while pending:
         current = pending.pop()
         if current in outputs:
             return f"its channels reach the network output through '{current}'"
         for reader in readers.get(current, []):
+            if reader in seen:
+                continue
             reader_kind = layers[reader].kind
             if reader_kind in CHANNEL_WISE and len(layers[reader].inputs) == 1:
                 if reader_kind not in NORMS and _rank(shapes, reader) != rank:
                     return f"'{reader}' ({reader_kind}) changes the tensor's rank"
+                seen.add(reader)
                 group.passes.append(reader)
                 pending.append(reader)
             elif reader_kind in PRODUCERS and len(layers[reader].inputs) == 1:
@@ -115,11 +148,58 @@ def _group(layer_id: str, spec: NetworkSpec, shapes: NetworkShapes, readers: dic
                     return found
                 group.consumers[found[0]] = found[1]
                 group.passes.extend(found[2])
+                seen.update(found[2])
+            elif reader_kind == "add" and _rank(shapes, reader) == rank:
+                joined = _join_add(reader, shapes, group, seen)
+                if joined:
+                    return joined
+                pending.append(reader)
+                for member in group.members:  # a member's output may have readers of its own besides the add
+                    if member not in seen:
+                        seen.add(member)
+                        pending.append(member)
             else:
                 return f"its channels reach '{reader}' ({reader_kind}), which pruning does not follow"
     if not group.consumers:
         return "no layer reads its channels as input channels"
+    group.members.sort(key=[layer.id for layer in spec.layers].index)
+    group.layer = group.members[0]
     return group
+
+
+def _source(incoming: tuple[str, str, Any]) -> str:
+    """The layer (or network input) an inferred input ``(port, reference, type)`` comes from."""
+    return incoming[1].split(".")[0]
+
+
+def _join_add(add: str, shapes: NetworkShapes, group: Group, seen: set[str]) -> str:
+    """Put the residual ``add`` in ``group``, with every producer behind its inputs (through channel-wise layers
+    or other adds) as a member; why it cannot be, or ``""``. The members' own readers are followed afterwards."""
+    layers = shapes.layers
+    seen.add(add)
+    group.adds.append(add)
+    behind, visited = [_source(item) for item in layers[add].inputs], set()
+    while behind:
+        source = behind.pop()
+        if source in visited or source in group.members:
+            continue
+        visited.add(source)
+        if source not in layers:
+            return f"its channels are added in '{add}' to the network input '{source}', which pruning cannot cut"
+        kind = layers[source].kind
+        if kind in PRODUCERS and len(layers[source].inputs) == 1:
+            problem = _producer_problem(source, shapes)
+            if problem:
+                return f"its channels are added in '{add}' to those of '{source}', and {problem}"
+            group.members.append(source)
+        elif kind in CHANNEL_WISE and len(layers[source].inputs) == 1:
+            behind.append(_source(layers[source].inputs[0]))
+        elif kind == "add":
+            behind.extend(_source(item) for item in layers[source].inputs)
+        else:
+            return (f"its channels are added in '{add}' to those of '{source}' ({kind}), which pruning cannot cut "
+                    "to match")
+    return ""
 
 
 def _through_flatten(flatten: str, layers: dict[str, Any], readers: dict[str, list[str]],
@@ -164,9 +244,10 @@ def prunable_layers(spec: NetworkSpec) -> list[str]:
     return [name for name, group in pruning_plan(spec).items() if isinstance(group, Group)]
 
 
-def _kept(weight: np.ndarray, count: int) -> np.ndarray:
-    """The ``count`` output channels with the largest L1 norm, in their original order."""
-    norms = np.abs(weight.reshape(weight.shape[0], -1)).sum(axis=1)
+def _kept(weights: list[np.ndarray], count: int) -> np.ndarray:
+    """The ``count`` output channels with the largest L1 norm, summed over the layers cut together (as
+    Torch-Pruning sums a group's importance), in their original order."""
+    norms = sum(np.abs(weight.reshape(weight.shape[0], -1)).sum(axis=1) for weight in weights)
     order = np.argsort(-norms, kind="stable")[:count]
     return np.sort(order)
 
@@ -200,25 +281,30 @@ def prune_network(model: NetworkModel, ratio: float, layers: list[str] | None = 
         reasons = "; ".join(f"{name}: {why}" for name, why in plan.items()) or "it has no convolution or linear layer"
         raise TidalError(f"network '{model.spec.name}' has no prunable layer ({reasons})")
     state = {key: value.detach().clone() if hasattr(value, "detach") else value for key, value in model.state.items()}
-    groups = [plan[name] for name in chosen]
+    groups: list[Group] = []
+    for name in chosen:  # the members of a residual group are one group, whichever of them was named
+        group = plan[name]
+        assert isinstance(group, Group)
+        if all(group.members != other.members for other in groups):
+            groups.append(group)
     kept: dict[str, list[int]] = {}
     # input-side indices per consumer: several groups never share a consumer (each consumer has one input)
     inputs: dict[str, np.ndarray] = {}
     for group in groups:
-        assert isinstance(group, Group)
-        weight = state[f"{group.layer}.weight"].numpy()
-        indices = _kept(weight, kept_count(group.channels, ratio))
-        kept[group.layer] = indices.tolist()
+        weights = [state[f"{member}.weight"].numpy() for member in group.members]
+        indices = _kept(weights, kept_count(group.channels, ratio))
+        for member in group.members:
+            kept[member] = indices.tolist()
         for consumer, block in group.consumers.items():
             inputs[consumer] = (indices[:, None] * block + np.arange(block)[None, :]).reshape(-1)
     spec = model.spec.model_copy(deep=True)
     by_id = {layer.id: layer for layer in spec.layers}
     for group in groups:
-        assert isinstance(group, Group)
         indices = np.asarray(kept[group.layer])
-        _slice(state, group.layer, indices, axis=0)
-        layer = by_id[group.layer]
-        layer.params["out_features" if layer.kind == "linear" else "out_channels"] = len(indices)
+        for member in group.members:
+            _slice(state, member, indices, axis=0)
+            layer = by_id[member]
+            layer.params["out_features" if layer.kind == "linear" else "out_channels"] = len(indices)
         for passed in group.passes:
             if by_id[passed].kind in NORMS:
                 for name in ("weight", "bias", "running_mean", "running_var"):
