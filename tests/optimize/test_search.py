@@ -62,8 +62,9 @@ def test_the_digits_cnn_gets_an_onnx_package_with_lineage_and_a_full_report(cnn_
         assert set(names[expected].latency) == {1, 32} and names[expected].size_bytes
     assert names["openvino-fp32"].error is None and names["openvino-fp32"].loss == 0.0  # float32: the same answers
     assert names["openvino-fp32"].verdict.startswith("not packaged") and set(names["openvino-fp32"].latency) == {1, 32}
-    nncf = names["nncf-int8-onnx"]  # NNCF's INT8 of the same graph, judged by the search's own bound
+    nncf = names["nncf-int8-onnx-ac"]  # NNCF's accuracy-controlled INT8 of the same graph, at the search's bound
     assert nncf.error is None and nncf.packable and nncf.size_bytes < names["onnx-fp32"].size_bytes
+    assert nncf.settings["max_drop"] == pytest.approx(result.pick.allowed_loss) and "accuracy drops at most" in nncf.note
     static = names["int8-static-minmax-pc"]
     assert static.size_bytes < names["onnx-fp32"].size_bytes and 0.9 < static.cosine_min <= 1.0 + 1e-9
     report = result.report

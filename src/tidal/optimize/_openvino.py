@@ -225,10 +225,34 @@ class OpenVinoGraphRunner(OnnxRunner):
         return prediction, probabilities
 
 
-def graph_variants(context: Context) -> list[Variant]:
-    """OpenVINO FP32 (measured, not packaged) and NNCF's post-training INT8 of the ONNX graph (a QDQ graph that
-    onnxruntime runs: packaged when it wins) for the float32 graph of a model that is not a sentence encoder."""
+#: metrics NNCF's accuracy control can use: computable on any subset of rows, and per row
+SUBSET_METRICS = ("accuracy", "log_loss", "rmse")
+
+
+def _row_values(metric: str, truth: np.ndarray, prediction: np.ndarray, probabilities: np.ndarray | None,
+                classes: list[Any] | None) -> list[float]:
+    """Each row's own figure, higher is better (NNCF ranks the layers by how they change these)."""
+    if metric == "rmse":
+        return [-float(value) for value in (np.asarray(prediction, dtype=np.float64) - truth) ** 2]
+    if metric == "accuracy":
+        return [float(str(a) == str(b)) for a, b in zip(truth, prediction, strict=True)]
+    assert probabilities is not None and classes
+    index = {str(value): position for position, value in enumerate(classes)}
+    return [float(np.log(max(float(probabilities[row][index[str(value)]]), 1e-15))) for row, value in enumerate(truth)]
+
+
+def graph_variants(context: Context, metric: str | None = None, truth: np.ndarray | None = None,
+                   allowed: float | None = None) -> list[Variant]:
+    """OpenVINO FP32 (measured, not packaged) and NNCF's INT8 of the ONNX graph (a QDQ graph that onnxruntime
+    runs: packaged when it wins) for the float32 graph of a model that is not a sentence encoder. With a
+    ``metric`` NNCF can compute on subsets of rows (:data:`SUBSET_METRICS`), the INT8 is accuracy-controlled:
+    NNCF keeps layers in float32 until the metric drops at most ``allowed`` on up to 300 validation rows."""
+    from tidal.optimize._data import score
+
     unpacked = "run by OpenVINO's runtime: measured for the report; the packaged flavors run ONNX in onnxruntime"
+    controlled = metric in SUBSET_METRICS and truth is not None and allowed is not None
+    name = "nncf-int8-onnx-ac" if controlled else "nncf-int8-onnx"
+    sign = 1.0 if metric == "accuracy" else -1.0  # NNCF's metric rises with quality
 
     def openvino_fp32(context: Context) -> tuple[Runner, Path | None]:
         assert context.fp32 is not None
@@ -238,26 +262,57 @@ def graph_variants(context: Context) -> list[Variant]:
 
     def nncf_int8(context: Context) -> tuple[Runner, Path | None]:
         import onnx
+        import onnxruntime
 
         assert context.fp32 is not None
         nncf = _nncf()
-        feeder = OnnxRunner(context.fp32, list(context.package.features), context.classifier)
-        rows = context.frame.iloc[np.linspace(0, len(context.frame) - 1, min(len(context.frame), 300)).astype(int)]
-        items = [feeder.feed(rows.iloc[[index]]) for index in range(len(rows))]
+        feeder = context.onnx_runner(context.fp32, {})
+        picked = np.linspace(0, len(context.frame) - 1, min(len(context.frame), 300)).astype(int)
+        rows = context.frame.iloc[picked]
+        items = [(feeder.feed(rows.iloc[[index]]), int(row)) for index, row in enumerate(picked)]
+        dataset = nncf.Dataset(items, lambda item: item[0])
+
+        def validate(model: Any, chunk: Iterable[tuple[dict[str, np.ndarray], int]]) -> tuple[float, list[float]]:
+            assert metric is not None and truth is not None
+            session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+            wanted = [feeder.label_output] + ([feeder.proba_output] if feeder.proba_output else [])
+            found = list(chunk)
+            answers = [session.run(wanted, feeds) for feeds, _ in found]
+            prediction = np.concatenate([np.asarray(answer[0]).reshape(-1) for answer in answers])
+            probabilities = (np.vstack([np.asarray(answer[1], dtype=np.float64) for answer in answers])
+                             if feeder.proba_output else None)
+            rows_truth = truth[[row for _, row in found]]
+            value = score(metric, rows_truth, prediction, probabilities, context.package.classes)
+            return sign * value, _row_values(metric, rows_truth, prediction, probabilities, context.package.classes)
+
         logger = logging.getLogger("nncf")
         level = logger.level
         logger.setLevel(logging.ERROR)
         try:
             with quiet():
-                model = nncf.quantize(onnx.load(str(context.fp32)), nncf.Dataset(items), subset_size=len(items))
+                if controlled:
+                    model = nncf.quantize_with_accuracy_control(
+                        onnx.load(str(context.fp32)), dataset, dataset, validate, max_drop=allowed,
+                        drop_type=nncf.DropType.ABSOLUTE, subset_size=len(items))
+                else:
+                    model = nncf.quantize(onnx.load(str(context.fp32)), dataset, subset_size=len(items))
         finally:
             logger.setLevel(level)
-        target = context.folder / "nncf-int8-onnx.onnx"
+        target = context.folder / f"{name}.onnx"
         onnx.save(model, str(target))
         return context.onnx_runner(target, {"graph_level": "all"}), target
 
+    if controlled:
+        settings = {"quantization": "nncf-accuracy-control", "max_drop": allowed,
+                    "recipe": "NNCF's default preset, QDQ, accuracy control"}
+        note = (f"NNCF's accuracy control: layers back to float32 until {metric} drops at most {allowed:.4g} on up to "
+                "300 validation rows; the QDQ graph runs in onnxruntime")
+    else:
+        settings = {"quantization": "nncf", "recipe": "NNCF's default preset, QDQ"}
+        why = (f"{metric} cannot be computed on every subset of rows, which NNCF's accuracy control needs"
+               if metric else "no metric was given")
+        note = (f"NNCF's post-training quantization of the ONNX graph, calibrated on up to 300 validation rows, "
+                f"without accuracy control ({why}); the QDQ graph runs in onnxruntime")
     return [Variant("openvino-fp32", "openvino", {"runtime": "openvino", "precision": "f32"}, openvino_fp32,
                     packable=False, note=unpacked),
-            Variant("nncf-int8-onnx", "int8-nncf", {"quantization": "nncf", "recipe": "NNCF's default preset, QDQ"},
-                    nncf_int8, note="NNCF's post-training quantization of the ONNX graph, calibrated on up to 300 "
-                                    "validation rows; the QDQ graph runs in onnxruntime")]
+            Variant(name, "int8-nncf", settings, nncf_int8, note=note)]

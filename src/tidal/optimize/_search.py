@@ -225,7 +225,7 @@ def optimize_model(
             nodes = quantizable_nodes(graph)
             if nodes:
                 plan += int8_variants(context.reduce_range)
-            plan += _openvino_plan(graph, context, search.skipped)
+            plan += _openvino_plan(graph, context, search.skipped, chosen_metric, truth, bound.allowed(search.base_score))
             if not nodes:
                 search.skipped.append(Skipped("int8", "the graph has no Conv, Gemm or MatMul nodes (tree ensembles and "
                                                       "linear models run as single ai.onnx.ml operators): nothing to quantize"))
@@ -279,7 +279,8 @@ def optimize_model(
         raise
 
 
-def _openvino_plan(graph: Any, context: Context, skipped: list[Skipped]) -> list[Variant]:
+def _openvino_plan(graph: Any, context: Context, skipped: list[Skipped], metric: str, truth: np.ndarray,
+                   allowed: float) -> list[Variant]:
     """OpenVINO's and NNCF's variants where the extra is installed and OpenVINO can read the graph."""
     from tidal.optimize import _openvino
 
@@ -291,7 +292,7 @@ def _openvino_plan(graph: Any, context: Context, skipped: list[Skipped]) -> list
         skipped.append(Skipped("openvino", f"OpenVINO reads no ai.onnx.ml operators, and this graph runs "
                                            f"{', '.join(ml)}"))
         return []
-    return _openvino.graph_variants(context)
+    return _openvino.graph_variants(context, metric, truth, allowed)
 
 
 class _Search:
