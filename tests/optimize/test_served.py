@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tidal.optimize import LossBound, Timing, pick
 from tidal.optimize._measure import Latency
@@ -72,3 +73,15 @@ def test_the_timer_pauses_between_runners_and_the_search_sessions_do_not_spin():
                  pause=pauses.append)
     assert pauses == [PAUSE_S] * (2 * 3 * 2)  # before each runner's calls, every round, every batch size
     assert session_options({}).get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_nncf_is_given_each_rows_figure_higher_is_better_for_every_subset_metric():
+    from tidal.optimize._openvino import SUBSET_METRICS, _row_values
+
+    assert SUBSET_METRICS == ("accuracy", "log_loss", "rmse")  # AUC and R2 are not defined on every subset of rows
+    truth = np.array([1, 0, 2])
+    assert _row_values("accuracy", truth, np.array([1, 1, 2]), None, [0, 1, 2]) == [1.0, 0.0, 1.0]
+    probabilities = np.array([[0.2, 0.8, 0.0], [0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])
+    assert _row_values("log_loss", truth, np.array([1, 0, 2]), probabilities, [0, 1, 2]) == pytest.approx(
+        [np.log(0.8), np.log(0.5), 0.0])
+    assert _row_values("rmse", np.array([1.0, 2.0]), np.array([1.5, 2.0]), None, None) == [-0.25, -0.0]
