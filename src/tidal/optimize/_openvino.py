@@ -32,10 +32,11 @@ ONNX file with the runtime's own frontend.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,19 @@ def _nncf() -> Any:
         for module in (wrapper, package, decorator):  # every module that holds the object NNCF's calls send through
             module.telemetry = stub  # type: ignore[attr-defined]
     return nncf
+
+
+@contextlib.contextmanager
+def _silenced() -> Iterator[None]:
+    """NNCF's logs and progress bars kept off the terminal while it quantizes."""
+    logger = logging.getLogger("nncf")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with quiet():
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 class OpenVinoEncoderRunner(EncoderRunner):
@@ -149,18 +163,12 @@ class OpenVinoPlan:
         return nncf.Dataset(self.items, lambda item: item[0])
 
     def _quantize(self, model: Any, validate: Callable[..., tuple[float, list[float]]]) -> Any:
-        """NNCF's accuracy-controlled quantization of ``model``, its logs and progress bars kept off the terminal."""
+        """NNCF's accuracy-controlled quantization of ``model``."""
         nncf = _nncf()
-        logger = logging.getLogger("nncf")
-        level = logger.level
-        logger.setLevel(logging.ERROR)
-        try:
-            with quiet():
-                return nncf.quantize_with_accuracy_control(
-                    model, self._dataset(), self._dataset(), validate, max_drop=self.max_drop,
-                    drop_type=nncf.DropType.ABSOLUTE, model_type=nncf.ModelType.TRANSFORMER, subset_size=len(self.items))
-        finally:
-            logger.setLevel(level)
+        with _silenced():
+            return nncf.quantize_with_accuracy_control(
+                model, self._dataset(), self._dataset(), validate, max_drop=self.max_drop,
+                drop_type=nncf.DropType.ABSOLUTE, model_type=nncf.ModelType.TRANSFORMER, subset_size=len(self.items))
 
     def variants(self, fp32: Path, folder: Path) -> list[Variant]:
         def openvino_fp32(context: Context) -> tuple[Runner, Path | None]:
@@ -212,7 +220,8 @@ class OpenVinoGraphRunner(OnnxRunner):
 
         super().__init__(path, features, classifier, {}, label_output, proba_output)
         config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
-        self.compiled = openvino.Core().compile_model(openvino.Core().read_model(str(path)), "CPU", config)
+        core = openvino.Core()
+        self.compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
         self.request = self.compiled.create_infer_request()
 
     def answer(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
@@ -285,19 +294,13 @@ def graph_variants(context: Context, metric: str | None = None, truth: np.ndarra
             value = score(metric, rows_truth, prediction, probabilities, context.package.classes)
             return sign * value, _row_values(metric, rows_truth, prediction, probabilities, context.package.classes)
 
-        logger = logging.getLogger("nncf")
-        level = logger.level
-        logger.setLevel(logging.ERROR)
-        try:
-            with quiet():
-                if controlled:
-                    model = nncf.quantize_with_accuracy_control(
-                        onnx.load(str(context.fp32)), dataset, dataset, validate, max_drop=allowed,
-                        drop_type=nncf.DropType.ABSOLUTE, subset_size=len(items))
-                else:
-                    model = nncf.quantize(onnx.load(str(context.fp32)), dataset, subset_size=len(items))
-        finally:
-            logger.setLevel(level)
+        with _silenced():
+            if controlled:
+                model = nncf.quantize_with_accuracy_control(
+                    onnx.load(str(context.fp32)), dataset, dataset, validate, max_drop=allowed,
+                    drop_type=nncf.DropType.ABSOLUTE, subset_size=len(items))
+            else:
+                model = nncf.quantize(onnx.load(str(context.fp32)), dataset, subset_size=len(items))
         target = context.folder / f"{name}.onnx"
         onnx.save(model, str(target))
         return context.onnx_runner(target, {"graph_level": "all"}), target

@@ -108,6 +108,18 @@ def _column(values: Any, dtype: Any, name: str) -> np.ndarray:
         raise ValueError(f"column '{name}' cannot be read as {np.dtype(dtype).name} for the ONNX graph: {error}") from None
 
 
+def _matrix(frame: pd.DataFrame, feed: Feed) -> np.ndarray:
+    """The ``[N, k]`` input ``feed`` from its columns: one conversion when they are all numbers, else column by
+    column, where :func:`_column` names the one it cannot read."""
+    wanted = list(feed.columns)
+    block = frame if frame.columns.tolist() == wanted else frame[wanted]  # as the package's feature frame is
+    if np.dtype(feed.dtype).kind == "f":
+        values = block.to_numpy()  # object when a column is text, nullable or of mixed kinds
+        if values.dtype.kind in "fiub":
+            return values.astype(feed.dtype, copy=False)
+    return np.column_stack([_column(block[name], feed.dtype, name) for name in wanted])
+
+
 def _session_options(session: dict[str, Any] | None, where: str) -> Any:
     """onnxruntime options from a package's ``onnx.json`` ``session`` entry (written by ``tidal optimize``):
     ``graph_level`` (disabled, basic, extended, all), ``threads`` (intra-op, 1-1024), ``arena`` (bool)."""
@@ -145,7 +157,6 @@ class OnnxModel:
         except Exception as error:  # onnxruntime's own exceptions: the file is not a graph it can run
             raise TidalError(f"{where} cannot be loaded by onnxruntime: {error}") from None
         self.features = list(features)
-        self.columns = pd.Index(self.features)
         self.feeds = plan_feeds(self.session.get_inputs(), self.features, where)
         names = [item.name for item in self.session.get_outputs()]
         for given in (label_output, proba_output):
@@ -155,14 +166,10 @@ class OnnxModel:
         self.proba_output = proba_output or (names[1] if len(names) > 1 else None)
 
     def _inputs(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        only = self.feeds[0]
-        if len(self.feeds) == 1 and only.rank == 2 and np.dtype(only.dtype).kind == "f":
-            # one matrix of numeric features (tidal optimize's graphs): one conversion, and no per-column pandas
-            # lookups, which cost a small graph ten times its own run
-            block = frame if frame.columns.equals(self.columns) else frame[list(only.columns)]
-            values = block.to_numpy()  # object when a column is text, nullable or mixed: the checks below name it
-            if values.dtype.kind in "fiub":
-                return {only.input: values.astype(only.dtype, copy=False)}
+        if len(self.feeds) == 1 and self.feeds[0].rank == 2:
+            # one matrix of the features (tidal optimize's graphs): no per-column pandas lookups, which cost a small
+            # graph ten times its own run
+            return {self.feeds[0].input: _matrix(frame, self.feeds[0])}
         fed: dict[str, np.ndarray] = {}
         # one graph input per numeric column (how skl2onnx and the torch exporter write tabular graphs): convert
         # those columns in one step per dtype, not one pandas lookup and cast per column (20x the graph's own time)
@@ -186,12 +193,7 @@ class OnnxModel:
             if feed.rank == 1:
                 fed[feed.input] = _column(frame[feed.columns[0]], feed.dtype, feed.columns[0])
             else:
-                wanted = list(feed.columns)
-                block = frame if frame.columns.tolist() == wanted else frame[wanted]  # as the package's feature frame is
-                if np.dtype(feed.dtype).kind == "f" and all(dtype.kind in "fiub" for dtype in block.dtypes):
-                    fed[feed.input] = block.to_numpy(dtype=feed.dtype)  # one conversion for the whole matrix
-                else:
-                    fed[feed.input] = np.column_stack([_column(frame[name], feed.dtype, name) for name in feed.columns])
+                fed[feed.input] = _matrix(frame, feed)
         return fed
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
