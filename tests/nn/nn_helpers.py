@@ -32,6 +32,19 @@ def spec_of(data: dict[str, Any]):
     return NetworkSpec.from_dict(data)
 
 
+def sized(path: Path, shape: list[Any], **fc: Any):
+    """The example network at ``path`` with its input's shape set to ``shape`` and its ``fc`` layer's params
+    updated with ``fc`` (ResNet-18 on 32x32 images with 10 classes, say)."""
+    from tidal.nn import load_network, parse_network
+
+    data = load_network(path).to_dict()
+    data["inputs"][next(iter(data["inputs"]))]["shape"] = shape
+    for layer in data["layers"]:
+        if layer["id"] == "fc":
+            layer["params"].update(fc)
+    return parse_network(yaml.safe_dump(data), base_dir=path.parent)
+
+
 def write(folder: Path, name: str, data: dict[str, Any]) -> Path:
     path = folder / name
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from nn_helpers import EXAMPLES, network, spec_of
+from nn_helpers import EXAMPLES, network, sized, spec_of
 
 import tidal.nn as tnn
 from tidal.core._errors import TidalError
@@ -27,10 +27,10 @@ def _readers_zeroed(model, kept, torch):
     for layer, indices in kept.items():
         group = plan[layer]
         assert isinstance(group, Group)
+        gone = np.setdiff1d(np.arange(group.channels), indices)
         for consumer, block in group.consumers.items():
-            removed = torch.ones(state[f"{consumer}.weight"].shape[1], dtype=torch.bool)
-            removed[(np.asarray(indices)[:, None] * block + np.arange(block)[None, :]).reshape(-1)] = False
-            state[f"{consumer}.weight"][:, removed] = 0
+            columns = (group.offsets.get(consumer, 0) + gone)[:, None] * block + np.arange(block)[None, :]
+            state[f"{consumer}.weight"][:, torch.as_tensor(columns.reshape(-1), dtype=torch.long)] = 0
     module = tnn.build_module(model.spec)
     module.load_state_dict(state)
     return module.eval()
@@ -108,6 +108,89 @@ def test_layers_joined_by_a_residual_add_are_one_group_that_keeps_the_same_chann
         expected = _output(_readers_zeroed(model, kept, torch), images)
         produced = _output(pruned.module(), images)
     assert produced.shape == (5, 10) and torch.allclose(produced, expected, atol=1e-5), (produced - expected).abs().max()
+
+
+def test_resnet18s_blocks_under_modules_are_written_out_and_pruned_stage_by_stage(torch):
+    model = tnn.network_package(sized(EXAMPLES / "resnet18.yaml", ["batch", 3, 32, 32], out_features=10), seed=2).model
+    plan = tnn.pruning_plan(model.spec)
+    stage1 = plan["conv1"]  # the stem and both blocks' last convs of the first stage are added together
+    assert isinstance(stage1, Group) and stage1.members == ["conv1", "layer1_0__conv2", "layer1_1__conv2"]
+    assert set(stage1.consumers) == {"layer1_0__conv1", "layer1_1__conv1", "layer2_0__conv1", "layer2_0__downsample_0"}
+    stage4 = plan["layer4_1__conv2"]
+    assert stage4.members == ["layer4_0__conv2", "layer4_0__downsample_0", "layer4_1__conv2"]
+    assert set(stage4.consumers) == {"layer4_1__conv1", "fc"}
+    assert plan["layer2_0__conv1"].members == ["layer2_0__conv1"] and plan["fc"].startswith("its channels reach")
+    pruned, kept = tnn.prune_network(model, 0.5)
+    assert kept["conv1"] == kept["layer1_1__conv2"] and len(kept["conv1"]) == 32 and len(kept["layer4_1__conv2"]) == 256
+    assert pruned.state["layer1_0__conv1.weight"].shape == (32, 32, 3, 3) and pruned.state["fc.weight"].shape == (10, 256)
+    before = sum(value.numel() for key, value in model.state.items() if key.endswith("weight"))
+    after = sum(value.numel() for key, value in pruned.state.items() if key.endswith("weight"))
+    assert 0.2 < after / before < 0.3  # half the channels in and out: about a quarter of the weights
+    images = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        expected = _output(_readers_zeroed(tnn.inline_network(model), kept, torch), images)
+        produced = _output(pruned.module(), images)
+    assert torch.allclose(produced, expected, atol=1e-4), (produced - expected).abs().max()
+
+
+def _densenet_like():
+    return spec_of(network([
+        {"id": "a", "kind": "conv2d", "inputs": ["x"], "params": {"out_channels": 6, "kernel_size": 3, "padding": 1}},
+        {"id": "b", "kind": "conv2d", "inputs": ["x"], "params": {"out_channels": 4, "kernel_size": 1}},
+        {"id": "b_relu", "kind": "relu", "inputs": ["b"]},
+        {"id": "cat", "kind": "concat", "inputs": ["a", "b_relu"], "params": {"dim": 1}},
+        {"id": "bn", "kind": "batchnorm2d", "inputs": ["cat"]},
+        {"id": "act", "kind": "relu", "inputs": ["bn"]},
+        {"id": "c", "kind": "conv2d", "inputs": ["act"], "params": {"out_channels": 6, "kernel_size": 3, "padding": 1}},
+        {"id": "cat2", "kind": "concat", "inputs": ["x", "c"], "params": {"dim": -3}},
+        {"id": "pool", "kind": "adaptive_avgpool2d", "inputs": ["cat2"], "params": {"output_size": 2}},
+        {"id": "flat", "kind": "flatten", "inputs": ["pool"]},
+        {"id": "fc", "kind": "linear", "inputs": ["flat"], "params": {"out_features": 5}}],
+        inputs={"x": {"shape": ["batch", 3, 8, 8]}}))
+
+
+def test_channels_joined_by_a_concat_are_cut_at_their_offset_through_norms_flatten_and_readers(torch):
+    spec = _densenet_like()
+    plan = tnn.pruning_plan(spec)
+    assert plan["a"].consumers == {"c": 1} and plan["a"].offsets == {} and plan["a"].passes == ["cat", "bn", "act"]
+    assert plan["b"].consumers == {"c": 1} and plan["b"].offsets == {"bn": 6, "act": 6, "c": 6}
+    assert plan["c"].consumers == {"fc": 4} and plan["c"].offsets == {"pool": 3, "flat": 3, "fc": 3}  # after x's 3 channels
+    module = tnn.build_module(spec)
+    with torch.no_grad():  # batch statistics of its own, so that cutting the norm's channels shows
+        module.bn.running_mean.uniform_(-1, 1, generator=torch.Generator().manual_seed(0))
+        module.bn.running_var.uniform_(0.5, 2, generator=torch.Generator().manual_seed(1))
+    model = tnn.NetworkModel(spec, {key: value.clone() for key, value in module.state_dict().items()}, "x",
+                             (3, 8, 8), "y")
+    pruned, kept = tnn.prune_network(model, 0.5)
+    assert [len(kept[name]) for name in ("a", "b", "c")] == [3, 2, 3]
+    assert pruned.state["bn.running_mean"].shape == (5,) and pruned.state["c.weight"].shape == (3, 5, 3, 3)
+    assert pruned.state["fc.weight"].shape == (5, (3 + 3) * 4)
+    assert torch.equal(pruned.state["bn.running_mean"][3:], model.state["bn.running_mean"][6:][kept["b"]])
+    images = torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected = _output(_readers_zeroed(model, kept, torch), images)
+        produced = _output(pruned.module(), images)
+    assert torch.allclose(produced, expected, atol=1e-5), (produced - expected).abs().max()
+
+
+def test_a_concat_off_the_channels_twice_the_same_tensor_or_an_add_after_it_is_refused_with_the_reason():
+    conv = {"kind": "conv2d", "inputs": ["x"], "params": {"out_channels": 4, "kernel_size": 1}}
+    head = {"id": "head", "kind": "conv2d", "params": {"out_channels": 2, "kernel_size": 1}}
+    image = {"x": {"shape": ["batch", 4, 4, 4]}}
+    on_width = tnn.pruning_plan(spec_of(network([{"id": "a", **conv}, {"id": "cat", "kind": "concat",
+                                                 "inputs": ["a", "a"], "params": {"dim": 3}},
+                                                 {**head, "inputs": ["cat"]}], inputs=image)))
+    assert on_width["a"] == "its channels reach 'cat' (concat), which joins on dim 3, not the channels (dim 1)"
+    twice = tnn.pruning_plan(spec_of(network([{"id": "a", **conv}, {"id": "cat", "kind": "concat",
+                                              "inputs": ["a", "a"], "params": {"dim": 1}},
+                                              {**head, "inputs": ["cat"]}], inputs=image)))
+    assert twice["a"] == "its channels reach 'cat' (concat) 2 times"
+    added = tnn.pruning_plan(spec_of(network([
+        {"id": "a", **conv}, {"id": "b", **conv}, {"id": "cat", "kind": "concat", "inputs": ["a", "b"], "params": {"dim": 1}},
+        {"id": "wide", "kind": "conv2d", "inputs": ["x"], "params": {"out_channels": 8, "kernel_size": 1}},
+        {"id": "sum", "kind": "add", "inputs": ["cat", "wide"]}, {**head, "inputs": ["sum"]}], inputs=image)))
+    assert added["a"] == "its channels reach 'sum' (add) after a concat, which pruning does not follow"
+    assert added["wide"].startswith("its channels are added in 'sum' to those of 'cat' (concat)")
 
 
 def test_a_residual_add_to_the_network_input_or_an_unprunable_layer_is_refused_with_the_reason():

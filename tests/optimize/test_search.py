@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from dataclasses import fields
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -15,6 +16,8 @@ from tidal.models import ModelPackage, load_model
 from tidal.optimize import Variant, optimize_model, report_headline
 from tidal.optimize._measure import OnnxRunner
 from tidal.optimize._output import report_digest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class SlowedPackage(ModelPackage):
@@ -113,6 +116,31 @@ def test_the_cnn_is_pruned_fine_tuned_and_measured_as_a_smaller_graph(cnn_result
     assert skipped["pruning fc2"] == "its channels reach the network output through 'fc2'"
     if pruned.loss is not None and pruned.loss <= cnn_result.report["allowed_loss"]:
         assert "pruned-50-t1" in names  # within the bound: its thread counts are measured too
+
+
+def test_a_network_of_blocks_under_modules_and_in_files_is_pruned_block_by_block(digits, digits_validation, tmp_path):
+    import yaml
+
+    import tidal.nn as tnn
+    from tidal.optimize._prune_variants import pruning_variants
+    from tidal.optimize._variants import Context
+
+    folder = ROOT / "examples" / "nn"
+    data = tnn.load_network(folder / "nested.yaml").to_dict()
+    data["inputs"]["image"]["shape"] = ["batch", 1, 8, 8]
+    spec = tnn.parse_network(yaml.safe_dump(data), base_dir=folder)
+    train = digits.iloc[:300]
+    package = tnn.train_network(spec, train, label="target",
+                                settings=tnn.TrainSettings(epochs=1, threads=1, lr=0.003, seed=0)).package
+    variants, skipped = pruning_variants(package, train, "target", ratios=(0.5,), epochs=1)
+    assert {item.name: item.reason for item in skipped} == {
+        "pruning head__fc": "its channels reach the network output through 'head__fc'"}
+    runner, path = variants[0].make(Context(package, None, digits_validation, tmp_path, False, 1))
+    assert variants[0].settings["channels"] == {"stem": "4 of 8", "block1__conv2": "4 of 8", "block2__conv2": "4 of 8",
+                                                "block1__conv1": "4 of 8", "block2__conv1": "4 of 8"}
+    labels, probabilities = runner.answer(digits_validation)
+    assert path is not None and path.exists() and len(labels) == len(digits_validation)
+    assert probabilities is not None and probabilities.shape == (len(digits_validation), 10)
 
 
 def test_pruning_says_what_it_needs_when_it_cannot_run(digits_cnn, lightgbm_package):

@@ -38,6 +38,8 @@ _EXPORTS = {
     "build_module": "tidal.nn._build",
     "from_module": "tidal.nn._import",
     "infer_shapes": "tidal.nn._infer",
+    "inline_modules": "tidal.nn._inline",
+    "inline_network": "tidal.nn._inline",
     "load_network": "tidal.nn._spec",
     "network_package": "tidal.nn._packages",
     "parse_network": "tidal.nn._spec",
@@ -56,6 +58,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from tidal.nn._codegen import to_source
     from tidal.nn._import import from_module
     from tidal.nn._infer import LayerShapes, NetworkShapes, infer_shapes, validate_network
+    from tidal.nn._inline import inline_modules, inline_network
     from tidal.nn._issues import LayerIssue, NetworkError
     from tidal.nn._kind import LayerKind, TensorType
     from tidal.nn._kinds import KINDS
@@ -95,6 +98,8 @@ __all__ = [
     "build_module",
     "from_module",
     "infer_shapes",
+    "inline_modules",
+    "inline_network",
     "load_network",
     "network_package",
     "parse_network",

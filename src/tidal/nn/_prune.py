@@ -21,9 +21,18 @@ importance), every member is cut alike, and the sum's readers are followed like 
 group whose add also takes the network input, a grouped convolution or any other layer is not
 pruned, and the plan names it.
 
-A layer whose channels reach anything else (a network output, a ``concat``, attention, reshapes, a
-sub-network) is not pruned; :func:`prunable_layers` says which layers can be and
-:func:`pruning_plan` says why each other one cannot.
+A ``concat`` on the channel dim places a layer's channels at an offset among the concatenated
+ones: the concat and the channel-wise layers after it (a DenseNet's batch normalization) pass them
+on at that offset, and the readers of the concatenated tensor lose only the columns of the removed
+channels. Several groups may feed one concat, each cut on its own; a residual ``add`` after a
+concat is not followed.
+
+A layer whose channels reach anything else (a network output, attention, reshapes) is not pruned; :func:`prunable_layers` says which layers can be and :func:`pruning_plan` says why each
+other one cannot.
+
+Sub-networks (``module`` layers, as ResNet-18's blocks) are written out first
+(:func:`tidal.nn.inline_modules`): the plan and the pruned network then name their layers
+``block__layer`` (``layer1_0__conv1``), and each block gets widths of its own.
 
 Which channels go: those with the smallest L1 norm of their weights (Li et al., 2017), a plain and
 data-free rule; the network is then fine-tuned (``train_network`` on the pruned package) to win
@@ -40,6 +49,7 @@ import numpy as np
 
 from tidal.core._errors import TidalError
 from tidal.nn._infer import NetworkShapes, infer_shapes
+from tidal.nn._inline import has_modules, inline_modules, inline_network
 from tidal.nn._network_model import NetworkModel
 from tidal.nn._spec import NetworkSpec
 
@@ -71,6 +81,9 @@ class Group:
     members: list[str] = field(default_factory=list)
     #: the residual adds that tie the members' channels
     adds: list[str] = field(default_factory=list)
+    #: layer id (a pass or a consumer) -> where the group's channels start among its input channels, when a
+    #: ``concat`` put them after others (absent: 0)
+    offsets: dict[str, int] = field(default_factory=dict)
 
 
 def _readers(spec: NetworkSpec) -> dict[str, list[str]]:
@@ -121,21 +134,34 @@ def _group(layer_id: str, spec: NetworkSpec, shapes: NetworkShapes, readers: dic
     rank = _rank(shapes, layer_id)
     group = Group(layer_id, channels, members=[layer_id])
     seen = {layer_id}
-    pending = [layer_id]
+    #: (layer, offset of the group's channels in its output, whether a concat was passed)
+    pending: list[tuple[str, int, bool]] = [(layer_id, 0, False)]
     while pending:
-        current = pending.pop()
+        current, offset, concatenated = pending.pop()
         if current in outputs:
             return f"its channels reach the network output through '{current}'"
         for reader in readers.get(current, []):
+            reader_kind = layers[reader].kind
+            if reader_kind == "concat":
+                placed = _concat_offset(current, reader, shapes, rank)
+                if isinstance(placed, str):
+                    return placed
+                if reader in seen:
+                    return f"its channels reach '{reader}' (concat) twice"
+                seen.add(reader)
+                group.passes.append(reader)
+                pending.append((reader, offset + placed, True))
+                continue
             if reader in seen:
                 continue
-            reader_kind = layers[reader].kind
+            if offset:
+                group.offsets[reader] = offset
             if reader_kind in CHANNEL_WISE and len(layers[reader].inputs) == 1:
                 if reader_kind not in NORMS and _rank(shapes, reader) != rank:
                     return f"'{reader}' ({reader_kind}) changes the tensor's rank"
                 seen.add(reader)
                 group.passes.append(reader)
-                pending.append(reader)
+                pending.append((reader, offset, concatenated))
             elif reader_kind in PRODUCERS and len(layers[reader].inputs) == 1:
                 if reader_kind == "linear" and _rank(shapes, reader) != 2:
                     return f"'{reader}' (linear) reads the channels as the last of more dims"
@@ -147,17 +173,21 @@ def _group(layer_id: str, spec: NetworkSpec, shapes: NetworkShapes, readers: dic
                 if isinstance(found, str):
                     return found
                 group.consumers[found[0]] = found[1]
+                if offset:
+                    group.offsets[found[0]] = offset
                 group.passes.extend(found[2])
                 seen.update(found[2])
+            elif reader_kind == "add" and concatenated:
+                return f"its channels reach '{reader}' (add) after a concat, which pruning does not follow"
             elif reader_kind == "add" and _rank(shapes, reader) == rank:
                 joined = _join_add(reader, shapes, group, seen)
                 if joined:
                     return joined
-                pending.append(reader)
+                pending.append((reader, 0, False))
                 for member in group.members:  # a member's output may have readers of its own besides the add
                     if member not in seen:
                         seen.add(member)
-                        pending.append(member)
+                        pending.append((member, 0, False))
             else:
                 return f"its channels reach '{reader}' ({reader_kind}), which pruning does not follow"
     if not group.consumers:
@@ -165,6 +195,24 @@ def _group(layer_id: str, spec: NetworkSpec, shapes: NetworkShapes, readers: dic
     group.members.sort(key=[layer.id for layer in spec.layers].index)
     group.layer = group.members[0]
     return group
+
+
+def _concat_offset(source: str, concat: str, shapes: NetworkShapes, rank: int | None) -> int | str:
+    """Where ``source``'s channels start in the output of ``concat``, or why pruning does not follow it."""
+    inputs = shapes.layers[concat].inputs
+    dim = int(shapes.layers[concat].params.get("dim", 0))
+    if rank is None or dim % rank != 1:
+        return f"its channels reach '{concat}' (concat), which joins on dim {dim}, not the channels (dim 1)"
+    places = [index for index, item in enumerate(inputs) if _source(item) == source]
+    if len(places) != 1:
+        return f"its channels reach '{concat}' (concat) {len(places)} times"
+    offset = 0
+    for item in inputs[:places[0]]:
+        size = item[2].shape[1]
+        if not isinstance(size, int):
+            return f"'{concat}' (concat) joins '{_source(item)}' of unknown channels before it"
+        offset += size
+    return offset
 
 
 def _source(incoming: tuple[str, str, Any]) -> str:
@@ -230,7 +278,10 @@ def _through_flatten(flatten: str, layers: dict[str, Any], readers: dict[str, li
 
 
 def pruning_plan(spec: NetworkSpec) -> dict[str, Group | str]:
-    """Every convolution and linear layer of the top-level graph: its :class:`Group`, or why it is not prunable."""
+    """Every convolution and linear layer: its :class:`Group`, or why it is not prunable. Layers inside
+    sub-networks are named as written out (``layer1_0__conv1``)."""
+    if has_modules(spec):
+        spec = inline_modules(spec)[0]
     shapes = infer_shapes(spec)
     shapes.raise_for_issues()
     readers = _readers(spec)
@@ -262,10 +313,12 @@ def prune_network(model: NetworkModel, ratio: float, layers: list[str] | None = 
     removed, and the channels kept per pruned layer.
 
     The result has a new spec (the pruned layers' widths, and any widths the spec states for the layers
-    that read them, changed) and sliced weights; its head, classes and column scaling are the model's.
+    that read them, changed; sub-networks written out) and sliced weights; its head, classes and column
+    scaling are the model's.
     """
     if not 0 < ratio < 1:
         raise TidalError(f"pruning ratio must be above 0 and below 1 (the share of channels removed), got {ratio}")
+    model = inline_network(model)
     plan = pruning_plan(model.spec)
     chosen = list(layers) if layers is not None else [name for name, group in plan.items() if isinstance(group, Group)]
     problems = []
@@ -288,15 +341,20 @@ def prune_network(model: NetworkModel, ratio: float, layers: list[str] | None = 
         if all(group.members != other.members for other in groups):
             groups.append(group)
     kept: dict[str, list[int]] = {}
-    # input-side indices per consumer: several groups never share a consumer (each consumer has one input)
-    inputs: dict[str, np.ndarray] = {}
+    # what each consumer and each norm loses, on its input side: after a concat, several groups share them
+    removed_inputs: dict[str, set[int]] = {}
+    removed_norms: dict[str, set[int]] = {}
     for group in groups:
         weights = [state[f"{member}.weight"].numpy() for member in group.members]
         indices = _kept(weights, kept_count(group.channels, ratio))
         for member in group.members:
             kept[member] = indices.tolist()
+        gone = np.setdiff1d(np.arange(group.channels), indices)
         for consumer, block in group.consumers.items():
-            inputs[consumer] = (indices[:, None] * block + np.arange(block)[None, :]).reshape(-1)
+            columns = (group.offsets.get(consumer, 0) + gone)[:, None] * block + np.arange(block)[None, :]
+            removed_inputs.setdefault(consumer, set()).update(columns.reshape(-1).tolist())
+        for passed in group.passes:
+            removed_norms.setdefault(passed, set()).update((group.offsets.get(passed, 0) + gone).tolist())
     spec = model.spec.model_copy(deep=True)
     by_id = {layer.id: layer for layer in spec.layers}
     for group in groups:
@@ -305,19 +363,29 @@ def prune_network(model: NetworkModel, ratio: float, layers: list[str] | None = 
             _slice(state, member, indices, axis=0)
             layer = by_id[member]
             layer.params["out_features" if layer.kind == "linear" else "out_channels"] = len(indices)
-        for passed in group.passes:
-            if by_id[passed].kind in NORMS:
-                for name in ("weight", "bias", "running_mean", "running_var"):
-                    if f"{passed}.{name}" in state:
-                        state[f"{passed}.{name}"] = state[f"{passed}.{name}"].index_select(0, _index(indices)).clone()
-                if "num_features" in by_id[passed].params:
-                    by_id[passed].params["num_features"] = len(indices)
-    for consumer, indices in inputs.items():
-        state[f"{consumer}.weight"] = state[f"{consumer}.weight"].index_select(1, _index(indices)).clone()
+    for passed, gone_channels in removed_norms.items():
+        if by_id[passed].kind not in NORMS:
+            continue
+        held = [state[f"{passed}.{name}"] for name in ("running_mean", "weight") if f"{passed}.{name}" in state]
+        if not held:  # no per-channel state: only the width the spec states, if any, changes
+            if "num_features" in by_id[passed].params:
+                by_id[passed].params["num_features"] -= len(gone_channels)
+            continue
+        width = int(held[0].shape[0])
+        keep = _index(np.setdiff1d(np.arange(width), sorted(gone_channels)))
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            if f"{passed}.{name}" in state:
+                state[f"{passed}.{name}"] = state[f"{passed}.{name}"].index_select(0, keep).clone()
+        if "num_features" in by_id[passed].params:
+            by_id[passed].params["num_features"] = len(keep)
+    for consumer, gone_columns in removed_inputs.items():
+        weight = state[f"{consumer}.weight"]
+        keep = _index(np.setdiff1d(np.arange(weight.shape[1]), sorted(gone_columns)))
+        state[f"{consumer}.weight"] = weight.index_select(1, keep).clone()
         layer = by_id[consumer]
         key = "in_features" if layer.kind == "linear" else "in_channels"
         if key in layer.params:
-            layer.params[key] = len(indices)
+            layer.params[key] = len(keep)
     infer_shapes(spec).raise_for_issues()
     pruned = replace(model, spec=spec, state=state, checkpoints={})
     pruned.forget_module()

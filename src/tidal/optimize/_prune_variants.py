@@ -107,10 +107,12 @@ def _variant(package: Any, rows: pd.DataFrame, label: str, ratio: float, epochs:
     def make(context: Context) -> tuple[Runner, Path | None]:
         from tidal.models import export_model
         from tidal.nn import train_network
+        from tidal.nn._inline import inline_network
         from tidal.nn._prune import prune_network
 
         pruned, kept = prune_network(package.model, ratio)
-        settings["channels"] = {layer: f"{len(indices)} of {_width(package.model, layer)}" for layer, indices in kept.items()}
+        written = inline_network(package.model)  # layers inside sub-networks are named as the pruned network names them
+        settings["channels"] = {layer: f"{len(indices)} of {_width(written, layer)}" for layer, indices in kept.items()}
         variant.note = "channels kept: " + ", ".join(f"{layer} {count}" for layer, count in settings["channels"].items())
         smaller = copy.copy(package)
         smaller.model = pruned
