@@ -234,8 +234,12 @@ class OpenVinoGraphRunner(OnnxRunner):
         return prediction, probabilities
 
 
-#: metrics NNCF's accuracy control can use: computable on any subset of rows, and per row
+#: metrics NNCF's accuracy control uses as they are: computable on any subset of rows, and per row
 SUBSET_METRICS = ("accuracy", "log_loss", "rmse")
+#: metrics defined only on many rows (AUC needs both classes, R² a spread of values): NNCF's accuracy control
+#: judges the drop with them on all the validation rows it holds, and ranks rows and layers by the per-row figure
+#: of the metric named here (the log-probability of the true class; the negative squared error)
+WHOLE_SET_METRICS = {"auc": "log_loss", "r2": "rmse"}
 
 
 def _row_values(metric: str, truth: np.ndarray, prediction: np.ndarray, probabilities: np.ndarray | None,
@@ -254,14 +258,15 @@ def graph_variants(context: Context, metric: str | None = None, truth: np.ndarra
                    allowed: float | None = None) -> list[Variant]:
     """OpenVINO FP32 (measured, not packaged) and NNCF's INT8 of the ONNX graph (a QDQ graph that onnxruntime
     runs: packaged when it wins) for the float32 graph of a model that is not a sentence encoder. With a
-    ``metric`` NNCF can compute on subsets of rows (:data:`SUBSET_METRICS`), the INT8 is accuracy-controlled:
-    NNCF keeps layers in float32 until the metric drops at most ``allowed`` on up to 300 validation rows."""
+    ``metric`` (:data:`SUBSET_METRICS`, :data:`WHOLE_SET_METRICS`), the INT8 is accuracy-controlled: NNCF keeps
+    layers in float32 until the metric drops at most ``allowed`` on up to 300 validation rows."""
     from tidal.optimize._data import score
 
     unpacked = "run by OpenVINO's runtime: measured for the report; the packaged flavors run ONNX in onnxruntime"
-    controlled = metric in SUBSET_METRICS and truth is not None and allowed is not None
+    controlled = (metric in SUBSET_METRICS or metric in WHOLE_SET_METRICS) and truth is not None and allowed is not None
     name = "nncf-int8-onnx-ac" if controlled else "nncf-int8-onnx"
-    sign = 1.0 if metric == "accuracy" else -1.0  # NNCF's metric rises with quality
+    sign = -1.0 if metric in ("log_loss", "rmse") else 1.0  # NNCF's metric rises with quality
+    per_row = WHOLE_SET_METRICS.get(metric or "", metric or "")
 
     def openvino_fp32(context: Context) -> tuple[Runner, Path | None]:
         assert context.fp32 is not None
@@ -291,14 +296,20 @@ def graph_variants(context: Context, metric: str | None = None, truth: np.ndarra
             probabilities = (np.vstack([np.asarray(answer[1], dtype=np.float64) for answer in answers])
                              if feeder.proba_output else None)
             rows_truth = truth[[row for _, row in found]]
-            value = score(metric, rows_truth, prediction, probabilities, context.package.classes)
-            return sign * value, _row_values(metric, rows_truth, prediction, probabilities, context.package.classes)
+            rows = _row_values(per_row, rows_truth, prediction, probabilities, context.package.classes)
+            if metric in WHOLE_SET_METRICS and len(found) < len(items):
+                return float(np.mean(rows)), rows  # one row, or a subset NNCF ranks on: the per-row figure's mean
+            return sign * score(metric, rows_truth, prediction, probabilities, context.package.classes), rows
 
         with _silenced():
             if controlled:
+                from nncf.quantization.advanced_parameters import AdvancedAccuracyRestorerParameters
+
                 model = nncf.quantize_with_accuracy_control(
                     onnx.load(str(context.fp32)), dataset, dataset, validate, max_drop=allowed,
-                    drop_type=nncf.DropType.ABSOLUTE, subset_size=len(items))
+                    drop_type=nncf.DropType.ABSOLUTE, subset_size=len(items),
+                    advanced_accuracy_restorer_parameters=AdvancedAccuracyRestorerParameters(
+                        ranking_subset_size=len(items)))
             else:
                 model = nncf.quantize(onnx.load(str(context.fp32)), dataset, subset_size=len(items))
         target = context.folder / f"{name}.onnx"
@@ -310,10 +321,12 @@ def graph_variants(context: Context, metric: str | None = None, truth: np.ndarra
                     "recipe": "NNCF's default preset, QDQ, accuracy control"}
         note = (f"NNCF's accuracy control: layers back to float32 until {metric} drops at most {allowed:.4g} on up to "
                 "300 validation rows; the QDQ graph runs in onnxruntime")
+        if metric in WHOLE_SET_METRICS:
+            note += (f" ({metric} is judged on all those rows; rows and layers are ranked by the per-row "
+                     f"{'log-probability of the true class' if metric == 'auc' else 'squared error'})")
     else:
         settings = {"quantization": "nncf", "recipe": "NNCF's default preset, QDQ"}
-        why = (f"{metric} cannot be computed on every subset of rows, which NNCF's accuracy control needs"
-               if metric else "no metric was given")
+        why = "no metric was given"
         note = (f"NNCF's post-training quantization of the ONNX graph, calibrated on up to 300 validation rows, "
                 f"without accuracy control ({why}); the QDQ graph runs in onnxruntime")
     return [Variant("openvino-fp32", "openvino", {"runtime": "openvino", "precision": "f32"}, openvino_fp32,
