@@ -135,8 +135,14 @@ def test_the_report_shows_mean_and_min_cosine_the_fusions_and_what_fallback_meas
     assert compiled.error is None and compiled.settings == {"compile": "eager", "dynamic": True}
     assert compiled.cosine_min > 0.99999 and compiled.verdict.startswith("not packaged")
     assert fallback or "fallback" in skipped
-    if fallback:
-        assert facts["layer_costs"] and all(item["settings"]["exclude"] for item in fallback)
+    dynamic = [item for item in fallback if not item["name"].startswith("int8-static")]
+    if dynamic:
+        assert facts["layer_costs"] and all(item["settings"]["exclude"] for item in dynamic)
+    static = [item for item in fallback if item["name"].startswith("int8-static")]
+    assert static or "static fallback" in skipped  # measured, or the reason it was not
+    if static:
+        assert facts["static_layer_costs"] and all(item["settings"]["exclude"] and item["settings"]["calibration"]
+                                                   for item in static)
     from rich.console import Console
 
     from tidal.optimize import report_table
@@ -204,6 +210,26 @@ def test_a_validation_table_without_the_text_or_with_other_columns_is_refused_na
         optimize_model(probe, pd.DataFrame({"text": [1, 2], "label": ["pos", "neg"]}), label="label")
     with pytest.raises(OptimizeRefused, match="cosine bound's min must be a number from -1 to 1"):
         optimize_model(probe, VALIDATION, label="label", cosine_min=3)
+
+
+def test_static_costs_fix_each_layers_input_range_ahead_as_calibration_does(probe):
+    import torch
+
+    from tidal.optimize._encoder import EagerRunner, embed_all, encoder_parts_of
+    from tidal.optimize._encoder_graphs import input_ranges, linear_costs
+
+    parts = replace(encoder_parts_of(probe), batch_size=2)  # four batches: each call's own range is narrower
+    texts = list(VALIDATION["text"])
+    ranges = input_ranges(parts, texts)
+    linears = [name for name, layer in parts.module.named_modules() if isinstance(layer, torch.nn.Linear)]
+    assert sorted(ranges) == sorted(linears) and all(low < high for low, high in ranges.values())
+    reference = embed_all(EagerRunner(parts), texts, parts.batch_size)
+    static = dict(linear_costs(parts, texts, reference, BOUND, per_channel=True, reduce_range=True, static=True))
+    dynamic = dict(linear_costs(parts, texts, reference, BOUND, per_channel=True, reduce_range=True))
+    assert set(static) == set(dynamic) == set(linears) and all(cost >= 0 for cost in static.values())
+    # one range fixed over all the texts quantizes each call's input more coarsely than the call's own range
+    assert sum(static.values()) > sum(dynamic.values())
+    assert all("forward" not in vars(layer) for _, layer in parts.module.named_modules())  # the class's own is back
 
 
 def test_without_a_label_the_embeddings_alone_are_compared(probe, quick):

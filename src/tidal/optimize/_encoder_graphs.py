@@ -130,9 +130,11 @@ def fuse_encoder(parts: EncoderParts, source: Path, target: Path) -> dict[str, i
     return found
 
 
-def _fake_quantized(linear: Any, per_channel: bool, reduce_range: bool) -> Any:
-    """A forward for ``linear`` that quantizes its input (uint8, per tensor, from the call's range) and its
-    weight (int8, symmetric, per tensor or per output channel), as onnxruntime's dynamic INT8 does."""
+def _fake_quantized(linear: Any, per_channel: bool, reduce_range: bool,
+                    calibrated: tuple[float, float] | None = None) -> Any:
+    """A forward for ``linear`` that quantizes its input (uint8, per tensor, from the call's range, as
+    onnxruntime's dynamic INT8 does, or from the ``calibrated`` range, as its static INT8 does) and its
+    weight (int8, symmetric, per tensor or per output channel)."""
     import torch
 
     levels = 63.0 if reduce_range else 127.0
@@ -142,7 +144,9 @@ def _fake_quantized(linear: Any, per_channel: bool, reduce_range: bool) -> Any:
     weight_q = torch.round(weight / scale_w) * scale_w
 
     def forward(inputs: Any) -> Any:
-        low, high = torch.clamp(inputs.min(), max=0.0), torch.clamp(inputs.max(), min=0.0)
+        found = (inputs.min(), inputs.max()) if calibrated is None else (torch.tensor(calibrated[0]),
+                                                                          torch.tensor(calibrated[1]))
+        low, high = torch.clamp(found[0], max=0.0), torch.clamp(found[1], min=0.0)
         scale = torch.clamp((high - low) / 255.0, min=1e-12)
         zero = torch.round(-low / scale)
         quantized = (torch.clamp(torch.round(inputs / scale) + zero, 0, 255) - zero) * scale
@@ -151,9 +155,36 @@ def _fake_quantized(linear: Any, per_channel: bool, reduce_range: bool) -> Any:
     return forward
 
 
+def input_ranges(parts: EncoderParts, texts: list[str]) -> dict[str, tuple[float, float]]:
+    """Each ``Linear`` layer's smallest and largest input value over ``texts``: the ranges a MinMax
+    calibration of static INT8 gives its activations."""
+    import torch
+
+    from tidal.optimize._encoder import EagerRunner, embed_all
+
+    ranges: dict[str, tuple[float, float]] = {}
+
+    def recorder(name: str) -> Any:
+        def hook(_module: Any, inputs: tuple[Any, ...]) -> None:
+            low, high = float(inputs[0].min()), float(inputs[0].max())
+            seen = ranges.get(name, (low, high))
+            ranges[name] = (min(seen[0], low), max(seen[1], high))
+        return hook
+
+    handles = [layer.register_forward_pre_hook(recorder(name)) for name, layer in parts.module.named_modules()
+               if isinstance(layer, torch.nn.Linear)]
+    try:
+        embed_all(EagerRunner(parts), texts, parts.batch_size)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return ranges
+
+
 def linear_costs(parts: EncoderParts, texts: list[str], reference: np.ndarray, bound: CosineBound,
-                 per_channel: bool, reduce_range: bool) -> list[tuple[str, float]]:
-    """Each ``Linear`` layer of the module with its cost when it alone is quantized, costliest first.
+                 per_channel: bool, reduce_range: bool, static: bool = False) -> list[tuple[str, float]]:
+    """Each ``Linear`` layer of the module with its cost when it alone is quantized, costliest first:
+    dynamically, or with ``static`` its input's range fixed ahead (MinMax over ``texts``).
 
     The cost is the larger of the two shortfalls the bound watches, each as a share of what the bound
     allows: ``(1 - mean cosine) / (1 - bound.mean)`` and ``(1 - smallest) / (1 - bound.min)``.
@@ -164,10 +195,12 @@ def linear_costs(parts: EncoderParts, texts: list[str], reference: np.ndarray, b
     from tidal.optimize._encoder import EagerRunner, embed_all
 
     linears = [(name, layer) for name, layer in parts.module.named_modules() if isinstance(layer, torch.nn.Linear)]
+    ranges = input_ranges(parts, texts) if static else {}
     runner = EagerRunner(parts)
     costs = []
     for name, layer in linears:
-        layer.forward = _fake_quantized(layer, per_channel, reduce_range)  # type: ignore[method-assign]
+        layer.forward = _fake_quantized(layer, per_channel, reduce_range,  # type: ignore[method-assign]
+                                        ranges.get(name) if static else None)
         try:
             similarity = cosine(reference, embed_all(runner, texts, parts.batch_size))
         finally:

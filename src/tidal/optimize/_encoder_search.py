@@ -16,7 +16,9 @@ Variants, most promising first (a short budget still measures them):
 5. the plain graph at the ``basic`` and ``extended`` graph levels;
 6. **per-layer fallback** when no INT8 recipe keeps within the bound: each ``Linear``'s cost in
    cosine is measured (:func:`~tidal.optimize._encoder_graphs.linear_costs`), and the 1, 2, 4, 8, 16
-   costliest are kept in float32 in turn, until the bound is met;
+   costliest are kept in float32 in turn, until the bound is met; the same for static INT8 (each
+   layer's cost measured with its input's range fixed ahead, as calibration fixes it), unless one
+   timed call shows static INT8 already slower than a dynamic recipe within the bound;
 7. **runtime options** (intra-op threads, the arena) for the fastest-built float32 graph and the
    most accurate INT8 one within the bound;
 8. **torch-compile** when asked (``compile=True``): the module under ``torch.compile`` (inductor, dynamic
@@ -126,7 +128,7 @@ def _int8_static(name: str, settings: dict[str, Any]) -> Make:
         target = encoder.folder / f"{name}.onnx"
         quantize_static_feeds(encoder.fp32, target, batches, calibration=settings["calibration"],
                               per_channel=settings["per_channel"], reduce_range=settings["reduce_range"],
-                              op_types=settings["op_types"])
+                              op_types=settings["op_types"], exclude=settings.get("exclude", ()))
         return OnnxEncoderRunner(parts, target, _session(settings)), target
     return make
 
@@ -268,24 +270,53 @@ class _EncoderSearch(_Search):
             self.skipped.append(Skipped("onnx-fp32-fused", f"onnxruntime's BERT fusions did not apply: {_line(error)}"))
 
     def encoder_fallback(self) -> None:
-        """Keep the costliest layers of the best INT8 recipe in float32, more at each step, until the bound is met."""
+        """Keep the costliest layers of the best INT8 recipes in float32, more at each step, until the bound is
+        met: the dynamic recipe's, then the static one's where static INT8 was the faster."""
+        dynamic = [item for item in self.measurements if item.family == "int8-dynamic" and item.name in self.variants]
+        if not dynamic:
+            return
+        if any(self.within(item) for item in dynamic):
+            self.skipped.append(Skipped("fallback", "an INT8 recipe keeps within the bound already"))
+        else:
+            parent = max(dynamic, key=lambda item: (item.settings["graph"] == "fused", item.cosine_min or -1.0))
+            self._fallback_steps(parent, static=False)
+        self._static_fallback()
+
+    def _static_fallback(self) -> None:
+        static = [item for item in self.measurements if item.family == "int8-static" and item.name in self.variants]
+        if not static:
+            return
+        if any(self.within(item) for item in static):
+            self.skipped.append(Skipped("static fallback", "a static INT8 recipe keeps within the bound already"))
+            return
+        parent = max(static, key=lambda item: item.cosine_min or -1.0)
+        rivals = [item for item in self.measurements if item.family in ("int8-dynamic", "fallback")
+                  and item.name in self.call_seconds and self.within(item)]
+        if rivals:  # one timed call each at the largest batch: keeping layers in float32 only slows static INT8 down
+            rival = min(rivals, key=lambda item: self.call_seconds[item.name])
+            mine, theirs = self.call_seconds.get(parent.name, np.inf), self.call_seconds[rival.name]
+            if mine >= theirs:
+                self.skipped.append(Skipped("static fallback", (
+                    f"{parent.name} took {mine * 1000:.1f} ms a call at batch {max(self.batch_sizes)}, {rival.name} "
+                    f"(within the bound) {theirs * 1000:.1f} ms: keeping layers of the static graph in float32 "
+                    "could only make it slower")))
+                return
+        self._fallback_steps(parent, static=True)
+
+    def _fallback_steps(self, parent: Measurement, static: bool) -> None:
         from tidal.optimize._encoder_graphs import linear_costs, nodes_of_linears
 
-        quantized = [item for item in self.measurements if item.family == "int8-dynamic" and item.name in self.variants]
-        if not quantized:
-            return
-        if any(self.within(item) for item in quantized):
-            self.skipped.append(Skipped("fallback", "an INT8 recipe keeps within the bound already"))
-            return
-        parent = max(quantized, key=lambda item: (item.settings["graph"] == "fused", item.cosine_min or -1.0))
+        what = "static fallback" if static else "fallback"
         if time.monotonic() + self._timing_left() > self.deadline:
-            self.skipped.append(Skipped("fallback", "the time budget was spent before the layers were measured"))
+            self.skipped.append(Skipped(what, "the time budget was spent before the layers were measured"))
             return
         assert self.base_matrix is not None
         rows = _costing_rows(self.encoder.texts)
         costs = linear_costs(self.parts, [self.encoder.texts[row] for row in rows], self.base_matrix[rows], self.cosine,
-                             per_channel=parent.settings["per_channel"], reduce_range=parent.settings["reduce_range"])
-        self.facts["layer_costs"] = [{"layer": name, "cost": round(cost, 4)} for name, cost in costs[:12]]
+                             per_channel=parent.settings["per_channel"], reduce_range=parent.settings["reduce_range"],
+                             static=static)
+        self.facts["static_layer_costs" if static else "layer_costs"] = [
+            {"layer": name, "cost": round(cost, 4)} for name, cost in costs[:12]]
         graph = self.encoder.fused if parent.settings["graph"] == "fused" else self.encoder.fp32
         assert graph is not None
         owners = nodes_of_linears(self.parts, graph)
@@ -296,8 +327,11 @@ class _EncoderSearch(_Search):
             if not nodes:
                 continue
             note = f"keeps the {count} costliest layer(s) in float32 ({', '.join(names[:4])}{' ...' if count > 4 else ''})"
-            measured = self.build(int8_variant(f"{parent.name}-fp32-{count}", {**base, "exclude": nodes, "kept_fp32": names},
-                                               family="fallback", note=note))
+            settings = {**base, "exclude": nodes, "kept_fp32": names}
+            name = f"{parent.name}-fp32-{count}"
+            variant = (Variant(name, "fallback", {**settings, "recipe": describe(settings)}, _int8_static(name, settings),
+                               note=note) if static else int8_variant(name, settings, family="fallback", note=note))
+            measured = self.build(variant)
             if measured is None or self.within(measured):
                 return
 
