@@ -115,6 +115,26 @@ def test_blocks_nested_beyond_the_limit_stop_cleanly():
     assert issues[0].layer.count("/") == 32
 
 
+def test_blocks_that_use_blocks_twice_nested_deep_are_refused_before_the_work_doubles_30_times():
+    """Each block runs the next one twice: 30 levels are 2^30 layers written out. Inferring shapes, building,
+    writing out (pruning) would each double their work per level; they stop at 20,000 layers instead."""
+    from tidal.nn import NetworkSpec, inline_modules
+
+    modules = {}
+    for depth in range(30):
+        layers = ([{"id": "a", "kind": "module", "inputs": ["x"], "params": {"network": f"b{depth + 1}"}},
+                   {"id": "b", "kind": "module", "inputs": ["a"], "params": {"network": f"b{depth + 1}"}}]
+                  if depth < 29 else [{"id": "a", "kind": "relu", "inputs": ["x"]}])
+        modules[f"b{depth}"] = {"inputs": {"x": {"shape": ["batch", 4]}}, "layers": layers, "outputs": {"y": layers[-1]["id"]}}
+    spec = NetworkSpec.from_dict(_net([{"id": "top", "kind": "module", "inputs": ["x"], "params": {"network": "b0"}}],
+                                      modules=modules))
+    issues = validate_network(spec)
+    assert [item.code for item in issues] == ["too_large"]
+    assert "more than 20,000 layers once each use of a sub-network counts its layers" in issues[0].message
+    with pytest.raises(NetworkError, match="more than 20,000 layers"):
+        inline_modules(spec)
+
+
 def test_huge_sizes_are_refused_or_computed_without_hanging():
     from tidal.nn import NetworkSpec
 

@@ -24,6 +24,9 @@ from tidal.nn._validate import Plan, Step, cyclic_blocks, plan_network
 
 Network = NetworkSpec | SubNetwork
 MAX_NESTING = 32
+#: layers a network may have with its sub-networks written out (each use of a block counts its layers again):
+#: blocks that use a block twice, nested, would otherwise double the work at every level
+MAX_WRITTEN_LAYERS = 20_000
 
 
 @dataclass
@@ -129,6 +132,7 @@ class _Engine:
         self.used: set[int] = set()
         self.cyclic: dict[int, set[str]] = {}
         self.scope_labels: dict[int, str] = {}
+        self.written = 0  # layers inferred so far, each use of a block counted
 
     def plan(self, network: Network, scope: NetworkSpec, label: str, scope_label: str) -> Plan:
         key = id(network)
@@ -211,7 +215,8 @@ class _Engine:
         result = kind.rule(ctx)
         record.params = params
         if result is None:
-            if len(self.issues) == reported and not (step.sub is not None and not self.plans[id(step.sub[0])].ok):
+            if len(self.issues) == reported and not (step.sub is not None and not self.plans[id(step.sub[0])].ok) \
+                    and self.written <= MAX_WRITTEN_LAYERS:
                 self.issues.append(issue(f"the output shape of this {kind.name} layer cannot be inferred", layer=where,
                                          code="unknown_shape", hint="check its inputs and params"))
             return
@@ -243,6 +248,13 @@ class _Engine:
             return None  # the block's own problems are reported under its name
         if depth >= MAX_NESTING:
             ctx.problem(f"sub-networks nest more than {MAX_NESTING} deep", code="too_deep")
+            return None
+        self.written += len(plan.steps)
+        if self.written > MAX_WRITTEN_LAYERS:
+            if self.written - len(plan.steps) <= MAX_WRITTEN_LAYERS:  # said once, where the count first passed it
+                ctx.problem(f"the network has more than {MAX_WRITTEN_LAYERS:,} layers once each use of a sub-network "
+                            "counts its layers (blocks using blocks several times, nested)", code="too_large",
+                            hint="use fewer nested sub-networks, or fewer uses of each")
             return None
         self.used.add(id(network))
         bindings: dict[str, Dim] = {}

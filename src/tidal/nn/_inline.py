@@ -28,6 +28,8 @@ from tidal.nn._validate import parse_ref, resolve_sub
 JOIN = "__"
 #: the longest layer id a spec takes
 MAX_ID = 100
+#: the most layers a network file holds
+MAX_LAYERS = 20_000
 
 
 def has_modules(spec: NetworkSpec) -> bool:
@@ -104,6 +106,9 @@ def inline_modules(spec: NetworkSpec) -> tuple[NetworkSpec, dict[str, str]]:
     infer_shapes(spec).raise_for_issues()
     writer = _Writer()
     outputs = writer.graph(list(spec.layers), spec.output_map, spec, "", "", {name: name for name in spec.inputs})
+    if len(writer.layers) > MAX_LAYERS:
+        raise TidalError(f"network '{spec.name}' written out has {len(writer.layers):,} layers, more than the "
+                         f"{MAX_LAYERS:,} a network file holds; it cannot be written out (or pruned)")
     data = spec.to_dict()
     data.pop("modules", None)
     data["layers"] = [layer.model_dump(mode="python", exclude_none=True, by_alias=True) for layer in writer.layers]
