@@ -21,7 +21,9 @@ def _output(module, tensor):
 
 
 def _readers_zeroed(model, kept, torch):
-    """The original network with every input column of a removed channel zeroed in the layers that read it."""
+    """The original network (its sub-networks written out) with every input column of a removed channel zeroed in
+    the layers that read it."""
+    model = tnn.inline_network(model)
     plan = tnn.pruning_plan(model.spec)
     state = {key: value.clone() for key, value in model.state.items()}
     for layer, indices in kept.items():
@@ -128,7 +130,7 @@ def test_resnet18s_blocks_under_modules_are_written_out_and_pruned_stage_by_stag
     assert 0.2 < after / before < 0.3  # half the channels in and out: about a quarter of the weights
     images = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
-        expected = _output(_readers_zeroed(tnn.inline_network(model), kept, torch), images)
+        expected = _output(_readers_zeroed(model, kept, torch), images)
         produced = _output(pruned.module(), images)
     assert torch.allclose(produced, expected, atol=1e-4), (produced - expected).abs().max()
 
@@ -191,6 +193,44 @@ def test_a_concat_off_the_channels_twice_the_same_tensor_or_an_add_after_it_is_r
         {"id": "sum", "kind": "add", "inputs": ["cat", "wide"]}, {**head, "inputs": ["sum"]}], inputs=image)))
     assert added["a"] == "its channels reach 'sum' (add) after a concat, which pruning does not follow"
     assert added["wide"].startswith("its channels are added in 'sum' to those of 'cat' (concat)")
+
+
+def test_mobilenet_v3s_depthwise_convolutions_and_squeeze_excitation_gates_are_cut_with_their_expansion(torch):
+    from tidal.components._vision_nets import architecture
+
+    spec = tnn.NetworkSpec.from_dict(architecture("mobilenet_v3_small", channels=1, height=16, width_px=16, classes=10,
+                                                  scale=0.5))
+    model = tnn.network_package(spec, seed=6).model
+    plan = tnn.pruning_plan(model.spec)
+    gated = next(group for group in plan.values() if isinstance(group, Group)
+                 and group.members[0].endswith("__expand_conv") and any(add.endswith("se_scaled") for add in group.adds))
+    block = gated.members[0].split("__")[0]
+    assert gated.members == [f"{block}__expand_conv", f"{block}__se_fc2"]  # the expansion and the gate's conv
+    assert {f"{block}__depthwise_conv", f"{block}__se_pool"} <= set(gated.passes)
+    assert set(gated.consumers) == {f"{block}__se_fc1", f"{block}__project_conv"}
+    assert plan[f"{block}__depthwise_conv"].startswith("a grouped convolution")  # cut with its input, not alone
+    pruned, kept = tnn.prune_network(model, 0.5)
+    width = len(kept[f"{block}__expand_conv"])
+    assert kept[f"{block}__se_fc2"] == kept[f"{block}__expand_conv"]
+    depthwise = pruned.spec.layer(f"{block}__depthwise_conv").params
+    assert depthwise["groups"] == depthwise["out_channels"] == width
+    assert pruned.state[f"{block}__depthwise_conv.weight"].shape[0] == width
+    images = torch.randn(3, 1, 16, 16, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        expected = _output(_readers_zeroed(model, kept, torch), images)
+        produced = _output(pruned.module(), images)
+    assert torch.allclose(produced, expected, atol=1e-5), (produced - expected).abs().max()
+
+
+def test_a_multiply_that_broadcasts_over_channels_is_not_followed():
+    plan = tnn.pruning_plan(spec_of(network([
+        {"id": "features", "kind": "conv2d", "inputs": ["x"], "params": {"out_channels": 4, "kernel_size": 1}},
+        {"id": "attention", "kind": "conv2d", "inputs": ["x"], "params": {"out_channels": 1, "kernel_size": 1}},
+        {"id": "weighted", "kind": "multiply", "inputs": ["features", "attention"]},
+        {"id": "head", "kind": "conv2d", "inputs": ["weighted"], "params": {"out_channels": 2, "kernel_size": 1}}],
+        inputs={"x": {"shape": ["batch", 3, 4, 4]}})))
+    assert plan["features"] == ("'weighted' (multiply) joins inputs of 1 and 4 channels (broadcast over channels), which "
+                                "pruning does not follow")
 
 
 def test_a_residual_add_to_the_network_input_or_an_unprunable_layer_is_refused_with_the_reason():

@@ -8,7 +8,8 @@ so the groups are read off the spec:
 * a **prunable** layer is a ``conv1d`` or ``conv2d`` (``groups: 1``) or a ``linear`` on a
   ``[batch, features]`` tensor;
 * its output may pass, unchanged in channel order, through **channel-wise** layers (activations,
-  dropout, pooling, batch normalization, whose own per-channel parameters are cut to match);
+  dropout, pooling, batch normalization, and depthwise convolutions, whose own per-channel
+  parameters are cut to match);
 * and must end in **consumers** that take it as input channels: a convolution (``groups: 1``), a
   linear layer on ``[batch, features]``, or a ``flatten`` of ``[batch, channels, ...]`` followed by
   element-wise layers and one linear layer (each channel is then a block of its input features).
@@ -18,8 +19,10 @@ channel *c* of each input, so every prunable layer behind an input of the add (t
 layers or other adds) must keep the same channels. Those layers are the group's **members**; the
 channels kept are chosen on the sum of the members' L1 norms (as Torch-Pruning sums a group's
 importance), every member is cut alike, and the sum's readers are followed like a producer's. A
-group whose add also takes the network input, a grouped convolution or any other layer is not
-pruned, and the plan names it.
+``multiply`` of two tensors with the same channels ties them the same way (a squeeze-and-excitation
+gate: the gate's last convolution joins the group). A group whose add also takes the network
+input, a grouped convolution or any other layer, or broadcasts over channels, is not pruned, and
+the plan names it.
 
 A ``concat`` on the channel dim places a layer's channels at an offset among the concatenated
 ones: the concat and the channel-wise layers after it (a DenseNet's batch normalization) pass them
@@ -27,7 +30,8 @@ on at that offset, and the readers of the concatenated tensor lose only the colu
 channels. Several groups may feed one concat, each cut on its own; a residual ``add`` after a
 concat is not followed.
 
-A layer whose channels reach anything else (a network output, attention, reshapes) is not pruned; :func:`prunable_layers` says which layers can be and :func:`pruning_plan` says why each
+A layer whose channels reach anything else (a network output, attention, reshapes) is not pruned;
+:func:`prunable_layers` says which layers can be and :func:`pruning_plan` says why each
 other one cannot.
 
 Sub-networks (``module`` layers, as ResNet-18's blocks) are written out first
@@ -63,6 +67,9 @@ CHANNEL_WISE = frozenset({
 ELEMENT_WISE = frozenset({"relu", "relu6", "gelu", "elu", "leaky_relu", "silu", "mish", "sigmoid", "tanh",
                           "hardswish", "hardsigmoid", "softplus", "dropout", "identity"})
 NORMS = ("batchnorm1d", "batchnorm2d")
+#: element-wise layers of two inputs that tie their channels together: a residual add, a squeeze-and-excitation
+#: gate multiplied onto its input
+JOINS = ("add", "multiply")
 
 
 @dataclass
@@ -111,6 +118,17 @@ def _producer_problem(layer_id: str, shapes: NetworkShapes) -> str:
     return ""
 
 
+def _depthwise(layer_id: str, shapes: NetworkShapes) -> bool:
+    """Whether ``layer_id`` is a depthwise convolution (one filter per channel: ``groups`` equal to its input and
+    output channels), which keeps each channel in its place like a channel-wise layer."""
+    layer = shapes.layers[layer_id]
+    if layer.kind not in ("conv1d", "conv2d") or len(layer.inputs) != 1:
+        return False
+    groups = int(layer.params.get("groups", 1))
+    source = layer.inputs[0][2].shape
+    return groups > 1 and int(layer.params.get("out_channels", 0)) == groups and len(source) > 1 and source[1] == groups
+
+
 def _width_of(layer_id: str, shapes: NetworkShapes) -> int:
     params = shapes.layers[layer_id].params
     return int(params["out_features"] if shapes.layers[layer_id].kind == "linear" else params["out_channels"])
@@ -156,7 +174,7 @@ def _group(layer_id: str, spec: NetworkSpec, shapes: NetworkShapes, readers: dic
                 continue
             if offset:
                 group.offsets[reader] = offset
-            if reader_kind in CHANNEL_WISE and len(layers[reader].inputs) == 1:
+            if (reader_kind in CHANNEL_WISE and len(layers[reader].inputs) == 1) or _depthwise(reader, shapes):
                 if reader_kind not in NORMS and _rank(shapes, reader) != rank:
                     return f"'{reader}' ({reader_kind}) changes the tensor's rank"
                 seen.add(reader)
@@ -177,9 +195,9 @@ def _group(layer_id: str, spec: NetworkSpec, shapes: NetworkShapes, readers: dic
                     group.offsets[found[0]] = offset
                 group.passes.extend(found[2])
                 seen.update(found[2])
-            elif reader_kind == "add" and concatenated:
-                return f"its channels reach '{reader}' (add) after a concat, which pruning does not follow"
-            elif reader_kind == "add" and _rank(shapes, reader) == rank:
+            elif reader_kind in JOINS and concatenated:
+                return f"its channels reach '{reader}' ({reader_kind}) after a concat, which pruning does not follow"
+            elif reader_kind in JOINS and _rank(shapes, reader) == rank:
                 joined = _join_add(reader, shapes, group, seen)
                 if joined:
                     return joined
@@ -226,6 +244,11 @@ def _join_add(add: str, shapes: NetworkShapes, group: Group, seen: set[str]) -> 
     layers = shapes.layers
     seen.add(add)
     group.adds.append(add)
+    verb = "added" if layers[add].kind == "add" else "multiplied"
+    widths = {item[2].shape[1] if len(item[2].shape) > 1 else None for item in layers[add].inputs}
+    if len(widths) != 1:
+        return (f"'{add}' ({layers[add].kind}) joins inputs of {' and '.join(sorted(map(str, widths)))} channels "
+                "(broadcast over channels), which pruning does not follow")
     behind, visited = [_source(item) for item in layers[add].inputs], set()
     while behind:
         source = behind.pop()
@@ -233,19 +256,19 @@ def _join_add(add: str, shapes: NetworkShapes, group: Group, seen: set[str]) -> 
             continue
         visited.add(source)
         if source not in layers:
-            return f"its channels are added in '{add}' to the network input '{source}', which pruning cannot cut"
+            return f"its channels are {verb} in '{add}' to the network input '{source}', which pruning cannot cut"
         kind = layers[source].kind
-        if kind in PRODUCERS and len(layers[source].inputs) == 1:
+        if _depthwise(source, shapes) or (kind in CHANNEL_WISE and len(layers[source].inputs) == 1):
+            behind.append(_source(layers[source].inputs[0]))
+        elif kind in PRODUCERS and len(layers[source].inputs) == 1:
             problem = _producer_problem(source, shapes)
             if problem:
-                return f"its channels are added in '{add}' to those of '{source}', and {problem}"
+                return f"its channels are {verb} in '{add}' to those of '{source}', and {problem}"
             group.members.append(source)
-        elif kind in CHANNEL_WISE and len(layers[source].inputs) == 1:
-            behind.append(_source(layers[source].inputs[0]))
-        elif kind == "add":
+        elif kind in JOINS:
             behind.extend(_source(item) for item in layers[source].inputs)
         else:
-            return (f"its channels are added in '{add}' to those of '{source}' ({kind}), which pruning cannot cut "
+            return (f"its channels are {verb} in '{add}' to those of '{source}' ({kind}), which pruning cannot cut "
                     "to match")
     return ""
 
@@ -355,6 +378,8 @@ def prune_network(model: NetworkModel, ratio: float, layers: list[str] | None = 
             removed_inputs.setdefault(consumer, set()).update(columns.reshape(-1).tolist())
         for passed in group.passes:
             removed_norms.setdefault(passed, set()).update((group.offsets.get(passed, 0) + gone).tolist())
+    shapes = infer_shapes(model.spec)
+    depthwise = {passed for group in groups for passed in group.passes if _depthwise(passed, shapes)}
     spec = model.spec.model_copy(deep=True)
     by_id = {layer.id: layer for layer in spec.layers}
     for group in groups:
@@ -364,6 +389,13 @@ def prune_network(model: NetworkModel, ratio: float, layers: list[str] | None = 
             layer = by_id[member]
             layer.params["out_features" if layer.kind == "linear" else "out_channels"] = len(indices)
     for passed, gone_channels in removed_norms.items():
+        if passed in depthwise:
+            kept_channels = np.setdiff1d(np.arange(int(state[f"{passed}.weight"].shape[0])), sorted(gone_channels))
+            _slice(state, passed, kept_channels, axis=0)
+            for key in ("out_channels", "groups", "in_channels"):
+                if key in by_id[passed].params:
+                    by_id[passed].params[key] = len(kept_channels)
+            continue
         if by_id[passed].kind not in NORMS:
             continue
         held = [state[f"{passed}.{name}"] for name in ("running_mean", "weight") if f"{passed}.{name}" in state]
