@@ -271,13 +271,11 @@ class _EncoderSearch(_Search):
 
     def encoder_fallback(self) -> None:
         """Keep the costliest layers of the best INT8 recipes in float32, more at each step, until the bound is
-        met: the dynamic recipe's, then the static one's where static INT8 was the faster."""
+        met: the dynamic recipe's, then the static one's unless static INT8 is already the slower."""
         dynamic = [item for item in self.measurements if item.family == "int8-dynamic" and item.name in self.variants]
-        if not dynamic:
-            return
-        if any(self.within(item) for item in dynamic):
+        if dynamic and any(self.within(item) for item in dynamic):
             self.skipped.append(Skipped("fallback", "an INT8 recipe keeps within the bound already"))
-        else:
+        elif dynamic:
             parent = max(dynamic, key=lambda item: (item.settings["graph"] == "fused", item.cosine_min or -1.0))
             self._fallback_steps(parent, static=False)
         self._static_fallback()
