@@ -38,6 +38,17 @@ def _readers_zeroed(model, kept, torch):
     return module.eval()
 
 
+def _same_as_readers_zeroed(model, pruned, kept, torch, shape, seed, atol=1e-5):
+    """Check the pruned network on random inputs of ``shape`` against the original with the removed channels'
+    readers zeroed; returns the pruned network's output."""
+    images = torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        expected = _output(_readers_zeroed(model, kept, torch), images)
+        produced = _output(pruned.module(), images)
+    assert torch.allclose(produced, expected, atol=atol), (produced - expected).abs().max()
+    return produced
+
+
 @pytest.fixture(scope="module")
 def digits_cnn(torch):
     return tnn.network_package(tnn.load_network(EXAMPLES / "digits_cnn.yaml"), seed=3).model
@@ -60,12 +71,7 @@ def test_the_pruned_network_equals_the_original_with_the_removed_channels_reader
     assert widths["conv1"]["out_channels"] == len(kept["conv1"]) and widths["fc1"]["out_features"] == len(kept["fc1"])
     assert widths["fc1"]["in_features"] == 4 * len(kept["conv2"])  # the width the spec states follows the cut
     assert pruned.state["bn1.running_mean"].shape == (len(kept["conv1"]),)
-    images = torch.randn(7, 1, 8, 8, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        expected = _output(_readers_zeroed(digits_cnn, kept, torch), images)
-        produced = _output(pruned.module(), images)
-    assert produced.shape == expected.shape == (7, 10)
-    assert torch.allclose(produced, expected, atol=1e-5), (produced - expected).abs().max()
+    assert _same_as_readers_zeroed(digits_cnn, pruned, kept, torch, (7, 1, 8, 8), 1).shape == (7, 10)
     # the original is untouched
     assert digits_cnn.state["conv1.weight"].shape == (16, 1, 3, 3) and digits_cnn.spec.layers[0].params["out_channels"] == 16
 
@@ -105,11 +111,7 @@ def test_layers_joined_by_a_residual_add_are_one_group_that_keeps_the_same_chann
     widths = {layer.id: layer.params for layer in pruned.spec.layers}
     assert widths["stem"]["out_channels"] == widths["b1_conv2"]["out_channels"] == 8
     assert pruned.state["b1_conv1.weight"].shape[1] == 8 and pruned.state["fc.weight"].shape == (10, 16)
-    images = torch.randn(5, 3, 16, 16, generator=torch.Generator().manual_seed(3))
-    with torch.no_grad():
-        expected = _output(_readers_zeroed(model, kept, torch), images)
-        produced = _output(pruned.module(), images)
-    assert produced.shape == (5, 10) and torch.allclose(produced, expected, atol=1e-5), (produced - expected).abs().max()
+    assert _same_as_readers_zeroed(model, pruned, kept, torch, (5, 3, 16, 16), 3).shape == (5, 10)
 
 
 def test_resnet18s_blocks_under_modules_are_written_out_and_pruned_stage_by_stage(torch):
@@ -128,11 +130,7 @@ def test_resnet18s_blocks_under_modules_are_written_out_and_pruned_stage_by_stag
     before = sum(value.numel() for key, value in model.state.items() if key.endswith("weight"))
     after = sum(value.numel() for key, value in pruned.state.items() if key.endswith("weight"))
     assert 0.2 < after / before < 0.3  # half the channels in and out: about a quarter of the weights
-    images = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(5))
-    with torch.no_grad():
-        expected = _output(_readers_zeroed(model, kept, torch), images)
-        produced = _output(pruned.module(), images)
-    assert torch.allclose(produced, expected, atol=1e-4), (produced - expected).abs().max()
+    _same_as_readers_zeroed(model, pruned, kept, torch, (2, 3, 32, 32), 5, atol=1e-4)
 
 
 def _densenet_like():
@@ -168,11 +166,7 @@ def test_channels_joined_by_a_concat_are_cut_at_their_offset_through_norms_flatt
     assert pruned.state["bn.running_mean"].shape == (5,) and pruned.state["c.weight"].shape == (3, 5, 3, 3)
     assert pruned.state["fc.weight"].shape == (5, (3 + 3) * 4)
     assert torch.equal(pruned.state["bn.running_mean"][3:], model.state["bn.running_mean"][6:][kept["b"]])
-    images = torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(2))
-    with torch.no_grad():
-        expected = _output(_readers_zeroed(model, kept, torch), images)
-        produced = _output(pruned.module(), images)
-    assert torch.allclose(produced, expected, atol=1e-5), (produced - expected).abs().max()
+    _same_as_readers_zeroed(model, pruned, kept, torch, (4, 3, 8, 8), 2, atol=1e-5)
 
 
 def test_a_concat_off_the_channels_twice_the_same_tensor_or_an_add_after_it_is_refused_with_the_reason():
@@ -215,11 +209,7 @@ def test_mobilenet_v3s_depthwise_convolutions_and_squeeze_excitation_gates_are_c
     depthwise = pruned.spec.layer(f"{block}__depthwise_conv").params
     assert depthwise["groups"] == depthwise["out_channels"] == width
     assert pruned.state[f"{block}__depthwise_conv.weight"].shape[0] == width
-    images = torch.randn(3, 1, 16, 16, generator=torch.Generator().manual_seed(7))
-    with torch.no_grad():
-        expected = _output(_readers_zeroed(model, kept, torch), images)
-        produced = _output(pruned.module(), images)
-    assert torch.allclose(produced, expected, atol=1e-5), (produced - expected).abs().max()
+    _same_as_readers_zeroed(model, pruned, kept, torch, (3, 1, 16, 16), 7, atol=1e-5)
 
 
 def test_a_multiply_that_broadcasts_over_channels_is_not_followed():
