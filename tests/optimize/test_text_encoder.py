@@ -232,6 +232,36 @@ def test_static_costs_fix_each_layers_input_range_ahead_as_calibration_does(prob
     assert all("forward" not in vars(layer) for _, layer in parts.module.named_modules())  # the class's own is back
 
 
+def test_static_int8_keeps_the_fallbacks_layers_in_float32_and_comes_closer_to_the_original(probe, tmp_path):
+    import onnx
+
+    from tidal.optimize._data import cosine
+    from tidal.optimize._encoder import EagerRunner, embed_all, encoder_parts_of
+    from tidal.optimize._encoder_graphs import export_encoder, linear_costs, nodes_of_linears
+    from tidal.optimize._encoder_search import EncoderContext, _int8_static
+
+    parts = encoder_parts_of(probe)
+    texts = list(VALIDATION["text"]) + list(TRAIN["text"])
+    context = EncoderContext(probe, tmp_path / "fp32.onnx", VALIDATION, tmp_path, True, 1, parts=parts, texts=texts)
+    export_encoder(parts, context.fp32)
+    reference = embed_all(EagerRunner(parts), texts, parts.batch_size)
+    costs = linear_costs(parts, texts, reference, BOUND, per_channel=True, reduce_range=True, static=True)
+    owners = nodes_of_linears(parts, context.fp32)
+    kept = [name for name, _ in costs[:8]]
+    excluded = [node for name in kept for node in owners[name]]
+    base = {"quantization": "int8-static", "qdq": True, "calibration": "minmax", "graph": "plain", "per_channel": True,
+            "reduce_range": True, "op_types": ["MatMul"]}
+    answers = {}
+    for name, settings in (("all", base), ("fallback", {**base, "exclude": excluded})):
+        runner, path = _int8_static(name, settings)(context)
+        answers[name] = embed_all(runner, texts, parts.batch_size)
+        graph = onnx.load(str(path)).graph
+        quantized = {node.name for node in graph.node  # a weight read through DequantizeLinear: an INT8 weight
+                     if node.op_type == "MatMul" and node.input[1].endswith("_DequantizeLinear_Output")}
+        assert quantized and (not quantized & set(excluded) if name == "fallback" else set(excluded) <= quantized)
+    assert cosine(reference, answers["fallback"])[0] > cosine(reference, answers["all"])[0]
+
+
 def test_without_a_label_the_embeddings_alone_are_compared(probe, quick):
     result = optimize_model(probe, VALIDATION[["text"]], budget_minutes=0, timing=quick)
     try:

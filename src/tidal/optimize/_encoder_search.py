@@ -17,8 +17,8 @@ Variants, most promising first (a short budget still measures them):
 6. **per-layer fallback** when no INT8 recipe keeps within the bound: each ``Linear``'s cost in
    cosine is measured (:func:`~tidal.optimize._encoder_graphs.linear_costs`), and the 1, 2, 4, 8, 16
    costliest are kept in float32 in turn, until the bound is met; the same for static INT8 (each
-   layer's cost measured with its input's range fixed ahead, as calibration fixes it), unless the
-   best of three calls shows static INT8 already slower than a dynamic recipe within the bound;
+   layer's cost measured with its input's range fixed ahead, as calibration fixes it), when the best
+   of three calls shows static INT8 at least 10% faster than a dynamic recipe within the bound;
 7. **runtime options** (intra-op threads, the arena) for the fastest-built float32 graph and the
    most accurate INT8 one within the bound;
 8. **torch-compile** when asked (``compile=True``): the module under ``torch.compile`` (inductor, dynamic
@@ -70,6 +70,9 @@ COSTING_TEXTS = 64
 CALIBRATION_BATCH = 8
 #: calls of each side when static INT8 is compared with a dynamic recipe before its fallback (the fastest counts)
 BEST_OF = 3
+#: static INT8's fallback is built only when static INT8 takes at most this share of the time of the fastest dynamic
+#: recipe within the bound: layers put back in float32 slow it down, so a static graph not clearly faster cannot win
+STATIC_EDGE = 0.9
 
 
 @dataclass
@@ -295,11 +298,11 @@ class _EncoderSearch(_Search):
         if rivals:  # keeping layers in float32 only slows static INT8 down: no use when it is slower already
             rival = min(rivals, key=lambda item: self.call_seconds[item.name])
             mine, theirs = self._best_call(parent.name), self._best_call(rival.name)
-            if mine >= theirs:
+            if mine > theirs * STATIC_EDGE:
                 self.skipped.append(Skipped("static fallback", (
                     f"{parent.name} took {mine * 1000:.1f} ms a call at batch {max(self.batch_sizes)}, {rival.name} "
-                    f"(within the bound) {theirs * 1000:.1f} ms (the best of {BEST_OF} calls each): keeping layers of "
-                    "the static graph in float32 could only make it slower")))
+                    f"(within the bound) {theirs * 1000:.1f} ms (the best of {BEST_OF} calls each): static INT8 is not "
+                    f"{round((1 - STATIC_EDGE) * 100)}% faster, and keeping its layers in float32 only slows it down")))
                 return
         self._fallback_steps(parent, static=True)
 
