@@ -148,3 +148,19 @@ def test_malformed_settings_are_refused_naming_the_field(package, changes, field
     with pytest.raises(PackageRefused) as refused:
         load_model(package)
     assert f"'{field}'" in str(refused.value) or "input 'y'" in str(refused.value)
+
+
+def test_pruning_a_package_whose_weights_name_no_layer_is_refused_by_name():
+    """Pruning writes sub-networks out and re-keys the weights: a weight that belongs to no layer (a package
+    edited by hand) is refused naming it, before anything is sliced or built."""
+    import torch
+
+    import tidal.nn as tnn
+
+    examples = Path(__file__).resolve().parents[2] / "examples" / "nn"
+    spec = tnn.load_network(examples / "nested.yaml")
+    state = {key: value.clone() for key, value in tnn.build_module(spec).state_dict().items()}
+    state["block1.nowhere.weight"] = torch.zeros(1)
+    model = tnn.NetworkModel(spec, state, "image", (1, 6, 6), "logits")
+    with pytest.raises(TidalError, match=r"weight 'block1.nowhere.weight' belongs to no layer of the network"):
+        tnn.prune_network(model, 0.5)

@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from tidal.core._errors import TidalError
-from tidal.nn._infer import infer_shapes
+from tidal.nn._infer import MAX_NESTING, infer_shapes
 from tidal.nn._network_model import NetworkModel
 from tidal.nn._spec import ID_PATTERN, LayerSpec, NetworkSpec, output_map
 from tidal.nn._validate import parse_ref, resolve_sub
@@ -55,8 +55,8 @@ class _Writer:
     def graph(self, layers: list[LayerSpec], outputs: dict[str, str], scope: NetworkSpec, prefix: str, path: str,
               bound: dict[str, str], depth: int = 0) -> dict[str, str]:
         """Write ``layers`` (a graph whose inputs read ``bound``) under ``prefix``; its outputs as flat refs."""
-        if depth > 16:
-            raise TidalError("sub-networks nest more than 16 deep; they cannot be written out")
+        if depth > MAX_NESTING:  # infer_shapes refuses deeper nesting first; this keeps the recursion bounded
+            raise TidalError(f"sub-networks nest more than {MAX_NESTING} deep; they cannot be written out")
         by_id = {layer.id: layer for layer in layers}
         expanded: dict[str, dict[str, str]] = {}
 

@@ -86,8 +86,10 @@ class Group:
     consumers: dict[str, int] = field(default_factory=dict)
     #: the layers whose output channels are cut together (the layer, and those added to its output)
     members: list[str] = field(default_factory=list)
-    #: the residual adds that tie the members' channels
+    #: the joins that tie the members' channels (residual adds, squeeze-and-excitation multiplies)
     adds: list[str] = field(default_factory=list)
+    #: the depthwise convolutions among ``passes``: their own filters are cut with the group's channels
+    depthwise: list[str] = field(default_factory=list)
     #: layer id (a pass or a consumer) -> where the group's channels start among its input channels, when a
     #: ``concat`` put them after others (absent: 0)
     offsets: dict[str, int] = field(default_factory=dict)
@@ -174,11 +176,14 @@ def _group(layer_id: str, spec: NetworkSpec, shapes: NetworkShapes, readers: dic
                 continue
             if offset:
                 group.offsets[reader] = offset
-            if (reader_kind in CHANNEL_WISE and len(layers[reader].inputs) == 1) or _depthwise(reader, shapes):
+            depthwise = _depthwise(reader, shapes)
+            if (reader_kind in CHANNEL_WISE and len(layers[reader].inputs) == 1) or depthwise:
                 if reader_kind not in NORMS and _rank(shapes, reader) != rank:
                     return f"'{reader}' ({reader_kind}) changes the tensor's rank"
                 seen.add(reader)
                 group.passes.append(reader)
+                if depthwise:
+                    group.depthwise.append(reader)
                 pending.append((reader, offset, concatenated))
             elif reader_kind in PRODUCERS and len(layers[reader].inputs) == 1:
                 if reader_kind == "linear" and _rank(shapes, reader) != 2:
@@ -198,7 +203,7 @@ def _group(layer_id: str, spec: NetworkSpec, shapes: NetworkShapes, readers: dic
             elif reader_kind in JOINS and concatenated:
                 return f"its channels reach '{reader}' ({reader_kind}) after a concat, which pruning does not follow"
             elif reader_kind in JOINS and _rank(shapes, reader) == rank:
-                joined = _join_add(reader, shapes, group, seen)
+                joined = _join(reader, shapes, group, seen)
                 if joined:
                     return joined
                 pending.append((reader, 0, False))
@@ -238,9 +243,10 @@ def _source(incoming: tuple[str, str, Any]) -> str:
     return incoming[1].split(".")[0]
 
 
-def _join_add(add: str, shapes: NetworkShapes, group: Group, seen: set[str]) -> str:
-    """Put the residual ``add`` in ``group``, with every producer behind its inputs (through channel-wise layers
-    or other adds) as a member; why it cannot be, or ``""``. The members' own readers are followed afterwards."""
+def _join(add: str, shapes: NetworkShapes, group: Group, seen: set[str]) -> str:
+    """Put the join ``add`` (a residual add, or a multiply of equal channels) in ``group``, with every producer
+    behind its inputs (through channel-wise layers, depthwise convolutions or other joins) as a member; why it
+    cannot be, or ``""``. The members' own readers are followed afterwards."""
     layers = shapes.layers
     seen.add(add)
     group.adds.append(add)
@@ -378,8 +384,7 @@ def prune_network(model: NetworkModel, ratio: float, layers: list[str] | None = 
             removed_inputs.setdefault(consumer, set()).update(columns.reshape(-1).tolist())
         for passed in group.passes:
             removed_norms.setdefault(passed, set()).update((group.offsets.get(passed, 0) + gone).tolist())
-    shapes = infer_shapes(model.spec)
-    depthwise = {passed for group in groups for passed in group.passes if _depthwise(passed, shapes)}
+    depthwise = {layer for group in groups for layer in group.depthwise}
     spec = model.spec.model_copy(deep=True)
     by_id = {layer.id: layer for layer in spec.layers}
     for group in groups:
